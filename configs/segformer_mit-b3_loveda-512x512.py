@@ -1,0 +1,12 @@
+# SegFormer MiT-B3 on LoveDA, 512x512 crops, 40k iterations.
+_base_ = [
+    './_base_/models/segformer_mit.py', './_base_/datasets/loveda.py',
+    './_base_/default_runtime.py', './_base_/schedules/schedule_40k.py'
+]
+model = dict(
+    backbone=dict(
+        embed_dims=64,
+        num_heads=[1, 2, 5, 8],
+        num_layers=[3, 4, 18, 3]),
+    decode_head=dict(in_channels=[64, 128, 320, 512]))
+work_dir = './work_dirs/segformer_mit-b3_loveda-512x512'

@@ -1,0 +1,121 @@
+"""Load mmengine checkpoints on torch >= 2.6 without turning off ``weights_only``.
+
+Since torch 2.6, ``torch.load`` defaults to ``weights_only=True``: only tensors, containers and
+an allowlist of globals may be unpickled. mmengine 0.10.7 calls ``torch.load`` without the
+argument, and its own checkpoints carry a little more than weights: the message hub's
+``HistoryBuffer`` objects (numpy arrays inside) and, for each buffer, its statistics methods,
+pickled as ``getattr(buffer, "mean")``. Loading them fails with
+"Unsupported global: mmengine.logging.history_buffer.HistoryBuffer".
+
+The fix here keeps the safe unpickler and widens its allowlist by exactly what those files
+need, for the duration of a ``with`` block (``torch.serialization.safe_globals``):
+
+- ``HistoryBuffer`` and the numpy pieces that rebuild arrays, dtypes and scalars;
+- ``builtins.getattr`` is *not* allowed. The name is mapped to :func:`history_buffer_method`,
+  which only returns one of HistoryBuffer's registered statistics methods (``min``, ``max``,
+  ``current``, ``mean``) from the HistoryBuffer class and refuses everything else, so a crafted
+  file cannot walk from an object to ``os.system``.
+
+Any other global in a file is refused with the list of what it asked for (see
+:func:`check_checkpoint`). ``weights_only=False`` is never used here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from mapsage.errors import MapSageError
+
+
+# HistoryBuffer registers these in __init__; custom ones via HistoryBuffer.register_statistics
+BUILTIN_STATISTICS = frozenset({"min", "max", "current", "mean"})
+
+
+def history_buffer_method(obj, name: str):
+    """Stand-in for ``builtins.getattr`` while unpickling: HistoryBuffer statistics only."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    allowed = BUILTIN_STATISTICS | set(HistoryBuffer._statistics_methods)
+    if obj is HistoryBuffer and name in allowed:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f"refused getattr({getattr(obj, '__name__', type(obj).__name__)}, {name!r}) while "
+        "loading a checkpoint: only HistoryBuffer's statistics methods may be looked up"
+    )
+
+
+def allowlist() -> list:
+    """Globals an mmengine checkpoint may use beyond torch's defaults, with their pickled names."""
+    import numpy as np
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+    entries = [
+        HistoryBuffer,
+        np.ndarray,
+        np.dtype,
+        (history_buffer_method, "builtins.getattr"),
+    ]
+    # numpy 2 pickles under numpy._core, numpy 1 under numpy.core; accept both spellings
+    for module in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        entries += [(multiarray._reconstruct, f"{module}._reconstruct"),
+                    (multiarray.scalar, f"{module}.scalar")]
+    entries += [type(np.dtype(t)) for t in (np.float64, np.float32, np.int64, np.int32, np.bool_)]
+    return entries
+
+
+def allowed_names() -> set[str]:
+    names = set()
+    for entry in allowlist():
+        if isinstance(entry, tuple):
+            names.add(entry[1])
+        else:
+            names.add(f"{entry.__module__}.{entry.__qualname__}")
+    return names
+
+
+@contextlib.contextmanager
+def safe_checkpoint_loading() -> Iterator[None]:
+    """Let ``torch.load`` (weights_only=True) read mmengine checkpoints inside this block."""
+    import torch
+
+    with torch.serialization.safe_globals(allowlist()):
+        yield
+
+
+def check_checkpoint(path: str | Path) -> Path:
+    """Fail early and clearly when ``path`` is missing, corrupt or needs globals we don't allow."""
+    import torch
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise MapSageError(
+            f"load_from {str(path)!r} does not exist. Point load_from at a .pth checkpoint "
+            "(e.g. a previous run's best_mIoU_iter_N.pth), or set it to None."
+        )
+    if not zipfile.is_zipfile(path):
+        raise MapSageError(
+            f"load_from {str(path)!r} is not a torch checkpoint (not a torch zip archive; "
+            f"{path.stat().st_size} bytes). It may be truncated by an interrupted copy or "
+            "download: copy it again, or use another checkpoint."
+        )
+    try:
+        found = set(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+    except Exception as exc:  # torch raises several types for a damaged archive
+        raise MapSageError(
+            f"load_from {str(path)!r} cannot be read as a checkpoint ({type(exc).__name__}: "
+            f"{exc}). It is probably corrupt: copy it again, or use another checkpoint."
+        ) from exc
+    refused = sorted(found - allowed_names())
+    if refused:
+        raise MapSageError(
+            f"load_from {str(path)!r} needs Python objects that MapSage does not load from "
+            f"checkpoints: {', '.join(refused)}. Unpickling them could run code from the file. "
+            "If you made this file yourself, re-save only its weights: "
+            "torch.save({'state_dict': model.state_dict()}, 'weights.pth')."
+        )
+    return path

@@ -1,0 +1,121 @@
+"""Find the LoveDA folder layout under a root, as LoveDA publishes it.
+
+    <root>/Train/{Urban,Rural}/{images_png,masks_png}/*.png
+    <root>/Val/{Urban,Rural}/{images_png,masks_png}/*.png
+
+Archives unpack in more than one way, so a split may also sit one level deeper
+(``Train/Train/Urban/...``) and the root itself may be a parent of the real root
+(``/kaggle/input/loveda/LoveDA/Train/...``). Only the standard library is used, so this runs
+before anything heavy is imported (the notebook and Kaggle data discovery call it first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mapsage.errors import MapSageError
+
+SPLITS = ("Train", "Val")
+DOMAINS = ("Urban", "Rural")
+IMAGES, MASKS = "images_png", "masks_png"
+_MAX_DEPTH = 3
+
+
+@dataclass(frozen=True)
+class DomainDir:
+    split: str
+    domain: str
+    path: Path  # the folder holding images_png/ and masks_png/
+
+    @property
+    def images(self) -> Path:
+        return self.path / IMAGES
+
+    @property
+    def masks(self) -> Path:
+        return self.path / MASKS
+
+
+@dataclass(frozen=True)
+class LoveDALayout:
+    root: Path
+    domains: tuple[DomainDir, ...]
+
+    def split(self, name: str) -> tuple[DomainDir, ...]:
+        return tuple(d for d in self.domains if d.split == name)
+
+
+def _split_dir(root: Path, split: str) -> Path | None:
+    """``root/split`` holding at least one domain folder, allowing a doubled ``split/split``."""
+    for candidate in (root / split, root / split / split):
+        if any((candidate / d / IMAGES).is_dir() for d in DOMAINS):
+            return candidate
+    return None
+
+
+def _domains_at(root: Path) -> tuple[DomainDir, ...]:
+    found = []
+    for split in SPLITS:
+        base = _split_dir(root, split)
+        if base is None:
+            continue
+        for domain in DOMAINS:
+            if (base / domain / IMAGES).is_dir():
+                found.append(DomainDir(split, domain, base / domain))
+    return tuple(found)
+
+
+def _describe(root: Path) -> str:
+    try:
+        entries = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())
+    except OSError as exc:
+        return f"(cannot list it: {exc.strerror})"
+    if not entries:
+        return "it is empty"
+    shown = ", ".join(entries[:12]) + (f", ... ({len(entries)} entries)" if len(entries) > 12 else "")
+    return f"it contains: {shown}"
+
+
+def find_loveda(root: str | Path) -> LoveDALayout:
+    """Locate Train and Val under ``root`` (or a few levels below it) or raise a clear error."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise MapSageError(
+            f"data_root {str(root)!r} does not exist or is not a folder. Point data_root at the "
+            "folder that holds LoveDA's Train/ and Val/ folders, or use data_root='synthetic' "
+            "for the bundled demo data (`mapsage synth DIR` writes it)."
+        )
+    queue = [(root, 0)]
+    while queue:
+        here, depth = queue.pop(0)
+        domains = _domains_at(here)
+        if domains:
+            return _complete(LoveDALayout(here, domains))
+        if depth < _MAX_DEPTH:
+            queue.extend((p, depth + 1) for p in sorted(here.iterdir()) if p.is_dir()
+                         and not p.name.startswith("."))
+    raise MapSageError(
+        f"No LoveDA layout under data_root {str(root)!r}: expected "
+        "Train/{Urban,Rural}/{images_png,masks_png} and Val/{Urban,Rural}/{images_png,masks_png}, "
+        f"but {_describe(root)}. Unpack LoveDA's Train.zip and Val.zip into one folder and point "
+        "data_root at it."
+    )
+
+
+def _complete(layout: LoveDALayout) -> LoveDALayout:
+    for split in SPLITS:
+        if not layout.split(split):
+            raise MapSageError(
+                f"LoveDA root {str(layout.root)!r} has no {split}/ split (found "
+                f"{', '.join(sorted({d.split for d in layout.domains}))}). Training needs both "
+                "Train/ and Val/; LoveDA's Test split has no masks and cannot be used for "
+                "validation."
+            )
+    for d in layout.domains:
+        if not d.masks.is_dir():
+            raise MapSageError(
+                f"{str(d.images)!r} has no sibling {MASKS}/ folder: LoveDA keeps the masks of "
+                f"{d.split}/{d.domain} in {str(d.masks)!r}."
+            )
+    return layout

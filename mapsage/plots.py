@@ -1,0 +1,66 @@
+"""Pictures of a run: the training curve and image / ground truth / prediction overlays."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; the notebook displays the PNGs
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+IGNORE = 255
+NO_DATA_COLOUR = (0, 0, 0)
+
+
+def colourise(labels: np.ndarray, palette: Sequence[Sequence[int]]) -> np.ndarray:
+    """Class indices (0..N-1, 255 = no-data) to an RGB image with the data set's palette."""
+    lut = np.zeros((256, 3), np.uint8)
+    lut[: len(palette)] = np.asarray(palette, np.uint8)
+    lut[IGNORE] = NO_DATA_COLOUR
+    return lut[labels.astype(np.uint8)]
+
+
+def training_curve(metrics: dict, path: str | Path) -> Path:
+    train = metrics["history"]["train"]
+    val = metrics["history"]["val"]
+    fig, (ax_loss, ax_iou) = plt.subplots(1, 2, figsize=(11, 3.8))
+    ax_loss.plot([r["iteration"] for r in train], [r["loss"] for r in train], color="tab:red")
+    ax_loss.set(title="training loss", xlabel="iteration", ylabel="loss")
+    ax_loss.grid(alpha=0.3)
+    ax_iou.plot([r["iteration"] for r in val], [r["mIoU"] for r in val], "o-", label="mIoU")
+    ax_iou.plot([r["iteration"] for r in val], [r["aAcc"] for r in val], "s--", label="aAcc")
+    ax_iou.set(title="validation", xlabel="iteration", ylabel="%", ylim=(0, 100))
+    ax_iou.grid(alpha=0.3)
+    ax_iou.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def prediction_overlays(samples: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+                        classes: Sequence[str], palette: Sequence[Sequence[int]],
+                        path: str | Path, alpha: float = 0.55) -> Path:
+    """One row per sample: image, ground truth over the image, prediction over the image."""
+    rows = len(samples)
+    fig, axes = plt.subplots(rows, 3, figsize=(9.5, 3.1 * rows + 0.6), squeeze=False)
+    for row, (name, image, truth, pred) in zip(axes, samples):
+        row[0].imshow(image)
+        row[0].set_title(name, fontsize=9)
+        for ax, labels, title in ((row[1], truth, "ground truth"), (row[2], pred, "prediction")):
+            blend = (1 - alpha) * image + alpha * colourise(labels, palette)
+            ax.imshow(blend.astype(np.uint8))
+            ax.set_title(title, fontsize=9)
+        for ax in row:
+            ax.axis("off")
+    handles = [Patch(color=np.asarray(c) / 255, label=n) for n, c in zip(classes, palette)]
+    handles.append(Patch(color=np.asarray(NO_DATA_COLOUR) / 255, label="no-data (ignored)"))
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,96 @@
+"""Turn what mmengine logged during a run into ``metrics.json``.
+
+mmengine's LocalVisBackend writes every logged scalar (losses per logging interval, validation
+metrics per evaluation) to ``<log_dir>/vis_data/scalars.json``, one JSON object per line. This
+module reads that file rather than recording the numbers a second time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+SUMMARY_KEYS = ("aAcc", "mIoU", "mAcc")
+
+
+def read_scalars(path: str | Path) -> list[dict[str, Any]]:
+    rows = []
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            rows.append(json.loads(line))
+    return rows
+
+
+def read_run_scalars(work_dir: str | Path) -> list[dict[str, Any]]:
+    """Scalars of every session of a run, oldest first (a resumed run logs to a new folder).
+
+    Where sessions overlap (a run killed after its last checkpoint repeats some iterations when
+    resumed), the later session's rows replace the earlier ones from that iteration on.
+    """
+    rows: list[dict[str, Any]] = []
+    for path in sorted(Path(work_dir).glob("*/vis_data/scalars.json")):
+        new = read_scalars(path)
+        if new:
+            first = min(int(r["step"]) for r in new)
+            rows = [r for r in rows if int(r["step"]) < first] + new
+    return rows
+
+
+def split_scalars(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(training rows with a loss, validation rows with mIoU)."""
+    train = [r for r in rows if "loss" in r]
+    val = [r for r in rows if "mIoU" in r]
+    return train, val
+
+
+def _clean(value: Any) -> Any:
+    """NaN (a class absent from prediction and truth) -> None; float32 noise -> 2 decimals."""
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 2)
+    return value
+
+
+def evaluation(row: dict, classes: list[str]) -> dict:
+    per_class = {
+        cls: {"IoU": _clean(row.get(f"IoU.{cls}")), "Acc": _clean(row.get(f"Acc.{cls}"))}
+        for cls in classes
+    }
+    return {
+        "iteration": int(row["step"]),
+        **{k: _clean(row[k]) for k in SUMMARY_KEYS if k in row},
+        "per_class": per_class,
+    }
+
+
+def build_metrics(rows: list[dict], classes: list[str], *, best_checkpoint: str | None,
+                  **extra: Any) -> dict:
+    train, val = split_scalars(rows)
+    if not val:
+        raise ValueError("the run logged no validation result (no mIoU in scalars.json)")
+    final = evaluation(val[-1], classes)
+    best_row = max(val, key=lambda r: r["mIoU"])  # first of equals: the checkpoint mmengine kept
+    return {
+        **{k: final.get(k) for k in SUMMARY_KEYS},
+        "per_class_IoU": {c: v["IoU"] for c, v in final["per_class"].items()},
+        "final": final,
+        "best": {"iteration": int(best_row["step"]), "mIoU": _clean(best_row["mIoU"]),
+                 "checkpoint": best_checkpoint},
+        "history": {
+            "train": [{"iteration": int(r["step"]), "loss": round(r["loss"], 5), "lr": r.get("lr")}
+                      for r in train],
+            "val": [{"iteration": int(r["step"]), **{k: _clean(r.get(k)) for k in SUMMARY_KEYS}}
+                    for r in val],
+        },
+        "classes": list(classes),
+        **extra,
+    }
+
+
+def write_json(path: str | Path, data: dict) -> Path:
+    path = Path(path)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    tmp.replace(path)
+    return path

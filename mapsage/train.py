@@ -1,0 +1,191 @@
+"""Train SegFormer on LoveDA with mmengine's Runner: ``python -m mapsage.train [--config FILE] key=value ...``
+
+Every ``key=value`` is a training parameter (``mapsage.params.SCHEMA``) or, when the key contains a
+dot, an mmengine config option (``train_dataloader.num_workers=0``). Parameters are checked and
+the data layout is found before anything heavy is imported, so a mistake costs seconds.
+
+The run leaves in ``work_dir``: checkpoints (``best_mIoU_iter_N.pth`` among them), mmengine's
+logs, ``metrics.json``, ``training_curve.png`` and ``predictions.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from mapsage.errors import MapSageError
+from mapsage.params import SYNTHETIC, TrainParams, parse_assignments, validate
+
+SYNTHETIC_DIR = Path("data/synthetic-loveda")
+OVERLAY_SAMPLES = 4
+
+
+def resolve_data_root(data_root: str, progress=print) -> Path:
+    """``'synthetic'`` means the bundled demo data set, generated on first use."""
+    if data_root != SYNTHETIC:
+        return Path(data_root)
+    from mapsage.synth import generate
+
+    return generate(SYNTHETIC_DIR, progress=progress)
+
+
+def resolve_device(requested: str) -> str:
+    """Pick the device and hide CUDA from torch when the run must stay on the CPU."""
+    if requested == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    import torch
+
+    available = torch.cuda.is_available()
+    if requested == "cuda" and not available:
+        raise MapSageError(
+            "device='cuda' but torch sees no CUDA GPU "
+            f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}). Turn on a GPU "
+            "(Kaggle: Settings > Accelerator), or set device='auto' or 'cpu'."
+        )
+    if requested == "auto":
+        return "cuda" if available else "cpu"
+    return requested
+
+
+def is_distributed() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def check_work_dir(params: TrainParams) -> None:
+    """Refuse to start a fresh run on top of another run's checkpoints."""
+    work_dir = Path(params.work_dir)
+    if params.resume or not work_dir.is_dir():
+        return
+    existing = sorted(p.name for p in work_dir.glob("*.pth"))
+    if existing:
+        raise MapSageError(
+            f"work_dir {str(work_dir)!r} already holds checkpoints from an earlier run "
+            f"({', '.join(existing[:4])}{', ...' if len(existing) > 4 else ''}). A fresh run would "
+            "overwrite them. Set resume=True to continue that run, or choose a new work_dir."
+        )
+
+
+def _best_checkpoint(work_dir: Path) -> Path | None:
+    best = sorted(work_dir.glob("best_mIoU_iter_*.pth"),
+                  key=lambda p: int(p.stem.rsplit("_", 1)[-1]))
+    return best[-1] if best else None
+
+
+def overlay_samples(runner, count: int) -> list:
+    """Run the trained model on the first validation tiles through the real test pipeline."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    dataset = runner.val_dataloader.dataset
+    collate = runner.val_dataloader.collate_fn
+    samples = []
+    runner.model.eval()
+    with torch.no_grad():
+        for index in range(min(count, len(dataset))):
+            batch = collate([dataset[index]])
+            (result,) = runner.model.val_step(batch)
+            image = np.asarray(Image.open(result.img_path).convert("RGB"))
+            truth = result.gt_sem_seg.data[0].cpu().numpy()
+            pred = result.pred_sem_seg.data[0].cpu().numpy()
+            samples.append((Path(result.img_path).name, image, truth, pred))
+    return samples
+
+
+def finish_run(runner, params: TrainParams, config_file: Path, device: str, started: float) -> dict:
+    """Write metrics.json and the pictures from what the Runner logged and saved."""
+    from mapsage import plots
+    from mapsage.checkpoint import safe_checkpoint_loading
+    from mapsage.fingerprint import environment
+    from mapsage.run_record import build_metrics, read_run_scalars, write_json
+
+    work_dir = Path(runner.work_dir)
+    meta = runner.val_dataloader.dataset.metainfo
+    classes, palette = list(meta["classes"]), [list(c) for c in meta["palette"]]
+    best = _best_checkpoint(work_dir)
+    metrics = build_metrics(
+        read_run_scalars(work_dir), classes,
+        best_checkpoint=str(best) if best else None,
+        model=params.model, config=str(config_file), params=params.as_dict(),
+        iterations=runner.iter, wall_time_s=round(time.perf_counter() - started, 2),
+        environment=environment(device),
+    )
+    path = write_json(work_dir / "metrics.json", metrics)
+    plots.training_curve(metrics, work_dir / "training_curve.png")
+    if best is not None:
+        with safe_checkpoint_loading():
+            runner.load_checkpoint(str(best), map_location="cpu")
+    plots.prediction_overlays(overlay_samples(runner, OVERLAY_SAMPLES), classes, palette,
+                              work_dir / "predictions.png")
+    print(f"mapsage: mIoU {metrics['mIoU']:.2f} (best {metrics['best']['mIoU']:.2f} at iteration "
+          f"{metrics['best']['iteration']}), aAcc {metrics['aAcc']:.2f}; wrote {path}", flush=True)
+    return metrics
+
+
+def train(config_file: str | None, assignments: list[str], launcher: str = "none") -> dict | None:
+    started = time.perf_counter()
+    values, options = parse_assignments(assignments)
+    params = validate(values)
+    data_root = resolve_data_root(params.data_root)
+    params = validate({**params.as_dict(), "data_root": str(data_root)})
+    from mapsage.layout import find_loveda
+
+    layout = find_loveda(data_root)
+    check_work_dir(params)
+    device = resolve_device(params.device)
+    if params.load_from:
+        from mapsage.checkpoint import check_checkpoint
+
+        check_checkpoint(params.load_from)
+
+    from mmengine.runner import Runner
+
+    import mapsage.mmseg_plugins  # noqa: F401  (registers PerClassIoUMetric)
+    from mapsage.checkpoint import safe_checkpoint_loading
+    from mapsage.config_builder import build_config, config_for_model
+
+    config_path = Path(config_file) if config_file else config_for_model(params.model)
+    cfg = build_config(config_path, params, options, device=device,
+                       distributed=launcher != "none", layout=layout)
+    cfg.launcher = launcher
+    runner = Runner.from_cfg(cfg)
+    with safe_checkpoint_loading():
+        runner.train()
+    if runner.rank != 0:
+        return None
+    return finish_run(runner, params, config_path, device, started)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mapsage.train", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Parameters (key=value): " + ", ".join(
+            __import__("mapsage.params", fromlist=["BY_NAME"]).BY_NAME),
+    )
+    parser.add_argument("--config", help="mmengine config file (default: the one for model=...)")
+    parser.add_argument("--launcher", choices=["none", "pytorch"], default=None,
+                        help="'pytorch' under torchrun (default: detected from WORLD_SIZE)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
+    parser.add_argument("assignments", nargs="*", metavar="key=value")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    launcher = args.launcher or ("pytorch" if is_distributed() else "none")
+    try:
+        train(args.config, args.assignments, launcher)
+    except MapSageError as exc:
+        if args.debug:
+            raise
+        print(f"mapsage.train: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
