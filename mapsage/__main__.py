@@ -1,0 +1,5 @@
+import sys
+
+from mapsage.cli import main
+
+sys.exit(main())

@@ -1,0 +1,155 @@
+"""``mapsage`` command line: synth, run, notebook, metrics, provision.
+
+User errors (MapSageError) print as one clear paragraph and exit 2; ``--debug`` shows the
+traceback. A failing notebook exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from mapsage.errors import MapSageError
+
+
+def _resolve(text: str) -> Any:
+    """Parse a ``-p`` value the way papermill's own CLI does (bool, None, int, float, str)."""
+    if text in ("True", "true"):
+        return True
+    if text in ("False", "false"):
+        return False
+    if text in ("None", "none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+def cmd_synth(args) -> int:
+    from mapsage.synth import SynthSpec, generate
+
+    generate(args.out, SynthSpec(size=args.size, train_per_domain=args.train_per_domain,
+                                 val_per_domain=args.val_per_domain, seed=args.seed))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from mapsage import run
+    from mapsage.report import one_line
+
+    parameters: dict[str, Any] = {}
+    for path in args.parameters_file or []:
+        parameters.update(run.load_parameter_file(path))
+    for key, value in args.parameter or []:
+        parameters[key] = _resolve(value)
+    for key, value in args.parameter_raw or []:
+        parameters[key] = value
+    output = run.execute(args.notebook, args.output, parameters, cwd=args.cwd,
+                         log_output=not args.quiet)
+    params = run.validate(parameters)
+    metrics_path = Path(params.work_dir) / "metrics.json"
+    print(f"executed notebook: {output}")
+    if metrics_path.is_file():
+        print(f"metrics: {metrics_path}\n  {one_line(json.loads(metrics_path.read_text()))}")
+    return 0
+
+
+def cmd_notebook(args) -> int:
+    from mapsage import notebook
+
+    sources = [Path(s) for s in args.sources] or notebook.sources()
+    if args.action == "build":
+        for source in sources:
+            print(f"wrote {notebook.build(source)}")
+        return 0
+    problems = [line for source in sources for line in notebook.check(source)]
+    for line in problems:
+        print(line)
+    if not problems:
+        print(f"in sync: {', '.join(str(notebook.target_for(s)) for s in sources)}")
+    return 1 if problems else 0
+
+
+def cmd_metrics(args) -> int:
+    from mapsage.report import metrics_table
+
+    path = Path(args.path)
+    if path.is_dir():
+        path = path / "metrics.json"
+    if not path.is_file():
+        raise MapSageError(f"{str(path)!r} does not exist: point at a run's work_dir or metrics.json.")
+    print(metrics_table(json.loads(path.read_text())))
+    return 0
+
+
+def cmd_provision(args) -> int:
+    from mapsage import provision
+
+    return provision.main(args.provision_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mapsage", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="write the synthetic LoveDA-layout data set")
+    p.add_argument("out", nargs="?", default="data/synthetic-loveda")
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--train-per-domain", type=int, default=16)
+    p.add_argument("--val-per-domain", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("run", help="execute the training notebook with papermill")
+    p.add_argument("notebook", nargs="?", default=None)
+    p.add_argument("-o", "--output", help="executed notebook (default: WORK_DIR/<name>.ipynb)")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"))
+    p.add_argument("-r", "--parameter-raw", nargs=2, action="append", metavar=("KEY", "VALUE"),
+                   help="a string parameter, not type-converted")
+    p.add_argument("-f", "--parameters-file", action="append", metavar="YAML")
+    p.add_argument("--cwd", help="working directory of the kernel")
+    p.add_argument("--quiet", action="store_true", help="do not stream the notebook's output")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("notebook", help="generate notebooks from their sources, or check sync")
+    p.add_argument("action", choices=["build", "check"])
+    p.add_argument("sources", nargs="*", help="jupytext sources (default: notebooks/*.py)")
+    p.set_defaults(func=cmd_notebook)
+
+    p = sub.add_parser("metrics", help="print a run's metrics.json as a table")
+    p.add_argument("path", help="a work_dir or a metrics.json")
+    p.set_defaults(func=cmd_metrics)
+
+    p = sub.add_parser("provision", help="install mmcv 2.1.0 with compiled ops (see --help)",
+                       add_help=False)
+    p.add_argument("provision_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_provision)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "notebook", "unset") is None:
+        from mapsage.run import DEFAULT_NOTEBOOK
+
+        args.notebook = DEFAULT_NOTEBOOK
+    try:
+        return args.func(args)
+    except MapSageError as exc:
+        if args.debug:
+            raise
+        print(f"mapsage {args.command}: error: {exc}", file=sys.stderr)
+        from mapsage.run import NotebookFailed
+
+        return 1 if isinstance(exc, NotebookFailed) else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

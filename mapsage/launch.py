@@ -1,0 +1,57 @@
+"""Start ``mapsage.train`` in its own process and stream its log (used by the notebook).
+
+Training in a child process keeps torch, mmcv and CUDA out of the Jupyter kernel: packages
+installed or upgraded in the kernel's session take effect without a restart, a crash in a CUDA
+op cannot take the kernel down, and a multi-GPU launch (torchrun) is the same call.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from mapsage.errors import MapSageError
+from mapsage.params import TrainParams
+
+TAIL_LINES = 30
+
+
+class TrainingFailed(MapSageError):
+    """The training process exited non-zero; the message carries its last lines."""
+
+
+def training_command(params: TrainParams, config: str | None = None) -> list[str]:
+    cmd = [sys.executable, "-u", "-m", "mapsage.train"]
+    if config:
+        cmd += ["--config", str(config)]
+    return cmd + params.to_cli_args()
+
+
+def stream(cmd: list[str], out=None) -> tuple[int, list[str]]:
+    """Run ``cmd``, echo its merged stdout/stderr line by line; return (exit code, last lines)."""
+    out = out or sys.stdout
+    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          bufsize=1) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.write(line)
+            out.flush()
+            tail.append(line.rstrip("\n"))
+        code = proc.wait()
+    return code, list(tail)
+
+
+def run_training(params: TrainParams, config: str | None = None) -> dict:
+    cmd = training_command(params, config)
+    print("$ " + " ".join(cmd), flush=True)
+    code, tail = stream(cmd)
+    if code != 0:
+        errors = [line for line in tail if line.startswith("mapsage.train: error:")]
+        summary = errors[-1] if errors else "\n".join(tail[-12:])
+        raise TrainingFailed(f"training exited with code {code}:\n{summary}")
+    path = Path(params.work_dir) / "metrics.json"
+    return json.loads(path.read_text())
