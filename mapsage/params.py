@@ -194,14 +194,3 @@ def parse_assignments(items: Iterable[str]) -> tuple[dict[str, Any], dict[str, s
     if unknown:
         raise _unknown(unknown)
     return params, options
-
-
-def from_notebook_globals(namespace: Mapping[str, Any], before: Iterable[str]) -> TrainParams:
-    """Validate the notebook's parameters: every global defined since ``before`` was taken.
-
-    Papermill injects ``-p`` values as assignments after the ``parameters`` cell, so a misspelt
-    parameter shows up here as an unknown name instead of being silently ignored.
-    """
-    seen = set(before)
-    values = {k: v for k, v in namespace.items() if k not in seen and not k.startswith("_")}
-    return validate(values)

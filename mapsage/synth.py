@@ -22,9 +22,11 @@ from mapsage.layout import DOMAINS, IMAGES, MASKS
 
 CLASSES = ("background", "building", "road", "water", "barren", "forest", "agricultural")
 # base colour (RGB) per class 1..7
+# Pairs are close on purpose (background/barren, building/road, forest/agricultural): colour
+# alone does not separate them, the texture has to be learnt too.
 _COLOURS = np.array(
-    [[200, 200, 190], [185, 60, 50], [75, 75, 80], [35, 75, 165],
-     [195, 165, 115], [30, 110, 40], [170, 195, 70]], dtype=np.float32)
+    [[185, 180, 165], [165, 95, 85], [115, 105, 105], [45, 85, 150],
+     [185, 165, 130], [60, 115, 55], [105, 145, 65]], dtype=np.float32)
 # how often each class is drawn for a region, per domain
 _WEIGHTS = {
     "Urban": np.array([3, 4, 3, 1, 1, 1, 1], dtype=np.float64),
@@ -68,9 +70,9 @@ def make_tile(size: int, domain: str, rng: np.random.Generator) -> tuple[np.ndar
     dist = (y[None] - seeds[:, 0, None, None]) ** 2 + (x[None] - seeds[:, 1, None, None]) ** 2
     cls = region_class[np.argmin(dist, axis=0)]  # 0..6
     tex = _textures(size, rng)
-    brightness = rng.uniform(-12, 12)
-    img = _COLOURS[cls] + np.take_along_axis(tex, cls[None], 0)[0][..., None] + brightness
-    img += rng.normal(0, 6, img.shape).astype(np.float32)
+    cast = rng.uniform(-18, 18, 3).astype(np.float32)  # per-tile colour cast (sensor, season)
+    img = _COLOURS[cls] + np.take_along_axis(tex, cls[None], 0)[0][..., None] + cast
+    img += rng.normal(0, 10, img.shape).astype(np.float32)
     mask = (cls + 1).astype(np.uint8)
     if rng.random() < 0.3:  # a no-data band along one edge, black in the image as in LoveDA
         width = int(rng.integers(size // 16, size // 5))

@@ -56,9 +56,11 @@ amp = False
 # `-p max_iter 100` stops here with the list of valid names instead of being ignored.
 
 # %%
-from mapsage.params import from_notebook_globals
+_given = {k: v for k, v in globals().items()
+          if k not in _names_before_parameters and not k.startswith("_")}
+from mapsage.params import validate
 
-params = from_notebook_globals(globals(), before=_names_before_parameters)
+params = validate(_given)
 print("\n".join(f"{name:>20} = {value!r}" for name, value in params.as_dict().items()))
 
 # %% [markdown]

@@ -4,7 +4,6 @@ from mapsage.errors import ParamError
 from mapsage.params import (
     BY_NAME,
     DEFAULTS,
-    from_notebook_globals,
     parse_assignments,
     validate,
 )
@@ -69,15 +68,6 @@ def test_assignments_split_config_options_and_reject_junk():
         parse_assignments(["sed=1"])
     with pytest.raises(ParamError, match="not an integer"):
         parse_assignments(["max_iters=lots"])
-
-
-def test_notebook_globals_only_count_names_defined_after_the_marker():
-    before = {"In", "Out", "get_ipython"}
-    namespace = {"In": [], "Out": {}, "get_ipython": print, "model": "b0", "_private": 1}
-    assert from_notebook_globals(namespace, before).model == "b0"
-    namespace["max_iter"] = 3
-    with pytest.raises(ParamError, match="max_iter"):
-        from_notebook_globals(namespace, before)
 
 
 def test_notebook_parameters_cell_matches_the_schema(repo_root):

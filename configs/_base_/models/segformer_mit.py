@@ -39,7 +39,11 @@ model = dict(
         num_classes=7,
         norm_cfg=norm_cfg,
         align_corners=False,
+        # average over labelled pixels only: LoveDA's no-data pixels (255) carry no loss
         loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+            type='CrossEntropyLoss',
+            use_sigmoid=False,
+            loss_weight=1.0,
+            avg_non_ignore=True)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

@@ -1,0 +1,30 @@
+"""Evaluate a model on the validation split without training (mmengine's ValLoop, IoUMetric).
+
+``evaluate(params)`` with no checkpoint measures the untrained baseline: the same config, seed
+and data, initial weights. Tests compare a trained run against it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mapsage.params import TrainParams
+
+
+def evaluate(params: TrainParams, checkpoint: str | Path | None = None,
+             config_file: str | Path | None = None) -> dict[str, float]:
+    from mmengine.runner import Runner
+
+    import mapsage.mmseg_plugins  # noqa: F401  (registers PerClassIoUMetric)
+    from mapsage.checkpoint import check_checkpoint, safe_checkpoint_loading
+    from mapsage.config_builder import build_config, config_for_model
+    from mapsage.train import resolve_device
+
+    device = resolve_device(params.device)
+    cfg = build_config(config_file or config_for_model(params.model), params, device=device)
+    cfg.load_from = str(check_checkpoint(checkpoint)) if checkpoint else None
+    cfg.resume = False
+    cfg.default_hooks.checkpoint = None  # nothing to save (and no "best" to track) without training
+    runner = Runner.from_cfg(cfg)
+    with safe_checkpoint_loading():
+        return {k: float(v) for k, v in runner.val().items()}
