@@ -13,8 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mapsage import kaggle_env
 from mapsage.errors import MapSageError
-from mapsage.params import TrainParams
+from mapsage.params import TrainParams, validate
 
 TAIL_LINES = 30
 
@@ -45,7 +46,28 @@ def stream(cmd: list[str], out=None) -> tuple[int, list[str]]:
     return code, list(tail)
 
 
+def for_this_platform(params: TrainParams) -> TrainParams:
+    """On Kaggle: find load_from under whatever mount layout the data set got, and map
+    ``/kaggle`` paths onto the rehearsal root when one is set. Elsewhere: unchanged."""
+    if not kaggle_env.on_kaggle():
+        return params
+    values = params.as_dict()
+    for key in ("data_root", "work_dir", "load_from"):
+        values[key] = kaggle_env.localize(values[key])
+    if values["load_from"]:
+        found = kaggle_env.find_input_file(values["load_from"])
+        if found is None:
+            raise MapSageError(
+                f"load_from {params.load_from!r} is not under {kaggle_env.input_dir()} in any "
+                "mount layout. Attach the checkpoint's data set to the notebook (Add Input), or "
+                "set load_from=None."
+            )
+        values["load_from"] = str(found)
+    return validate(values)
+
+
 def run_training(params: TrainParams, config: str | None = None) -> dict:
+    params = for_this_platform(params)
     cmd = training_command(params, config)
     print("$ " + " ".join(cmd), flush=True)
     code, tail = stream(cmd)

@@ -111,6 +111,7 @@ def finish_run(runner, params: TrainParams, config_file: Path, device: str, star
         best_checkpoint=str(best) if best else None,
         model=params.model, config=str(config_file), params=params.as_dict(),
         iterations=runner.iter, wall_time_s=round(time.perf_counter() - started, 2),
+        work_dir=str(work_dir),
         environment=environment(device),
     )
     path = write_json(work_dir / "metrics.json", metrics)

@@ -92,5 +92,5 @@ from IPython.display import Image, Markdown, display
 from mapsage.report import metrics_table
 
 display(Markdown(metrics_table(metrics)))
-display(Image(filename=f"{params.work_dir}/training_curve.png"))
-display(Image(filename=f"{params.work_dir}/predictions.png"))
+display(Image(filename=f"{metrics['work_dir']}/training_curve.png"))
+display(Image(filename=f"{metrics['work_dir']}/predictions.png"))

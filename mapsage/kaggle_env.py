@@ -1,0 +1,65 @@
+"""Where things are on Kaggle: input data sets, the working folder, and how to find them.
+
+Kaggle mounts attached data sets under ``/kaggle/input`` in more than one layout
+(``/kaggle/input/<slug>``, ``/kaggle/input/datasets/<owner>/<slug>``, archives that unpack to a
+doubled ``Train/Train``), and writes outputs to ``/kaggle/working``. Paths in Kaggle parameter
+files are written as Kaggle sees them; :func:`localize` maps them onto ``MAPSAGE_KAGGLE_ROOT``
+when it is set. That variable is the stand-in for Kaggle's file system used by the local
+"Kaggle rehearsal" (a ``/kaggle`` tree in a temporary folder); on Kaggle it is unset and paths
+are used as they are. Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+KAGGLE = "/kaggle"
+ROOT_ENV = "MAPSAGE_KAGGLE_ROOT"
+_KERNEL_ENV = ("KAGGLE_KERNEL_RUN_TYPE", "KAGGLE_URL_BASE", "KAGGLE_DATA_PROXY_TOKEN")
+
+
+def root() -> Path:
+    return Path(os.environ.get(ROOT_ENV) or KAGGLE)
+
+
+def input_dir() -> Path:
+    return root() / "input"
+
+
+def working_dir() -> Path:
+    return root() / "working"
+
+
+def on_kaggle() -> bool:
+    """True in a Kaggle kernel, or in a rehearsal (MAPSAGE_KAGGLE_ROOT set)."""
+    if os.environ.get(ROOT_ENV):
+        return True
+    return any(os.environ.get(name) for name in _KERNEL_ENV) or Path(KAGGLE, "input").is_dir()
+
+
+def localize(path: str | None) -> str | None:
+    """Map a ``/kaggle/...`` path onto the rehearsal root when one is set."""
+    if path is None or not os.environ.get(ROOT_ENV):
+        return path
+    if path == KAGGLE or path.startswith(KAGGLE + "/"):
+        return str(root()) + path[len(KAGGLE):]
+    return path
+
+
+def find_input_file(path: str, search_root: Path | None = None) -> Path | None:
+    """``path`` if it exists; otherwise the same file name anywhere under the input folder.
+
+    A parameter file written for one mount layout (``/kaggle/input/ckpt/best.pth``) then still
+    finds the file under another (``/kaggle/input/datasets/me/ckpt/best.pth``).
+    """
+    candidate = Path(path)
+    if candidate.exists():
+        return candidate
+    base = search_root or input_dir()
+    if not base.is_dir():
+        return None
+    matches = sorted(base.rglob(candidate.name))
+    same_parent = [m for m in matches if m.parent.name == candidate.parent.name]
+    found = same_parent or matches
+    return found[0] if found else None
