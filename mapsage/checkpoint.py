@@ -30,7 +30,6 @@ from pathlib import Path
 
 from mapsage.errors import MapSageError
 
-
 # HistoryBuffer registers these in __init__; custom ones via HistoryBuffer.register_statistics
 BUILTIN_STATISTICS = frozenset({"min", "max", "current", "mean"})
 

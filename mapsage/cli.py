@@ -94,6 +94,31 @@ def cmd_provision(args) -> int:
     return provision.main(args.provision_args)
 
 
+def cmd_build(args) -> int:
+    from mapsage.kaggle_build import BUILD_DIR, KERNELS_DIR, build
+
+    kernels = [Path(k) for k in args.kernel] or sorted(
+        p for p in KERNELS_DIR.iterdir() if (p / "kernel.json").is_file())
+    for kernel in kernels:
+        target = build(kernel, owner=args.owner, out_dir=Path(args.out or BUILD_DIR))
+        print(f"built {target}\n  push it with: mapsage push {target}   "
+              f"(or: kaggle kernels push -p {target})")
+    return 0
+
+
+def cmd_push(args) -> int:
+    from mapsage.kaggle_push import push
+
+    out = push(Path(args.bundle), wait=not args.no_wait, poll_s=args.poll,
+               download_to=Path(args.output) if args.output else None)
+    if out is not None:
+        for metrics in sorted(out.rglob("metrics.json")):
+            from mapsage.report import one_line
+
+            print(f"{metrics}: {one_line(json.loads(metrics.read_text()))}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mapsage", description=__doc__.split("\n\n")[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
@@ -126,6 +151,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("metrics", help="print a run's metrics.json as a table")
     p.add_argument("path", help="a work_dir or a metrics.json")
     p.set_defaults(func=cmd_metrics)
+
+    p = sub.add_parser("build", help="build pushable Kaggle notebooks from kaggle/*/kernel.json")
+    p.add_argument("target", choices=["kaggle"])
+    p.add_argument("--kernel", action="append", default=[], help="kernel folder (default: all)")
+    p.add_argument("--owner", help="Kaggle user name (default: KAGGLE_USERNAME / kaggle.json)")
+    p.add_argument("--out", help="output folder (default: build/kaggle)")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("push", help="push a built kernel to Kaggle, wait, download its outputs")
+    p.add_argument("bundle", help="a folder written by `mapsage build kaggle`")
+    p.add_argument("--no-wait", action="store_true", help="return after the push")
+    p.add_argument("--poll", type=float, default=30.0, help="seconds between status checks")
+    p.add_argument("-o", "--output", help="where to download outputs (default: runs/kaggle/SLUG)")
+    p.set_defaults(func=cmd_push)
 
     p = sub.add_parser("provision", help="install mmcv 2.1.0 with compiled ops (see --help)",
                        add_help=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import sys
 from importlib import metadata
+from pathlib import Path
 
 
 def _version(dist: str) -> str | None:
@@ -28,6 +29,7 @@ def environment(device: str) -> dict:
         "numpy": _version("numpy"),
         "device": device,
         "executable": sys.executable,
+        "mapsage_path": str(Path(__file__).resolve().parent),
     }
     if device == "cuda":
         info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]

@@ -19,12 +19,12 @@ class PerClassIoUMetric(IoUMetric):
         metrics = super().compute_metrics(results)
         if self.format_only or not results:
             return metrics
-        intersect, union, pred_area, label_area = (sum(column) for column in zip(*results))
+        intersect, union, pred_area, label_area = (sum(column) for column in zip(*results, strict=True))
         per_class = self.total_area_to_metrics(
             intersect, union, pred_area, label_area, self.metrics, self.nan_to_num, self.beta)
         per_class.pop("aAcc", None)
         for name, values in per_class.items():
-            for cls, value in zip(self.dataset_meta["classes"], values):
+            for cls, value in zip(self.dataset_meta["classes"], values, strict=True):
                 value = float(value)
                 # a class absent from both prediction and ground truth has no IoU (NaN)
                 metrics[f"{name}.{cls}"] = float("nan") if math.isnan(value) else round(value * 100, 2)

@@ -8,9 +8,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only; the notebook displays the PNGs
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Patch
 
 IGNORE = 255
 NO_DATA_COLOUR = (0, 0, 0)
@@ -48,7 +48,7 @@ def prediction_overlays(samples: Sequence[tuple[str, np.ndarray, np.ndarray, np.
     """One row per sample: image, ground truth over the image, prediction over the image."""
     rows = len(samples)
     fig, axes = plt.subplots(rows, 3, figsize=(9.5, 3.1 * rows + 0.6), squeeze=False)
-    for row, (name, image, truth, pred) in zip(axes, samples):
+    for row, (name, image, truth, pred) in zip(axes, samples, strict=True):
         row[0].imshow(image)
         row[0].set_title(name, fontsize=9)
         for ax, labels, title in ((row[1], truth, "ground truth"), (row[2], pred, "prediction")):
@@ -57,7 +57,7 @@ def prediction_overlays(samples: Sequence[tuple[str, np.ndarray, np.ndarray, np.
             ax.set_title(title, fontsize=9)
         for ax in row:
             ax.axis("off")
-    handles = [Patch(color=np.asarray(c) / 255, label=n) for n, c in zip(classes, palette)]
+    handles = [Patch(color=np.asarray(c) / 255, label=n) for n, c in zip(classes, palette, strict=True)]
     handles.append(Patch(color=np.asarray(NO_DATA_COLOUR) / 255, label="no-data (ignored)"))
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06, 1, 1))

@@ -201,6 +201,46 @@ def run_step(step: Step, log=print) -> None:
     log(f"  done in {time.perf_counter() - started:.1f}s")
 
 
+def missing_requirements(requirements: list[str], python: str | None = None) -> list[str]:
+    """The ``name==version`` requirements not installed at exactly that version."""
+    probe = ("import json, sys, importlib.metadata as md\n"
+             "out = {}\n"
+             "for name in sys.argv[1:]:\n"
+             "    try: out[name] = md.version(name)\n"
+             "    except md.PackageNotFoundError: out[name] = None\n"
+             "print(json.dumps(out))")
+    names = [r.split("==")[0] for r in requirements]
+    proc = subprocess.run([_python(python), "-c", probe, *names], capture_output=True, text=True,
+                          timeout=60, check=True)
+    installed = json.loads(proc.stdout)
+    return [r for r in requirements if installed.get(r.split("==")[0]) != r.split("==")[1]]
+
+
+def dependency_step(requirements: list[str], roots: list[Path], python: str | None = None,
+                    offline: bool = False) -> Step:
+    """pip install of the pinned OpenMMLab stack; offline from wheelhouse folders when asked."""
+    cmd = [_python(python), "-m", "pip", "install", "--quiet"]
+    if offline:
+        cmd.append("--no-index")
+    for root in roots:
+        if root.is_dir():
+            cmd += ["--find-links", str(root)]
+    return Step("deps", f"install {', '.join(requirements)}", cmd + requirements)
+
+
+def install_dependencies(*, python: str | None = None, roots: list[Path], offline: bool,
+                         log=print) -> None:
+    from mapsage.pins import kaggle_requirements
+
+    missing = missing_requirements(kaggle_requirements(), python)
+    if not missing:
+        log("python dependencies: all pinned versions installed")
+        return
+    # a wheelhouse data set holds its wheels one folder down; pip's --find-links is not recursive
+    folders = sorted({p.parent for root in roots if root.is_dir() for p in root.glob("**/*.whl")})
+    run_step(dependency_step(missing, folders, python, offline), log)
+
+
 def provision(*, python: str | None = None, extra_roots: list[Path] | None = None,
               jobs: int | None = None, allow_build: bool = True, dry_run: bool = False,
               kaggle_owner: str | None = None, log=print) -> str:
@@ -258,9 +298,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-build", action="store_true", help="fail rather than build")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument("--kaggle-owner", help="Kaggle user name for the wheel's data set id")
+    parser.add_argument("--with-deps", action="store_true",
+                        help="also install the pinned mmengine/mmseg stack (for a Kaggle image)")
+    parser.add_argument("--offline", action="store_true",
+                        help="with --with-deps: install only from wheelhouse folders (no index)")
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
     try:
+        if args.with_deps:
+            install_dependencies(python=args.python, roots=search_roots(args.wheelhouse),
+                                 offline=args.offline)
         provision(python=args.python, extra_roots=args.wheelhouse, jobs=args.jobs,
                   allow_build=not args.no_build, dry_run=args.dry_run,
                   kaggle_owner=args.kaggle_owner)
