@@ -94,6 +94,9 @@ def apply_schedule(cfg: Config, p: TrainParams) -> None:
     cfg.train_cfg.max_iters = p.max_iters
     cfg.train_cfg.val_interval = p.val_interval
     cfg.optim_wrapper.optimizer.lr = p.lr
+    # lr is given for the recipe's base batch; mmengine rescales it to the effective batch
+    base = cfg.get("auto_scale_lr", {}).get("base_batch_size", 16)
+    cfg.auto_scale_lr = dict(enable=True, base_batch_size=base)
     schedulers = cfg.get("param_scheduler") or []
     warm = [s for s in schedulers if s.get("type") == "LinearLR"]
     decay = [s for s in schedulers if s.get("type") == "PolyLR"]
@@ -115,6 +118,12 @@ def apply_loader(cfg: Config, p: TrainParams) -> None:
         cfg[loader].persistent_workers = p.num_workers > 0
 
 
+def amp_dtype_for(capability: tuple[int, int]) -> str:
+    """bfloat16 where the GPU computes it natively (Ampere, 8.0, and newer), else float16
+    (T4 is 7.5, P100 6.0; both run float16 with dynamic loss scaling)."""
+    return "bfloat16" if tuple(capability) >= (8, 0) else "float16"
+
+
 def apply_device(cfg: Config, *, device: str, distributed: bool, amp: bool,
                  amp_dtype: str | None = None) -> None:
     """Normalisation, distributed backend and precision for the device the run will use."""
@@ -125,6 +134,8 @@ def apply_device(cfg: Config, *, device: str, distributed: bool, amp: bool,
     cfg.env_cfg.dist_cfg = dict(backend="nccl" if device == "cuda" else "gloo")
     if device != "cuda":
         cfg.env_cfg.cudnn_benchmark = False
+        if distributed:
+            cfg.model_wrapper_cfg = dict(type="CPUDistributedDataParallel")
     if amp:
         if device != "cuda":
             raise ParamError(
@@ -133,7 +144,8 @@ def apply_device(cfg: Config, *, device: str, distributed: bool, amp: bool,
             )
         cfg.optim_wrapper.type = "AmpOptimWrapper"
         cfg.optim_wrapper.dtype = amp_dtype or "float16"
-        cfg.optim_wrapper.loss_scale = "dynamic"
+        if cfg.optim_wrapper.dtype == "float16":
+            cfg.optim_wrapper.loss_scale = "dynamic"
 
 
 def apply_run(cfg: Config, p: TrainParams) -> None:

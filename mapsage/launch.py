@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 from mapsage import kaggle_env
 from mapsage.errors import MapSageError
-from mapsage.params import TrainParams, validate
+from mapsage.params import SYNTHETIC, TrainParams, validate
 
 TAIL_LINES = 30
 
@@ -24,8 +25,34 @@ class TrainingFailed(MapSageError):
     """The training process exited non-zero; the message carries its last lines."""
 
 
-def training_command(params: TrainParams, config: str | None = None) -> list[str]:
-    cmd = [sys.executable, "-u", "-m", "mapsage.train"]
+def visible_gpus() -> int:
+    """GPUs this machine shows (nvidia-smi), without importing torch into the kernel."""
+    import shutil
+
+    if os.environ.get("CUDA_VISIBLE_DEVICES") == "" or not shutil.which("nvidia-smi"):
+        return 0
+    proc = subprocess.run(["nvidia-smi", "--list-gpus"], capture_output=True, text=True,
+                          timeout=30)
+    return len(proc.stdout.strip().splitlines()) if proc.returncode == 0 else 0
+
+
+def processes_for(params: TrainParams, gpus_visible: int | None = None) -> int:
+    """How many training processes: ``gpus`` if set, else one per visible GPU, at least one."""
+    if params.gpus:
+        return params.gpus
+    if params.device == "cpu":
+        return 1
+    return max(1, visible_gpus() if gpus_visible is None else gpus_visible)
+
+
+def training_command(params: TrainParams, config: str | None = None,
+                     processes: int = 1) -> list[str]:
+    """``python -m mapsage.train``, or the same module under torchrun for several processes."""
+    if processes > 1:
+        cmd = [sys.executable, "-u", "-m", "torch.distributed.run", "--standalone",
+               f"--nproc_per_node={processes}", "-m", "mapsage.train", "--launcher", "pytorch"]
+    else:
+        cmd = [sys.executable, "-u", "-m", "mapsage.train"]
     if config:
         cmd += ["--config", str(config)]
     return cmd + params.to_cli_args()
@@ -66,9 +93,14 @@ def for_this_platform(params: TrainParams) -> TrainParams:
     return validate(values)
 
 
-def run_training(params: TrainParams, config: str | None = None) -> dict:
+def run_training(params: TrainParams, config: str | None = None,
+                 gpus_visible: int | None = None) -> dict:
     params = for_this_platform(params)
-    cmd = training_command(params, config)
+    if params.data_root == SYNTHETIC:  # generate once here, not once per training process
+        from mapsage.train import resolve_data_root
+
+        params = validate({**params.as_dict(), "data_root": str(resolve_data_root(SYNTHETIC))})
+    cmd = training_command(params, config, processes_for(params, gpus_visible))
     print("$ " + " ".join(cmd), flush=True)
     code, tail = stream(cmd)
     if code != 0:

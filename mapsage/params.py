@@ -50,13 +50,18 @@ SCHEMA: tuple[Param, ...] = (
     Param("checkpoint_interval", int, 100, "save a checkpoint every N iterations", minimum=1),
     Param("batch_size", int, 8, "images per device per iteration", minimum=1),
     Param("crop_size", int, 128, "square training crop in pixels", minimum=32),
-    Param("lr", float, 0.002, "AdamW base learning rate", minimum=0.0),
+    Param("lr", float, 0.004,
+          "AdamW learning rate at the recipe's base batch of 16 images; scaled linearly to the "
+          "effective batch (batch_size x processes) by mmengine's auto_scale_lr", minimum=0.0),
     Param("load_from", str, None, "checkpoint whose weights initialise the model", optional=True),
     Param("resume", bool, False, "continue from the newest checkpoint in work_dir"),
     Param("seed", int, 0, "random seed", minimum=0),
     Param("num_workers", int, 2, "data-loading worker processes", minimum=0),
     Param("device", str, "auto", "auto picks CUDA when available", choices=DEVICES),
     Param("amp", bool, False, "mixed precision (CUDA only)"),
+    Param("gpus", int, 0,
+          "training processes: 0 = one per visible GPU (one on a CPU); N > 1 launches torchrun "
+          "with N processes (gloo on a CPU)", minimum=0),
 )
 BY_NAME = {p.name: p for p in SCHEMA}
 DEFAULTS = {p.name: p.default for p in SCHEMA}

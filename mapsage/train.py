@@ -68,6 +68,24 @@ def check_work_dir(params: TrainParams) -> None:
         )
 
 
+def batch_report(cfg, params: TrainParams) -> dict:
+    """Effective batch and the learning rate mmengine's auto_scale_lr will use."""
+    from mapsage.distributed import world_size
+
+    processes = world_size()
+    effective = params.batch_size * processes
+    base = cfg.auto_scale_lr.base_batch_size
+    lr = params.lr * effective / base
+    return {
+        "processes": processes, "batch_per_process": params.batch_size,
+        "effective_batch_size": effective, "base_batch_size": base,
+        "lr_base": params.lr, "lr_effective": lr,
+        "message": (f"mapsage: effective batch size {effective} = {params.batch_size} per "
+                    f"process x {processes} process(es); lr {params.lr:g} at the recipe's base "
+                    f"batch {base} -> {lr:g} (auto_scale_lr)"),
+    }
+
+
 def _best_checkpoint(work_dir: Path) -> Path | None:
     best = sorted(work_dir.glob("best_mIoU_iter_*.pth"),
                   key=lambda p: int(p.stem.rsplit("_", 1)[-1]))
@@ -95,7 +113,8 @@ def overlay_samples(runner, count: int) -> list:
     return samples
 
 
-def finish_run(runner, params: TrainParams, config_file: Path, device: str, started: float) -> dict:
+def finish_run(runner, params: TrainParams, config_file: Path, device: str, started: float,
+               scale: dict | None = None) -> dict:
     """Write metrics.json and the pictures from what the Runner logged and saved."""
     from mapsage import plots
     from mapsage.checkpoint import safe_checkpoint_loading
@@ -111,7 +130,7 @@ def finish_run(runner, params: TrainParams, config_file: Path, device: str, star
         best_checkpoint=str(best) if best else None,
         model=params.model, config=str(config_file), params=params.as_dict(),
         iterations=runner.iter, wall_time_s=round(time.perf_counter() - started, 2),
-        work_dir=str(work_dir),
+        work_dir=str(work_dir), batch=scale or {},
         environment=environment(device),
     )
     path = write_json(work_dir / "metrics.json", metrics)
@@ -145,19 +164,30 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
     from mmengine.runner import Runner
 
     import mapsage.mmseg_plugins  # noqa: F401  (registers PerClassIoUMetric)
+    from mapsage import distributed
     from mapsage.checkpoint import safe_checkpoint_loading
-    from mapsage.config_builder import build_config, config_for_model
+    from mapsage.config_builder import amp_dtype_for, build_config, config_for_model
 
     config_path = Path(config_file) if config_file else config_for_model(params.model)
+    amp_dtype = None
+    if params.amp and device == "cuda":
+        import torch
+
+        amp_dtype = amp_dtype_for(torch.cuda.get_device_capability())
     cfg = build_config(config_path, params, options, device=device,
-                       distributed=launcher != "none", layout=layout)
+                       distributed=launcher != "none", amp_dtype=amp_dtype, layout=layout)
     cfg.launcher = launcher
+    if launcher != "none" and device == "cpu":
+        distributed.init_cpu_process_group()
+    scale = batch_report(cfg, params)
     runner = Runner.from_cfg(cfg)
+    runner.logger.info(scale["message"])
     with safe_checkpoint_loading():
         runner.train()
     if runner.rank != 0:
         return None
-    return finish_run(runner, params, config_path, device, started)
+    scale.pop("message")
+    return finish_run(runner, params, config_path, device, started, scale)
 
 
 def build_parser() -> argparse.ArgumentParser:

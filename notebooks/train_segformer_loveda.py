@@ -42,13 +42,14 @@ val_interval = 100
 checkpoint_interval = 100
 batch_size = 8
 crop_size = 128
-lr = 0.002
+lr = 0.004
 load_from = None
 resume = False
 seed = 0
 num_workers = 2
 device = "auto"
 amp = False
+gpus = 0
 
 # %% [markdown]
 # ## Check the parameters

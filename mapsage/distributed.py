@@ -1,0 +1,34 @@
+"""Data-parallel training on PyTorch's own engine, on GPUs (NCCL) and on CPUs (gloo).
+
+mmengine 0.10.7's ``pytorch`` launcher assumes CUDA: it calls ``torch.cuda.set_device`` while
+initialising, and wraps the model in DistributedDataParallel with ``device_ids=[LOCAL_RANK]``,
+which DDP rejects for a CPU module. For CPU processes MapSage therefore initialises the gloo
+process group itself before the Runner starts (mmengine then skips its own initialisation), and
+uses :class:`CPUDistributedDataParallel`, mmengine's own wrapper minus the device ids. GPU runs
+use mmengine's path unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+
+from mmengine.model import MMDistributedDataParallel
+from mmengine.registry import MODEL_WRAPPERS
+
+
+@MODEL_WRAPPERS.register_module()
+class CPUDistributedDataParallel(MMDistributedDataParallel):
+    def __init__(self, module, device_ids=None, **kwargs):
+        super().__init__(module=module, device_ids=None, **kwargs)
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def init_cpu_process_group() -> None:
+    """Join the gloo process group torchrun described in the environment."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group(backend="gloo")
