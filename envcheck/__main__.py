@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -57,10 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     report = run(args.profile, facts, args.work_dir, lock=args.lock, timeout=args.timeout,
                  kaggle_input=args.kaggle_input)
     if args.json:
-        print(report.to_json())
+        text = report.to_json()
     else:
         color, unicode = stream_supports(sys.stdout)
-        print(report.to_text(color=color and not args.no_color, unicode=unicode and not args.ascii))
+        text = report.to_text(color=color and not args.no_color,
+                              unicode=unicode and not args.ascii)
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # `python -m envcheck | head`: the reader left; the verdict stands
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return report.exit_code
 
 

@@ -68,9 +68,8 @@ def probe_module(name):
 
 
 def probe_mmcv_ext():
-    import torch  # noqa: F401  (the ops link against libtorch: load it first, as mmcv does)
-
     import mmcv._ext as ext
+    import torch  # noqa: F401  (the ops link against libtorch: load it first, as mmcv does)
 
     ops_cuda = ext.get_compiling_cuda_version()
     return {"file": ext.__file__, "ops_cuda": ops_cuda, "compiler": ext.get_compiler_version()}

@@ -14,7 +14,7 @@ from envcheck.rules import mmcv_dists, version_of
 def _python(facts: Facts) -> str:
     setuptools = facts.dist("setuptools")
     pkg = "pkg_resources available" if facts.pkg_resources else "no pkg_resources"
-    parts = [f"Python {facts.python or '?'} ({facts.executable})",
+    parts = [f"Python {facts.python or '?'}",
              f"pip {facts.dist('pip') or 'missing'}",
              f"setuptools {setuptools or 'missing'} ({pkg})",
              f"numpy {facts.dist('numpy') or 'missing'}"]

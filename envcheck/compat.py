@@ -211,8 +211,6 @@ def arch_runs_on(archs: list[str], capability: tuple[int, int]) -> bool:
         if suffix:
             if (major, minor) == capability:
                 return True
-        elif kind == "sm" and major == capability[0] and minor <= capability[1]:
-            return True
-        elif kind == "compute" and (major, minor) <= capability:
+        elif kind == "sm" and major == capability[0] and minor <= capability[1] or kind == "compute" and (major, minor) <= capability:
             return True
     return False

@@ -158,8 +158,10 @@ def gather_probes(facts: Facts, *, timeout: float = DEFAULT_TIMEOUT_S,
     internet: dict = {}
     net = None
     if check_internet:
-        net = threading.Thread(target=lambda: internet.update(
-            zip(("ok", "detail"), kaggle.internet_reachable())), daemon=True)
+        def check() -> None:
+            internet["ok"], internet["detail"] = kaggle.internet_reachable()
+
+        net = threading.Thread(target=check, daemon=True)
         net.start()
     script = ScriptRun(python or facts.executable, facts.work_dir, timeout)
     facts.nvcc = nvcc_version()

@@ -99,7 +99,9 @@ class Report:
         lines = [f"envcheck found {len(self.errors)} error(s):"]
         for i, f in enumerate(self.errors, 1):
             lines.append(f"  {i}. [{f.id}] {f.found}")
-            lines += _remedy_lines(f.remedy, "       ")
+        with_remedy = [f for f in self.errors if f.remedy is not None]
+        if with_remedy:
+            lines += ["Remedies:"] + _numbered_remedies(with_remedy)
         return "\n".join(lines)
 
 
@@ -112,11 +114,21 @@ def _paint(text: str, status: str, color: bool) -> str:
     return f"\033[{_COLORS[status]}m{text}\033[0m" if color else text
 
 
-def _remedy_lines(remedy: Remedy | None, indent: str) -> list[str]:
-    if remedy is None:
-        return []
-    lines = [f"{indent}{remedy.summary}"]
-    lines += [f"{indent}{'  ' if not c.startswith('#') else ''}{c}" for c in remedy.commands]
+def _numbered_remedies(findings: list[Finding]) -> list[str]:
+    """Numbered remedies; one whose commands repeat an earlier one points back at it."""
+    lines: list[str] = []
+    seen: dict[tuple[str, ...], int] = {}
+    for i, f in enumerate(findings, 1):
+        remedy = f.remedy
+        assert remedy is not None
+        same = seen.get(remedy.commands) if remedy.commands else None
+        if same is not None:
+            lines.append(f"  {i}. [{f.id}] same commands as {same}.")
+            continue
+        if remedy.commands:
+            seen[remedy.commands] = i
+        lines.append(f"  {i}. [{f.id}] {remedy.summary}")
+        lines += [f"       {'' if c.startswith(('#', '!')) else '$ '}{c}" for c in remedy.commands]
     return lines
 
 
@@ -124,13 +136,21 @@ def render_text(report: Report, *, color: bool = False, unicode: bool = True) ->
     marks = _MARKS if unicode else _ASCII
     dash = "—" if unicode else "-"
     lines = [f"envcheck: profile {report.profile}, compatibility table {report.table_version}"]
-    for check in report.checks:
-        status = report.check_status(check.id)
-        mine = sorted((f for f in report.findings if f.check == check.id),
+    known = {c.id for c in report.checks}
+    checks = list(report.checks)
+    if any(f.check not in known for f in report.findings):
+        checks.append(Check("other", "Other"))
+    for check in checks:
+        mine = sorted((f for f in report.findings
+                       if f.check == check.id or (check.id == "other" and f.check not in known)),
                       key=lambda f: _RANK[f.severity])
+        status = {0: "error", 1: "warning"}.get(min((_RANK[f.severity] for f in mine),
+                                                    default=2), "ok")
         label = check.label
-        if mine and status != "ok":
-            label += f" {dash} " + "; ".join(f.title for f in mine if f.severity == mine[0].severity)
+        titles = [f.title for f in mine if f.severity == status and f.title
+                  and f.title.lower() not in label.lower()]
+        if titles:
+            label += f" {dash} " + "; ".join(dict.fromkeys(titles))
         lines.append(_paint(f"[{marks[status]}]", status, color) + f" {label}")
         for f in mine:
             lines.append(f"    {_paint(marks[f.severity], f.severity, color)} {f.id}: {f.found}")
@@ -138,17 +158,14 @@ def render_text(report: Report, *, color: bool = False, unicode: bool = True) ->
     actionable = [f for f in sorted(report.findings, key=lambda f: _RANK[f.severity])
                   if f.remedy is not None]
     if actionable:
-        lines += ["", "Remedies"]
-        for i, f in enumerate(actionable, 1):
-            lines.append(f"  {i}. [{f.id}] {f.remedy.summary}")
-            lines += [f"       {'' if c.startswith('#') else '$ '}{c}" for c in f.remedy.commands]
+        lines += ["", "Remedies"] + _numbered_remedies(actionable)
     counts = {s: sum(f.severity == s for f in report.findings) for s in SEVERITIES}
     timing = report.timings
     lines += ["", f"{counts['error']} error(s), {counts['warning']} warning(s), "
                   f"{counts['info']} note(s) · static {timing.get('static_s', 0):.2f} s · "
                   f"probes {timing.get('probe_s', 0):.2f} s"]
     text = "\n".join(lines)
-    return text if unicode else text.replace("·", "-")
+    return text if unicode else text.replace("·", "-").replace("✓", "+")
 
 
 def stream_supports(stream=None) -> tuple[bool, bool]:

@@ -13,9 +13,20 @@ import signal
 from collections.abc import Callable, Iterator
 
 from envcheck import remedies as rx
-from envcheck.compat import (BREAKAGES, DISK_ERROR_GIB, DISK_WARNING_GIB, FALLBACK_PINS,
-                             OPENMMLAB, PROJECT_MMCV, PROVIDERS, PYTHON_REQUIRES, REQUIRES,
-                             arch_name, arch_runs_on, prebuilt_mmcv_index_url)
+from envcheck.compat import (
+    BREAKAGES,
+    DISK_ERROR_GIB,
+    DISK_WARNING_GIB,
+    FALLBACK_PINS,
+    OPENMMLAB,
+    PROJECT_MMCV,
+    PROVIDERS,
+    PYTHON_REQUIRES,
+    REQUIRES,
+    arch_name,
+    arch_runs_on,
+    prebuilt_mmcv_index_url,
+)
 from envcheck.facts import Facts, canonical
 from envcheck.remedies import Context
 from envcheck.report import Finding, Remedy
@@ -77,7 +88,8 @@ STEP_CODE = {  # probe step -> the import to run by hand to see the failure
 def _finding(fid: str, found: str, why: str, remedy: Remedy | None = None, *,
              severity: str | None = None, title: str | None = None) -> Finding:
     check, default, meaning = FINDING_IDS[fid]
-    return Finding(fid, severity or default, check, title or meaning, found, why, remedy)
+    return Finding(fid, severity or default, check, meaning if title is None else title, found, why,
+                   remedy)
 
 
 def _first_line(text: str | None) -> str:
@@ -252,7 +264,7 @@ def torch_rules(facts: Facts, ctx: Context, found: list[Finding]) -> Iterator[Fi
             remedy = rx.install_lock(ctx, "Install the locked environment (torch included)")
         yield _finding("torch.missing", "torch is not installed",
                        "Everything else (mmcv's compiled ops, mmengine, mmseg) runs on torch.",
-                       remedy)
+                       remedy, title="")
         return
     if t is None and facts.probe is not None and "torch" in facts.probe.errors:
         err = facts.probe.errors["torch"]
@@ -323,7 +335,7 @@ def mmcv_rules(facts: Facts, ctx: Context, found: list[Finding]) -> Iterator[Fin
             "mmcv.missing", "mmcv is not installed (none of mmcv, mmcv-lite, mmcv-full)",
             f"mmseg imports mmcv, and SegFormer needs mmcv's compiled ops; MapSage uses mmcv "
             f"{PROJECT_MMCV} (PyPI has only its source, so it is provisioned separately).",
-            rx.install_mmcv(facts, ctx))
+            rx.install_mmcv(facts, ctx), title="")
         return
     if len(dists) > 1:
         listed = ", ".join(f"{d} {v}" for d, v in dists.items())
@@ -415,14 +427,20 @@ def build_rules(facts: Facts, ctx: Context, found: list[Finding]) -> Iterator[Fi
                    (ctx.sh("export PATH=/usr/local/cuda/bin:$PATH && nvcc --version"),)))
 
 
+def _install_pinned(facts: Facts, ctx: Context, name: str) -> Remedy:
+    if ctx.profile != "kaggle" and ctx.lock:
+        return rx.install_lock(ctx, f"Install the locked environment ({name} included)")
+    return rx.pip_install(ctx, f"{name}=={pinned(facts, name)}",
+                          summary=f"Install the pinned {name}")
+
+
 def _module_rules(facts: Facts, ctx: Context, found: list[Finding]) -> Iterator[Finding]:
     errors = facts.probe.errors if facts.probe else {}
     if version_of(facts, "mmengine") is None:
         yield _finding(
             "mmengine.missing", "mmengine is not installed",
             "mmengine runs the training loop, configs and checkpoints.",
-            rx.pip_install(ctx, f"mmengine=={pinned(facts, 'mmengine')}",
-                           summary="Install the pinned mmengine"))
+            _install_pinned(facts, ctx, "mmengine"), title="")
     elif "mmengine" in errors:
         yield _finding(
             "mmengine.import-failed", f"`import mmengine` fails: {_first_line(errors['mmengine'])}",
@@ -435,8 +453,7 @@ def _module_rules(facts: Facts, ctx: Context, found: list[Finding]) -> Iterator[
         yield _finding(
             "mmseg.missing", "mmsegmentation is not installed",
             "mmseg provides SegFormer, the LoveDA dataset class and the metrics.",
-            rx.pip_install(ctx, f"mmsegmentation=={pinned(facts, 'mmsegmentation')}",
-                           summary="Install the pinned mmsegmentation"))
+            _install_pinned(facts, ctx, "mmsegmentation"), title="")
     elif "mmseg" in errors:
         causes = {"compat.mmseg-mmcv", "compat.mmseg-mmengine", "mmcv.missing", "mmcv.conflict",
                   "mmcv.import-failed", "mmengine.missing", "mmengine.import-failed",
