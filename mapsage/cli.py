@@ -88,6 +88,33 @@ def cmd_metrics(args) -> int:
     return 0
 
 
+def _load_run(path: str) -> tuple[str, dict]:
+    run = Path(path)
+    metrics = run / "metrics.json" if run.is_dir() else run
+    if not metrics.is_file():
+        raise MapSageError(f"{str(metrics)!r} does not exist: give a run's work_dir or metrics.json.")
+    name = (metrics.parent.name if metrics.name == "metrics.json" else metrics.stem)
+    return name, json.loads(metrics.read_text())
+
+
+def cmd_compare(args) -> int:
+    from mapsage import plots
+    from mapsage.report import compare_table
+
+    a, b = _load_run(args.run_a), _load_run(args.run_b)
+    if a[0] == b[0]:
+        a, b = (f"A: {a[0]}", a[1]), (f"B: {b[0]}", b[1])
+    table = compare_table(a, b)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    picture = plots.compare_curves([a, b], out / "compare_curves.png")
+    (out / "compare.md").write_text(f"# {a[0]} vs {b[0]}\n\n{table}\n\n"
+                                    f"![curves]({picture.name})\n")
+    print(table)
+    print(f"\nwrote {out / 'compare.md'} and {picture}")
+    return 0
+
+
 def cmd_provision(args) -> int:
     from mapsage import provision
 
@@ -151,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("metrics", help="print a run's metrics.json as a table")
     p.add_argument("path", help="a work_dir or a metrics.json")
     p.set_defaults(func=cmd_metrics)
+
+    p = sub.add_parser("compare", help="two runs side by side: per-class IoU change, curves")
+    p.add_argument("run_a")
+    p.add_argument("run_b")
+    p.add_argument("--out", default="runs/compare", help="where compare.md and the PNG go")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("build", help="build pushable Kaggle notebooks from kaggle/*/kernel.json")
     p.add_argument("target", choices=["kaggle"])

@@ -57,10 +57,53 @@ def prediction_overlays(samples: Sequence[tuple[str, np.ndarray, np.ndarray, np.
             ax.set_title(title, fontsize=9)
         for ax in row:
             ax.axis("off")
-    handles = [Patch(color=np.asarray(c) / 255, label=n) for n, c in zip(classes, palette, strict=True)]
-    handles.append(Patch(color=np.asarray(NO_DATA_COLOUR) / 255, label="no-data (ignored)"))
+    handles = [Patch(facecolor=np.asarray(c) / 255, edgecolor="0.4", label=n)
+               for n, c in zip(classes, palette, strict=True)]
+    handles.append(Patch(facecolor=np.asarray(NO_DATA_COLOUR) / 255, edgecolor="0.4",
+                         label="no-data (ignored)"))
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str],
+                     path: str | Path) -> Path:
+    """Row-normalised confusion matrix (each ground-truth class sums to 100 %)."""
+    counts = np.asarray(matrix, dtype=np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0) * 100
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=100)
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set(xlabel="prediction", ylabel="ground truth", title="confusion matrix (% of each row)")
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            if counts[i].sum():
+                ax.text(j, i, f"{share[i, j]:.0f}", ha="center", va="center", fontsize=8,
+                        color="white" if share[i, j] > 60 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def compare_curves(runs: Sequence[tuple[str, dict]], path: str | Path) -> Path:
+    """Training loss and validation mIoU of several runs on shared axes."""
+    fig, (ax_loss, ax_iou) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for name, metrics in runs:
+        train, val = metrics["history"]["train"], metrics["history"]["val"]
+        ax_loss.plot([r["iteration"] for r in train], [r["loss"] for r in train], label=name)
+        ax_iou.plot([r["iteration"] for r in val], [r["mIoU"] for r in val], "o-", label=name)
+    ax_loss.set(title="training loss", xlabel="iteration", ylabel="loss")
+    ax_iou.set(title="validation mIoU", xlabel="iteration", ylabel="%", ylim=(0, 100))
+    for ax in (ax_loss, ax_iou):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)

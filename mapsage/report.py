@@ -30,3 +30,49 @@ def one_line(metrics: dict) -> str:
     return (f"mIoU {_num(metrics['mIoU'])}  aAcc {_num(metrics['aAcc'])}  "
             f"best mIoU {_num(best['mIoU'])} @ {best['iteration']}  "
             f"({metrics['iterations']} iterations, {metrics['wall_time_s']:.0f} s)")
+
+
+PICTURES = (("training_curve.png", "Training loss and validation metrics"),
+            ("confusion_matrix.png", "Confusion matrix (final evaluation)"),
+            ("predictions.png", "Image / ground truth / prediction (best checkpoint)"))
+
+
+def report_markdown(metrics: dict) -> str:
+    env = metrics.get("environment", {})
+    batch = metrics.get("batch", {})
+    lines = [f"# MapSage run: SegFormer {metrics.get('model', '?')} on LoveDA", "",
+             metrics_table(metrics), ""]
+    if batch:
+        lines += [f"Effective batch {batch['effective_batch_size']} "
+                  f"({batch['batch_per_process']} x {batch['processes']} process(es)), "
+                  f"learning rate {batch['lr_effective']:g} "
+                  f"({batch['lr_base']:g} at base batch {batch['base_batch_size']}).", ""]
+    lines += ["Environment: " + ", ".join(f"{k} {env[k]}" for k in
+                                          ("python", "torch", "mmcv", "mmengine", "mmseg", "device")
+                                          if k in env), ""]
+    for name, title in PICTURES:
+        lines += [f"## {title}", "", f"![{title}]({name})", ""]
+    return "\n".join(lines)
+
+
+def write_report(metrics: dict, work_dir) -> "Path":
+    from pathlib import Path
+
+    path = Path(work_dir) / "report.md"
+    path.write_text(report_markdown(metrics))
+    return path
+
+
+def compare_table(a: tuple[str, dict], b: tuple[str, dict]) -> str:
+    """Per-class IoU of two runs and the change from the first to the second."""
+    (name_a, ma), (name_b, mb) = a, b
+    lines = [f"| class | {name_a} | {name_b} | change |", "|---|---:|---:|---:|"]
+    classes = list(ma["per_class_IoU"]) + [c for c in mb["per_class_IoU"]
+                                           if c not in ma["per_class_IoU"]]
+    rows = [(c, ma["per_class_IoU"].get(c), mb["per_class_IoU"].get(c)) for c in classes]
+    rows += [(key, ma.get(key), mb.get(key)) for key in ("mIoU", "aAcc", "mAcc")]
+    for name, va, vb in rows:
+        delta = "n/a" if va is None or vb is None else f"{vb - va:+.2f}"
+        label = f"**{name}**" if name in ("mIoU", "aAcc", "mAcc") else name
+        lines.append(f"| {label} | {_num(va)} | {_num(vb)} | {delta} |")
+    return "\n".join(lines)

@@ -133,13 +133,22 @@ def finish_run(runner, params: TrainParams, config_file: Path, device: str, star
         work_dir=str(work_dir), batch=scale or {},
         environment=environment(device),
     )
+    matrix = runner.message_hub.get_info("confusion_matrix")
+    if matrix is not None:
+        metrics["confusion_matrix"] = {"rows": "ground truth", "columns": "prediction",
+                                       "classes": classes, "counts": matrix}
     path = write_json(work_dir / "metrics.json", metrics)
     plots.training_curve(metrics, work_dir / "training_curve.png")
+    if matrix is not None:
+        plots.confusion_matrix(matrix, classes, work_dir / "confusion_matrix.png")
     if best is not None:
         with safe_checkpoint_loading():
             runner.load_checkpoint(str(best), map_location="cpu")
     plots.prediction_overlays(overlay_samples(runner, OVERLAY_SAMPLES), classes, palette,
                               work_dir / "predictions.png")
+    from mapsage.report import write_report
+
+    write_report(metrics, work_dir)
     print(f"mapsage: mIoU {metrics['mIoU']:.2f} (best {metrics['best']['mIoU']:.2f} at iteration "
           f"{metrics['best']['iteration']}), aAcc {metrics['aAcc']:.2f}; wrote {path}", flush=True)
     return metrics

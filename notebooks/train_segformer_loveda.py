@@ -93,5 +93,6 @@ from IPython.display import Image, Markdown, display
 from mapsage.report import metrics_table
 
 display(Markdown(metrics_table(metrics)))
-display(Image(filename=f"{metrics['work_dir']}/training_curve.png"))
-display(Image(filename=f"{metrics['work_dir']}/predictions.png"))
+for picture in ("training_curve.png", "confusion_matrix.png", "predictions.png"):
+    display(Image(filename=f"{metrics['work_dir']}/{picture}"))
+print(f"Report: {metrics['work_dir']}/report.md")

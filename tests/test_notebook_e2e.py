@@ -64,7 +64,7 @@ def test_run_leaves_checkpoints_pictures_and_the_executed_notebook(first_run):
     images = [o for o in outputs if o.get("output_type") == "display_data"
               and "image/png" in o.get("data", {})]
     tables = [o for o in outputs if "text/markdown" in o.get("data", {})]
-    assert len(images) == 2 and tables and "| building |" in tables[0]["data"]["text/markdown"]
+    assert len(images) == 3 and tables and "| building |" in tables[0]["data"]["text/markdown"]
     streamed = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     assert "Iter(train) [300/300]" in streamed, "the training log is streamed into the notebook"
 
