@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def _num(value) -> str:
     return "n/a" if value is None else f"{value:.2f}"
@@ -55,9 +57,7 @@ def report_markdown(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def write_report(metrics: dict, work_dir) -> "Path":
-    from pathlib import Path
-
+def write_report(metrics: dict, work_dir: str | Path) -> Path:
     path = Path(work_dir) / "report.md"
     path.write_text(report_markdown(metrics))
     return path

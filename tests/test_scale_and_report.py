@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 from mapsage.config_builder import amp_dtype_for, build_config, config_for_model
-from mapsage.errors import ParamError
 from mapsage.launch import processes_for, run_training, training_command
 from mapsage.params import validate
 
