@@ -6,7 +6,7 @@
 PYTHON ?= python3
 NOX := .tools/bin/nox
 
-.PHONY: demo test lint sync notebooks lock clean
+.PHONY: demo test lint sync notebooks lock bench clean
 
 $(NOX): requirements-nox.txt
 	$(PYTHON) -m venv .tools
@@ -27,6 +27,9 @@ sync: $(NOX)
 
 notebooks: $(NOX)
 	$(NOX) -s notebooks
+
+bench: $(NOX)
+	$(NOX) -s bench
 
 lock: $(NOX)
 	$(NOX) -s lock
