@@ -8,6 +8,8 @@ non-zero, names the cell and its error, and the executed notebook is still writt
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,8 @@ def execute(notebook: str | Path = DEFAULT_NOTEBOOK, output: str | Path | None =
         output = Path(params.work_dir) / notebook.name
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
+    if log_output:
+        _stream_papermill_log()
     try:
         papermill.execute_notebook(
             str(notebook), str(output), parameters=parameters, kernel_name="python3",
@@ -80,6 +84,17 @@ def execute(notebook: str | Path = DEFAULT_NOTEBOOK, output: str | Path | None =
             f"{failed_cell(output)}\nThe executed notebook, with the error, is {output}"
         ) from exc
     return output
+
+
+def _stream_papermill_log() -> None:
+    """Show papermill's cell progress and the cells' output on stdout, as its own CLI does."""
+    logger = logging.getLogger("papermill")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def defaults() -> dict[str, Any]:
