@@ -21,7 +21,13 @@ def emit(**record):
     sys.stdout.flush()
 
 
+SKIP = set(sys.argv[sys.argv.index("--skip") + 1:]) if "--skip" in sys.argv else set()
+
+
 def step(name, fn):
+    if name in SKIP:
+        emit(step=name, status="skipped")
+        return None
     emit(step=name, status="begin")
     started = time.perf_counter()
     try:

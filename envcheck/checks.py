@@ -21,11 +21,24 @@ def _python(facts: Facts) -> str:
     return " · ".join(parts)
 
 
+def _unknown(facts: Facts, step: str) -> str:
+    """Why there are no facts for an installed package: its import failed, or it never ran."""
+    p = facts.probe
+    if p is None:
+        return "not probed"
+    if step == p.unfinished_step:
+        return "import hung" if p.timed_out else "import crashed"
+    if step in p.errors:
+        return "not importable"
+    return "not probed: the probe stopped earlier" if step not in p.completed else "?"
+
+
 def _torch(facts: Facts) -> str:
     t = facts.torch
     if t is None:
         installed = facts.dist("torch")
-        return f"torch {installed} (not importable)" if installed else "torch: not installed"
+        return f"torch {installed} ({_unknown(facts, 'torch')})" if installed \
+            else "torch: not installed"
     if not t.cuda:
         return f"torch {t.version} (CPU build, CUDA not available)"
     bits = [f"CUDA runtime {t.cuda}", f"cuDNN {t.cudnn}" if t.cudnn else "no cuDNN"]
@@ -54,7 +67,7 @@ def _mmcv(facts: Facts) -> str:
         return "mmcv: not installed"
     names = " + ".join(f"{d} {v}" for d, v in dists.items())
     if m is None:
-        return f"{names} (not importable)"
+        return f"{names} ({_unknown(facts, 'mmcv')})"
     if not m.ext_loaded:
         return f"{names} (no compiled ops)"
     ops = f"ops CUDA {m.ops_cuda}" if m.ops_cuda else "ops: CPU"

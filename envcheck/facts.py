@@ -77,8 +77,10 @@ class ProbeResult:
     timed_out: bool = False
     timeout_s: float | None = None
     unfinished_step: str | None = None  # began but never reported: crashed or hung there
+    completed: list[str] = field(default_factory=list)  # steps that reported ok or error
     errors: dict[str, str] = field(default_factory=dict)  # step -> exception + traceback tail
     stderr_tail: str = ""
+    stderr_digest: str = ""  # the telling lines of stderr (see probe.stderr_digest)
 
 
 @dataclass

@@ -24,8 +24,23 @@ from envcheck.facts import Facts, Gpu, KaggleFacts, MmcvFacts, ProbeResult, Torc
 MARK = "@@envcheck@@ "
 SCRIPT = Path(__file__).with_name("_probe_script.py")
 DEFAULT_TIMEOUT_S = 90.0
-STDERR_TAIL = 2000
+STDERR_TAIL = 4000
 NVCC_CANDIDATES = ("/usr/local/cuda/bin/nvcc",)
+
+
+def stderr_digest(text: str, limit: int = 600) -> str:
+    """The telling part of a crash's stderr: faulthandler's 'Fatal Python error' line and the
+    innermost frame (it prints most recent call first), else a traceback's last lines."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    fatal = next((i for i, ln in enumerate(lines) if ln.startswith("Fatal Python error")), None)
+    if fatal is not None:
+        frames = [ln for ln in lines[fatal:] if ln.startswith("File ")][:2]
+        digest = " | ".join([lines[fatal], *frames])
+    else:
+        digest = " | ".join(lines[-3:])
+    return digest if len(digest) <= limit else digest[:limit - 3] + "..."
 
 
 def parse_records(stdout: str) -> list[dict]:
@@ -45,14 +60,14 @@ def parse_records(stdout: str) -> list[dict]:
 class ScriptRun:
     """The probe script, started at once; :meth:`finish` collects it (killed at the timeout)."""
 
-    def __init__(self, python: str, cwd: str, timeout: float):
+    def __init__(self, python: str, cwd: str, timeout: float, skip: tuple[str, ...] = ()):
         self.started = time.perf_counter()
         self.timeout = timeout
         env = {**os.environ, "PYTHONFAULTHANDLER": "1", "PYTHONIOENCODING": "utf-8"}
         self.launch_error = None
         try:
             self.proc = subprocess.Popen(
-                [python, "-c", SCRIPT.read_text()], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                [python, "-c", SCRIPT.read_text(), *(["--skip", *skip] if skip else [])], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
         except OSError as exc:
             self.proc = None
@@ -79,9 +94,11 @@ class ScriptRun:
             timed_out=timed_out,
             timeout_s=self.timeout,
             unfinished_step=next((s for s in begun if s not in ended), None),
+            completed=[s for s in begun if s in ended],
             errors={r["step"]: (r.get("error", "") + "\n" + r.get("traceback", "")).strip()
                     for r in records if r.get("status") == "error"},
             stderr_tail=(err or "")[-STDERR_TAIL:],
+            stderr_digest=stderr_digest(err or ""),
         )
         finished = any(r.get("step") == "done" for r in records)
         if not timed_out and self.proc.returncode == 0 and not finished:
@@ -169,6 +186,20 @@ def gather_probes(facts: Facts, *, timeout: float = DEFAULT_TIMEOUT_S,
         facts.kaggle = KaggleFacts(input_root=str(kaggle_input),
                                    inputs=kaggle.scan_inputs(kaggle_input) if scan_kaggle else [])
     records, facts.probe = script.finish()
+    crashed = facts.probe.unfinished_step
+    if crashed and not facts.probe.timed_out:
+        # learn what the crash hid: once more, without the step that crashed
+        retry = ScriptRun(python or facts.executable, facts.work_dir, timeout, skip=(crashed,))
+        more, second = retry.finish()
+        done = {r["step"] for r in records if r.get("status") in ("ok", "error")}
+        records += [r for r in more if r.get("step") not in done]
+        facts.probe.completed += [s for s in second.completed if s not in done]
+        facts.probe.errors.update({s: e for s, e in second.errors.items() if s not in done})
+        if second.unfinished_step:
+            facts.probe.errors[second.unfinished_step] = (
+                f"the probe crashed here too (exit {second.returncode}): "
+                + second.stderr_digest)
+        facts.probe.seconds = round(facts.probe.seconds + second.seconds, 3)
     apply_records(facts, records)
     if facts.probe.errors.get("mmcv_ext") and facts.mmcv is not None:
         facts.mmcv.ext_error = facts.probe.errors["mmcv_ext"]

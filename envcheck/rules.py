@@ -9,7 +9,6 @@ docs/envcheck.md; the fault matrix in tests/test_envcheck_rules.py covers each o
 
 from __future__ import annotations
 
-import re
 import signal
 from collections.abc import Callable, Iterator
 
@@ -29,6 +28,7 @@ from envcheck.compat import (
     prebuilt_mmcv_index_url,
 )
 from envcheck.facts import Facts, canonical
+from envcheck.probe import stderr_digest
 from envcheck.remedies import Context
 from envcheck.report import Finding, Remedy
 from envcheck.version import satisfies, try_parse
@@ -91,19 +91,6 @@ def _finding(fid: str, found: str, why: str, remedy: Remedy | None = None, *,
     check, default, meaning = FINDING_IDS[fid]
     return Finding(fid, severity or default, check, meaning if title is None else title, found, why,
                    remedy)
-
-
-def stderr_digest(text: str, limit: int = 600) -> str:
-    """The telling part of a crash's stderr: its 'Fatal Python error' / last 'XError:' line and
-    the innermost frames."""
-    lines = [ln.rstrip() for ln in text.strip().splitlines() if ln.strip()]
-    if not lines:
-        return ""
-    heads = [ln for ln in lines if ln.startswith("Fatal Python error")] or \
-        [ln for ln in lines if re.match(r"^\w*(Error|Exception)\b", ln)][-1:]
-    tail = [ln.strip() for ln in lines[-3:] if ln not in heads]
-    digest = " | ".join(heads[:1] + tail)
-    return digest if len(digest) <= limit else digest[:limit - 3] + "..."
 
 
 def _first_line(text: str | None) -> str:
@@ -216,7 +203,7 @@ def probe_rules(facts: Facts, ctx: Context, found: list[Finding]) -> Iterator[Fi
         return
     step = p.unfinished_step
     code = STEP_CODE.get(step or "", "import torch, mmcv._ext, mmengine, mmseg")
-    tail = stderr_digest(p.stderr_tail)
+    tail = p.stderr_digest or stderr_digest(p.stderr_tail)
     if p.timed_out:
         yield _finding(
             "probe.timeout",

@@ -106,10 +106,16 @@ def test_crashing_import_is_reported_not_fatal(tmp_path):
     report = envcheck.run("local", work_dir=work)
     crash = next(f for f in report.findings if f.id == "probe.crashed")
     assert "signal SIGSEGV while running `import torch`" in crash.found
-    assert "Segmentation fault" in crash.found  # faulthandler's stderr tail
-    assert 'python -X faulthandler -c "import torch"' in crash.remedy.commands[0] or \
-        '-X faulthandler -c "import torch"' in crash.remedy.commands[0]
+    # faulthandler's stderr, innermost frame first
+    assert "Fatal Python error: Segmentation fault" in crash.found
+    assert f'File "{work / "torch.py"}", line 2' in crash.found
+    assert crash.remedy.commands[0].endswith('-X faulthandler -c "import torch"')
     assert report.exit_code == 1
+    # the probe ran again without the crashed step and learned the rest
+    assert report.facts["probe"]["completed"] == ["mmengine"]
+    assert report.facts["imports"]["mmengine"] == report.facts["dists"]["mmengine"]
+    torch_line = next(c.label for c in report.checks if c.id == "torch")
+    assert torch_line == f"torch {report.facts['dists']['torch']} (import crashed)"
 
 
 def test_hanging_import_times_out(tmp_path):
