@@ -36,7 +36,6 @@ from mapsage import wheelhouse
 from mapsage.errors import MapSageError
 
 MMCV_VERSION = "2.1.0"
-KAGGLE_INPUT = Path("/kaggle/input")
 PROGRESS_EVERY_S = 30.0
 
 _TORCH_PROBE = """
@@ -115,9 +114,11 @@ def arch_list_for(facts: TorchFacts) -> str:
 
 
 def search_roots(extra: list[Path] | None = None) -> list[Path]:
+    from mapsage import kaggle_env
+
     roots = [wheelhouse.default_root(), *(extra or [])]
-    if KAGGLE_INPUT.is_dir():
-        roots.append(KAGGLE_INPUT)  # wheelhouse data sets attached to a Kaggle notebook
+    if kaggle_env.input_dir().is_dir():
+        roots.append(kaggle_env.input_dir())  # wheelhouse data sets attached to a Kaggle notebook
     return roots
 
 
@@ -237,7 +238,13 @@ def install_dependencies(*, python: str | None = None, roots: list[Path], offlin
         log("python dependencies: all pinned versions installed")
         return
     # a wheelhouse data set holds its wheels one folder down; pip's --find-links is not recursive
-    folders = sorted({p.parent for root in roots if root.is_dir() for p in root.glob("**/*.whl")})
+    wheels = [p for root in roots if root.is_dir() for p in root.glob("**/*.whl")]
+    folders = sorted({p.parent for p in wheels})
+    have = {p.name.split("-")[0].lower().replace("_", "-") for p in wheels}
+    if not offline and all(r.split("==")[0].replace("_", "-") in have for r in missing):
+        log("python dependencies: every missing package has a wheel in the wheelhouse; "
+            "installing offline")
+        offline = True
     run_step(dependency_step(missing, folders, python, offline), log)
 
 
