@@ -28,7 +28,18 @@
 #
 # With no parameters it trains a tiny SegFormer on the bundled synthetic LoveDA-layout data on the
 # CPU in about a minute. Edit `notebooks/train_segformer_loveda.py`, never the `.ipynb`: the
-# notebook is generated from it (`nox -s notebooks`).
+# notebook is generated from it (`make notebooks`).
+
+# %% [markdown]
+# ## Preflight
+# `envcheck` verifies Python, torch, CUDA, mmcv (with compiled ops), mmengine and mmseg before
+# any GPU time is spent, and stops the run with the exact remedy for this machine if anything is
+# wrong.
+
+# %%
+import envcheck
+
+envcheck.preflight(work_dir=".")
 
 # %%
 _names_before_parameters = set(globals())
@@ -63,16 +74,6 @@ from mapsage.params import validate
 
 params = validate(_given)
 print("\n".join(f"{name:>20} = {value!r}" for name, value in params.as_dict().items()))
-
-# %% [markdown]
-# ## Preflight
-# `envcheck` verifies Python, torch, CUDA, mmcv (with compiled ops), mmengine and mmseg, and stops
-# the run with the exact remedy for this machine if anything is wrong.
-
-# %%
-import envcheck
-
-envcheck.preflight(work_dir=".")
 
 # %% [markdown]
 # ## Train
