@@ -8,6 +8,7 @@ mmcv's compiled ops, nvcc, Kaggle inputs and internet) come from :mod:`envcheck.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import importlib.util
 import os
@@ -109,6 +110,11 @@ class Facts:
     executable: str = "python"
     cpu_count: int = 1
     dists: dict[str, str] = field(default_factory=dict)  # canonical name -> installed version
+    # when the distributions behind torch/mmcv/mmengine/mmseg/numpy were (re)installed (epoch s,
+    # their .dist-info's mtime), and when this process started: a package reinstalled since is
+    # not what this process imported, even at the same version
+    installed_at: dict[str, float] = field(default_factory=dict)
+    process_started: float | None = None
     pkg_resources: bool = True
     imported: dict[str, ImportedModule] = field(default_factory=dict)
     mapsage_loader: bool = False  # mapsage.checkpoint (the safe checkpoint loader) is importable
@@ -170,14 +176,38 @@ def detect_platform(environ: dict[str, str] | None = None,
     return "local", []
 
 
-def installed_distributions() -> dict[str, str]:
-    """Every distribution on sys.path; for a name found twice, the one import would use."""
+WATCHED = {d for providers in PROVIDERS.values() for d in providers}
+
+
+def installed_distributions() -> tuple[dict[str, str], dict[str, float]]:
+    """Every distribution on sys.path (for a name found twice, the one import would use), and
+    the install time of the watched ones."""
     found: dict[str, str] = {}
+    installed_at: dict[str, float] = {}
     for dist in importlib.metadata.distributions():
         name = dist.metadata["Name"]
-        if name:
-            found.setdefault(canonical(name), dist.version)
-    return found
+        if not name or canonical(name) in found:
+            continue
+        name = canonical(name)
+        found[name] = dist.version
+        path = getattr(dist, "_path", None)  # the .dist-info folder (PathDistribution)
+        if name in WATCHED and path is not None:
+            # an unreadable .dist-info gives no install time, so no claim is made about it
+            with contextlib.suppress(OSError):
+                installed_at[name] = os.stat(path).st_mtime
+    return found, installed_at
+
+
+def process_start_time(proc: str = "/proc") -> float | None:
+    """When this process started (epoch seconds, +-1 s), from /proc; None elsewhere."""
+    try:
+        stat = Path(proc, "self", "stat").read_text()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        boot = next(int(line.split()[1]) for line in Path(proc, "stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def imported_modules(modules: dict | None = None) -> dict[str, ImportedModule]:
@@ -246,6 +276,7 @@ def gather_static(work_dir: str | Path = ".", lock: str | Path | None = None,
     platform, evidence = detect_platform(environ)
     work = Path(work_dir)
     lock_path = Path(lock) if lock else (find_lock(work) or find_lock(Path.cwd()))
+    dists, installed_at = installed_distributions()
     return Facts(
         platform=platform,
         platform_evidence=evidence,
@@ -254,7 +285,9 @@ def gather_static(work_dir: str | Path = ".", lock: str | Path | None = None,
         python=_platform.python_version(),
         executable=sys.executable or "python",
         cpu_count=os.cpu_count() or 1,
-        dists=installed_distributions(),
+        dists=dists,
+        installed_at=installed_at,
+        process_started=process_start_time(),
         pkg_resources=importlib.util.find_spec("pkg_resources") is not None,
         imported=imported_modules(),
         mapsage_loader=mapsage_loader_available(),

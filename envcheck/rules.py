@@ -581,18 +581,27 @@ def pins_rules(facts: Facts, ctx: Context, found: list[Finding]) -> Iterator[Fin
             severity="error" if ctx.profile == "ci" else "warning")
 
 
+REINSTALL_SLACK_S = 2.0  # /proc's boot time has 1 s resolution
+
+
 def stale_rules(facts: Facts, ctx: Context, found: list[Finding]) -> Iterator[Finding]:
     stale = []
     for name, module in sorted(facts.imported.items()):
-        if module.version is None:
-            continue
         on_disk = {d: facts.dist(d) for d in PROVIDERS.get(name, (name,))
                    if facts.dist(d) is not None}
+        shown = module.version or "(no __version__)"
         if not on_disk:
-            stale.append(f"{name} {module.version} is imported but no longer installed")
-        elif not any(same_version(module.version, v) for v in on_disk.values()):
+            stale.append(f"{name} {shown} is imported but no longer installed")
+        elif module.version is not None and not any(same_version(module.version, v)
+                                                    for v in on_disk.values()):
             disk = ", ".join(f"{d} {v}" for d, v in on_disk.items())
             stale.append(f"{name} {module.version} is imported, {disk} is installed")
+        elif facts.process_started is not None:
+            later = [d for d in on_disk if facts.installed_at.get(d, 0.0)
+                     > facts.process_started + REINSTALL_SLACK_S]
+            if later:
+                stale.append(f"{name} {shown} is imported, but {', '.join(later)} was "
+                             "(re)installed after this process started")
     if stale:
         yield _finding(
             "stale.import", "; ".join(stale),

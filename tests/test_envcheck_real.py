@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 import types
 from pathlib import Path
 
@@ -72,12 +73,33 @@ def test_swapped_module_is_reported_as_stale(monkeypatch):
     assert "Restart the kernel (Run > Restart & clear cell outputs)" in stale[0].remedy.summary
 
 
+def test_same_version_reinstalled_after_import_is_stale(monkeypatch, tmp_path):
+    import mmengine
+
+    # a fresh mmengine .dist-info first on sys.path: what `pip install --force-reinstall` leaves
+    info = tmp_path / f"mmengine-{mmengine.__version__}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: mmengine\n"
+                                   f"Version: {mmengine.__version__}\n")
+    later = time.time() + 60
+    os.utime(info, (later, later))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    facts = gather_static(ROOT)
+    assert facts.process_started is not None and facts.process_started < time.time()
+    assert facts.installed_at["mmengine"] == pytest.approx(later)
+    stale = [f for f in envcheck.run("local", facts=facts).findings if f.id == "stale.import"]
+    assert [f.found for f in stale] == [
+        f"mmengine {mmengine.__version__} is imported, but mmengine was (re)installed after this "
+        "process started"]
+
+
 def test_matching_imports_are_not_stale():
     import mmengine  # noqa: F401
     import numpy  # noqa: F401
 
     facts = gather_static(ROOT)
     assert {"mmengine", "numpy"} <= set(facts.imported)
+    assert {"mmengine", "numpy"} <= set(facts.installed_at)
     assert "stale.import" not in {f.id for f in envcheck.run("local", facts=facts).findings}
 
 

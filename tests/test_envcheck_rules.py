@@ -221,6 +221,9 @@ FIRES: list[tuple[str, str, Mutation, str]] = [
                                     drop("numpy"), dists(numpy="2.4.6"),
                                     lambda f: f.imported.update(torch=ImportedModule("2.5.1"))),
      "error"),
+    ("stale.import", "kaggle", chain(  # same version, reinstalled after the kernel started
+        lambda f: f.imported.update(mmcv=ImportedModule("2.1.0")),
+        setattrs(process_started=1_000_000.0, installed_at={"mmcv": 1_000_600.0})), "error"),
     ("disk.low", "local", setattrs(disk_free_bytes=3 * GIB), "warning"),
     ("disk.low", "kaggle", setattrs(disk_free_bytes=GIB // 2), "error"),
     ("kaggle.offline", "kaggle", chain(no_mmcv, setattrs("kaggle", internet=False)), "error"),
@@ -300,6 +303,12 @@ SILENT: list[tuple[str, str, Mutation]] = [
     ("stale.import", "local", lambda f: f.imported.update(
         torch=ImportedModule("2.13.0+cpu"), mmcv=ImportedModule("2.1.0"))),
     ("stale.import", "local", lambda f: f.imported.update(mmseg=ImportedModule(None))),
+    ("stale.import", "kaggle", chain(
+        lambda f: f.imported.update(mmcv=ImportedModule("2.1.0")),
+        setattrs(process_started=1_000_000.0, installed_at={"mmcv": 999_000.0}))),
+    ("stale.import", "kaggle", chain(  # installed during the first second: /proc's slack
+        lambda f: f.imported.update(mmcv=ImportedModule("2.1.0")),
+        setattrs(process_started=1_000_000.0, installed_at={"mmcv": 1_000_001.0}))),
     ("disk.low", "local", lambda f: None),
     ("disk.low", "local", setattrs(disk_free_bytes=None)),
     ("kaggle.offline", "kaggle", setattrs("kaggle", internet=False)),  # nothing to install
