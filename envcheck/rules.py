@@ -448,7 +448,7 @@ def _module_rules(facts: Facts, ctx: Context, found: list[Finding]) -> Iterator[
             "mmengine runs the training loop, configs and checkpoints.",
             Remedy("See the full error, then reinstall the pinned mmengine",
                    (ctx.sh(f'{ctx.python} -c "import mmengine"'),
-                    ctx.sh(f"{ctx.pip} install --force-reinstall "
+                    ctx.sh(f"{ctx.pip} install --force-reinstall --no-deps "
                            f"mmengine=={pinned(facts, 'mmengine')}"))))
     if facts.dist("mmsegmentation") is None:
         yield _finding(

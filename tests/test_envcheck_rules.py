@@ -4,6 +4,7 @@ in at least one near miss. Facts are built by hand; nothing here looks at the ma
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 
 import pytest
@@ -350,6 +351,16 @@ def test_every_finding_is_documented_with_what_why_and_a_remedy():
         finding = next(f for f in evaluate(facts, profile) if f.id == fid)
         assert finding.found and finding.why and finding.remedy and finding.remedy.summary, fid
         assert finding.check == FINDING_IDS[fid][0]
+
+
+def test_docs_table_lists_every_finding_id(repo_root):
+    text = (repo_root / "docs" / "envcheck.md").read_text()
+    documented = re.findall(r"^\| `([a-z0-9.-]+)` \|", text, flags=re.M)
+    assert sorted(documented) == sorted(FINDING_IDS)
+    for row in text.splitlines():
+        m = re.match(r"^\| `([a-z0-9.-]+)` \| [^|]+ \| ([^|]+) \|", row)
+        if m:  # the severity column names the default severity
+            assert FINDING_IDS[m.group(1)][1] in m.group(2), row
 
 
 def test_injected_facts_do_not_touch_the_machine():
