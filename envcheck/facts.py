@@ -179,18 +179,31 @@ def detect_platform(environ: dict[str, str] | None = None,
 WATCHED = {d for providers in PROVIDERS.values() for d in providers}
 
 
+_DIST_INFO = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)\.dist-info$")
+
+
+def _name_version(dist) -> tuple[str | None, str | None]:
+    """From the ``name-version.dist-info`` folder name when there is one (no METADATA parse:
+    a Kaggle image has ~1000 distributions), else from the metadata."""
+    path = getattr(dist, "_path", None)  # PathDistribution's folder; absent for other finders
+    m = _DIST_INFO.match(path.name) if path is not None else None
+    if m:
+        return m["name"], m["version"]
+    return dist.metadata["Name"], dist.version
+
+
 def installed_distributions() -> tuple[dict[str, str], dict[str, float]]:
     """Every distribution on sys.path (for a name found twice, the one import would use), and
     the install time of the watched ones."""
     found: dict[str, str] = {}
     installed_at: dict[str, float] = {}
     for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"]
-        if not name or canonical(name) in found:
+        raw, version = _name_version(dist)
+        if not raw or not version or canonical(raw) in found:
             continue
-        name = canonical(name)
-        found[name] = dist.version
-        path = getattr(dist, "_path", None)  # the .dist-info folder (PathDistribution)
+        name = canonical(raw)
+        found[name] = version
+        path = getattr(dist, "_path", None)
         if name in WATCHED and path is not None:
             # an unreadable .dist-info gives no install time, so no claim is made about it
             with contextlib.suppress(OSError):

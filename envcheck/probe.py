@@ -180,7 +180,8 @@ def gather_probes(facts: Facts, *, timeout: float = DEFAULT_TIMEOUT_S,
 
         net = threading.Thread(target=check, daemon=True)
         net.start()
-    script = ScriptRun(python or facts.executable, facts.work_dir, timeout)
+    cwd = facts.work_dir if os.path.isdir(facts.work_dir) else os.getcwd()
+    script = ScriptRun(python or facts.executable, cwd, timeout)
     facts.nvcc = nvcc_version()
     if scan_kaggle or check_internet:
         facts.kaggle = KaggleFacts(input_root=str(kaggle_input),
@@ -189,7 +190,7 @@ def gather_probes(facts: Facts, *, timeout: float = DEFAULT_TIMEOUT_S,
     crashed = facts.probe.unfinished_step
     if crashed and not facts.probe.timed_out:
         # learn what the crash hid: once more, without the step that crashed
-        retry = ScriptRun(python or facts.executable, facts.work_dir, timeout, skip=(crashed,))
+        retry = ScriptRun(python or facts.executable, cwd, timeout, skip=(crashed,))
         more, second = retry.finish()
         done = {r["step"] for r in records if r.get("status") in ("ok", "error")}
         records += [r for r in more if r.get("step") not in done]
