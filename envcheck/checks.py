@@ -105,7 +105,9 @@ def _kaggle(facts: Facts) -> str:
     k = facts.kaggle
     if k is None:
         return "Kaggle: not scanned"
-    gpu = "on" if (facts.torch and facts.torch.gpus) or facts.driver else "off"
+    enabled = k.gpu_enabled if k.gpu_enabled is not None else \
+        bool((facts.torch and facts.torch.gpus) or facts.driver)
+    gpu = "on" if enabled else "off"
     net = {True: "on", False: "off", None: "not checked"}[k.internet]
     inputs = "; ".join(f"{i.path} [{', '.join(i.kinds)}]" for i in k.inputs) or "none found"
     loveda = next((i.loveda_root for i in k.inputs if i.loveda_root), None)

@@ -97,6 +97,7 @@ class KaggleFacts:
     input_root: str = "/kaggle/input"
     inputs: list[InputDataset] = field(default_factory=list)
     internet: bool | None = None  # None: not probed
+    gpu_enabled: bool | None = None  # torch sees a GPU, or (torch unknown) a driver is loaded
     internet_detail: str = ""
 
 

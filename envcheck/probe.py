@@ -205,6 +205,8 @@ def gather_probes(facts: Facts, *, timeout: float = DEFAULT_TIMEOUT_S,
     if facts.probe.errors.get("mmcv_ext") and facts.mmcv is not None:
         facts.mmcv.ext_error = facts.probe.errors["mmcv_ext"]
     mmcv_archs(facts)
+    if facts.kaggle is not None:
+        facts.kaggle.gpu_enabled = bool(facts.torch.gpus) if facts.torch else bool(facts.driver)
     if net is not None:
         net.join()
         facts.kaggle.internet = internet.get("ok")
