@@ -289,7 +289,10 @@ def gather_static(work_dir: str | Path = ".", lock: str | Path | None = None,
     importlib.invalidate_caches()  # a pip install in this kernel since the last look
     platform, evidence = detect_platform(environ)
     work = Path(work_dir)
-    lock_path = Path(lock) if lock else (find_lock(work) or find_lock(Path.cwd()))
+    # the work dir's, the current directory's, or the one beside this package (a checkout, or
+    # the MapSage bundle a Kaggle notebook unpacks)
+    lock_path = Path(lock) if lock else (find_lock(work) or find_lock(Path.cwd())
+                                         or find_lock(Path(__file__).resolve().parent.parent))
     dists, installed_at = installed_distributions()
     return Facts(
         platform=platform,

@@ -525,7 +525,8 @@ def pins_rules(facts: Facts, ctx: Context, found: list[Finding]) -> Iterator[Fin
     if not facts.lock_path:
         yield _finding(
             "pins.no-lock",
-            "no requirements-lock.txt in the work dir or its parents" +
+            "no requirements-lock.txt in the work dir, the current directory, their parents or "
+            "beside the envcheck package" +
             (f"; using the table's OpenMMLab pins ({', '.join(f'{k}=={v}' for k, v in FALLBACK_PINS.items())})"
              if ctx.profile == "kaggle" else ""),
             "The lock is the environment CI tests; without it only the OpenMMLab pins are "

@@ -264,6 +264,17 @@ def test_read_pins_and_find_lock(tmp_path):
     assert read_pins(ROOT / "requirements-lock.txt")["mmengine"] == "0.10.7"
 
 
+def test_lock_beside_the_package_is_the_last_resort(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # e.g. /kaggle/working, with the bundle unpacked elsewhere
+    assert gather_static(tmp_path).lock_path == str(ROOT / "requirements-lock.txt")
+    (tmp_path / "requirements-lock.txt").write_text("numpy==1.0\n")
+    facts = gather_static(tmp_path)
+    assert facts.lock_path == str(tmp_path / "requirements-lock.txt")
+    assert facts.lock_pins == {"numpy": "1.0"}
+    assert gather_static(tmp_path, lock=ROOT / "requirements-lock.txt").lock_path == \
+        str(ROOT / "requirements-lock.txt")
+
+
 # --- the command line ---------------------------------------------------------------------
 
 
