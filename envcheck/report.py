@@ -99,10 +99,18 @@ class Report:
         lines = [f"envcheck found {len(self.errors)} error(s):"]
         for i, f in enumerate(self.errors, 1):
             lines.append(f"  {i}. [{f.id}] {f.found}")
-        with_remedy = [f for f in self.errors if f.remedy is not None]
+        with_remedy = [f for f in sorted(self.errors, key=_remedy_order) if f.remedy is not None]
         if with_remedy:
             lines += ["Remedies:"] + _numbered_remedies(with_remedy)
         return "\n".join(lines)
+
+
+# restarting the kernel comes after whatever else must be installed first
+_LAST = {"stale.import"}
+
+
+def _remedy_order(f: Finding) -> tuple[int, bool]:
+    return _RANK[f.severity], f.id in _LAST
 
 
 _MARKS = {"ok": "✓", "error": "✗", "warning": "!", "info": "i"}
@@ -155,8 +163,7 @@ def render_text(report: Report, *, color: bool = False, unicode: bool = True) ->
         for f in mine:
             lines.append(f"    {_paint(marks[f.severity], f.severity, color)} {f.id}: {f.found}")
             lines.append(f"      why: {f.why}")
-    actionable = [f for f in sorted(report.findings, key=lambda f: _RANK[f.severity])
-                  if f.remedy is not None]
+    actionable = [f for f in sorted(report.findings, key=_remedy_order) if f.remedy is not None]
     if actionable:
         lines += ["", "Remedies"] + _numbered_remedies(actionable)
     counts = {s: sum(f.severity == s for f in report.findings) for s in SEVERITIES}

@@ -374,3 +374,27 @@ def test_injected_facts_do_not_touch_the_machine():
 def test_unknown_profile_is_refused():
     with pytest.raises(ValueError, match="profile"):
         envcheck.run("colab", facts=local_cpu())
+
+
+def test_text_report_marks_titles_and_remedy_order():
+    facts = local_cpu()
+    facts.imported["mmcv"] = ImportedModule("2.0.1")
+    no_mmcv(facts)
+    facts.disk_free_bytes = 3 * GIB
+    report = envcheck.run("local", facts=facts)
+    text = report.to_text()
+    assert "[✗] mmcv: not installed\n" in text
+    assert "[!] Disk: 3.0 GiB free in /work — little free disk space in the work dir" in text
+    assert "[✗] In-process imports: mmcv 2.0.1 — restart the kernel" in text
+    remedies = text.split("\nRemedies\n")[1]
+    # install first, restart after, warnings last
+    order = [remedies.index(f"[{fid}]") for fid in ("mmcv.missing", "stale.import", "disk.low")]
+    assert order == sorted(order)
+    assert report.exit_code == 1
+    ascii_text = report.to_text(unicode=False)
+    assert "[x] mmcv: not installed" in ascii_text and "✗" not in ascii_text
+    assert "\033[31m[✗]\033[0m" in report.to_text(color=True)
+    errors = report.errors_text()
+    assert errors.startswith("envcheck found 2 error(s):")
+    assert errors.index("[mmcv.missing]", errors.index("Remedies:")) < \
+        errors.index("[stale.import]", errors.index("Remedies:"))
