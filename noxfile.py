@@ -40,8 +40,11 @@ def _lock_pin(name: str) -> str:
 
 
 def _fingerprint() -> str:
+    """Lock + project metadata + the set of top-level packages (an editable install maps each
+    package when it is made, so a new package needs a reinstall)."""
     digest = hashlib.sha256(LOCK.read_bytes())
     digest.update((ROOT / "pyproject.toml").read_bytes())
+    digest.update(" ".join(sorted(p.parent.name for p in ROOT.glob("*/__init__.py"))).encode())
     return digest.hexdigest()
 
 

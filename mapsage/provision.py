@@ -43,7 +43,10 @@ import json, torch
 caps = []
 if torch.cuda.is_available():
     caps = sorted({torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())})
-print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda, "capabilities": caps}))
+import sys
+python = f"{sys.version_info.major}.{sys.version_info.minor}"
+print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda, "capabilities": caps,
+                  "python": python}))
 """
 _MMCV_PROBE = """
 import importlib.metadata as md
@@ -58,6 +61,7 @@ class TorchFacts:
     torch: str
     cuda: str | None  # None for a CPU build
     capabilities: tuple[tuple[int, int], ...] = ()
+    python: str | None = None  # "3.11" of the target interpreter; None = this one
 
 
 @dataclass
@@ -86,7 +90,8 @@ def probe_torch(python: str | None = None) -> TorchFacts:
             + proc.stderr.strip()[-800:]
         )
     data = json.loads(proc.stdout.strip().splitlines()[-1])
-    return TorchFacts(data["torch"], data["cuda"], tuple(tuple(c) for c in data["capabilities"]))
+    return TorchFacts(data["torch"], data["cuda"], tuple(tuple(c) for c in data["capabilities"]),
+                      data["python"])
 
 
 def installed_mmcv(python: str | None = None) -> tuple[bool, str]:
@@ -103,7 +108,8 @@ def installed_mmcv(python: str | None = None) -> tuple[bool, str]:
 
 
 def wheel_key(facts: TorchFacts, arch_list: str = "") -> wheelhouse.WheelKey:
-    return wheelhouse.WheelKey(MMCV_VERSION, wheelhouse.python_tag(), facts.torch,
+    tag = "cp" + facts.python.replace(".", "") if facts.python else wheelhouse.python_tag()
+    return wheelhouse.WheelKey(MMCV_VERSION, tag, facts.torch,
                                facts.cuda or "cpu", arch_list if facts.cuda else "")
 
 
@@ -156,7 +162,7 @@ def plan(facts: TorchFacts, *, installed: tuple[bool, str], roots: list[Path], j
     notes.append(f"wheelhouse: no wheel for {key.slug} under {', '.join(map(str, roots))}")
     from envcheck.compat import prebuilt_mmcv_index_url
 
-    url = prebuilt_mmcv_index_url(MMCV_VERSION, facts.torch, facts.cuda)
+    url = prebuilt_mmcv_index_url(MMCV_VERSION, facts.torch, facts.cuda, python=facts.python)
     if url:
         return [Step("prebuilt", f"install OpenMMLab's prebuilt wheel from {url}",
                      [py, "-m", "pip", "install", "--no-deps", f"mmcv=={MMCV_VERSION}",
