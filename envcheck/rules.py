@@ -4,7 +4,7 @@ The version knowledge lives in :mod:`envcheck.compat` (rows); the functions here
 rows generically (``requires_rows``, ``breakage_rows``) plus the checks that are about this
 machine's state rather than versions (compiled ops, stale imports, disk, Kaggle settings).
 Every finding id a rule can produce is listed in ``FINDING_IDS`` (documented in
-docs/envcheck.md; the fault matrix in tests/test_envcheck_rules.py covers each one).
+README.md, "Preflight (envcheck)"; the fault matrix in tests/test_envcheck_rules.py covers each one).
 """
 
 from __future__ import annotations
