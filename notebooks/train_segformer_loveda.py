@@ -39,7 +39,7 @@
 # %%
 import envcheck
 
-envcheck.preflight(work_dir=".")
+_preflight = envcheck.preflight(work_dir=".")
 
 # %%
 _names_before_parameters = set(globals())
