@@ -23,6 +23,7 @@ Any other global in a file is refused with the list of what it asked for (see
 from __future__ import annotations
 
 import contextlib
+import importlib
 import pickle
 import zipfile
 from collections.abc import Iterator
@@ -78,16 +79,56 @@ def allowed_names() -> set[str]:
 
 
 @contextlib.contextmanager
-def safe_checkpoint_loading() -> Iterator[None]:
-    """Let ``torch.load`` (weights_only=True) read mmengine checkpoints inside this block."""
+def safe_checkpoint_loading(extra: list | None = None) -> Iterator[None]:
+    """Let ``torch.load`` (weights_only=True) read mmengine checkpoints inside this block.
+
+    ``extra`` widens the allowlist by globals the user explicitly trusted
+    (:func:`trusted_globals`); it is empty unless ``trust_checkpoint=True``.
+    """
     import torch
 
-    with torch.serialization.safe_globals(allowlist()):
+    with torch.serialization.safe_globals([*allowlist(), *(extra or [])]):
         yield
 
 
-def check_checkpoint(path: str | Path) -> Path:
-    """Fail early and clearly when ``path`` is missing, corrupt or needs globals we don't allow."""
+def _resolve_global(name: str):
+    module, _, attr = name.rpartition(".")
+    try:
+        obj = importlib.import_module(module)
+    except ImportError:
+        # a class nested in a module: import the longest importable prefix, then walk
+        module, _, outer = module.rpartition(".")
+        obj = getattr(importlib.import_module(module), outer)
+    return (getattr(obj, attr), name)
+
+
+def trusted_globals(names: list[str]) -> list:
+    """The objects behind ``names``, for a checkpoint the user trusts (trust_checkpoint=True)."""
+    try:
+        return [_resolve_global(n) for n in names]
+    except (ImportError, AttributeError) as exc:
+        raise MapSageError(
+            f"trust_checkpoint=True, but the checkpoint needs {exc.name if hasattr(exc, 'name') else exc}"
+            f", which cannot be imported here ({exc}). Install the package that wrote it, or "
+            "re-save only the weights."
+        ) from exc
+
+
+def _describe_refusal(path: Path, refused: list[str]) -> MapSageError:
+    return MapSageError(
+        f"load_from {str(path)!r} needs Python objects that MapSage does not load from "
+        f"checkpoints: {', '.join(refused)}. Unpickling them could run code from the file. "
+        "If you made this file yourself, re-save only its weights: "
+        "torch.save({'state_dict': model.state_dict()}, 'weights.pth'); or, only if you trust "
+        "its author, set trust_checkpoint=True."
+    )
+
+
+def check_checkpoint(path: str | Path, *, trust: bool = False) -> tuple[Path, list]:
+    """Fail early and clearly when ``path`` is missing, corrupt or needs globals we don't allow.
+
+    Returns the path and the extra globals to allow (non-empty only with ``trust``).
+    """
     import torch
 
     path = Path(path).expanduser()
@@ -110,11 +151,50 @@ def check_checkpoint(path: str | Path) -> Path:
             f"{exc}). It is probably corrupt: copy it again, or use another checkpoint."
         ) from exc
     refused = sorted(found - allowed_names())
+    if refused and not trust:
+        raise _describe_refusal(path, refused)
     if refused:
-        raise MapSageError(
-            f"load_from {str(path)!r} needs Python objects that MapSage does not load from "
-            f"checkpoints: {', '.join(refused)}. Unpickling them could run code from the file. "
-            "If you made this file yourself, re-save only its weights: "
-            "torch.save({'state_dict': model.state_dict()}, 'weights.pth')."
-        )
-    return path
+        print(f"mapsage: trust_checkpoint=True: allowing {', '.join(refused)} from {path}",
+              flush=True)
+    return path, trusted_globals(refused)
+
+
+def load_state_dict(path: Path, extra: list | None = None) -> dict:
+    """The model weights of a checkpoint, read with the safe unpickler."""
+    import torch
+
+    with safe_checkpoint_loading(extra):
+        checkpoint = torch.load(str(path), map_location="cpu", mmap=True)
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict):
+        raise MapSageError(f"load_from {str(path)!r} holds no state_dict of model weights.")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def check_compatible(path: Path, model, extra: list | None = None) -> None:
+    """Refuse a checkpoint made for another architecture or class count, listing the misfits.
+
+    mmengine would only log a warning and train from scratch with the weights that happen to fit.
+    """
+    saved = load_state_dict(path, extra)
+    wanted = model.state_dict()
+    missing = sorted(set(wanted) - set(saved))
+    unexpected = sorted(set(saved) - set(wanted))
+    shapes = sorted(f"{k}: checkpoint {tuple(saved[k].shape)} vs model {tuple(wanted[k].shape)}"
+                    for k in set(saved) & set(wanted)
+                    if hasattr(saved[k], "shape") and tuple(saved[k].shape) != tuple(wanted[k].shape))
+    if not (missing or unexpected or shapes):
+        return
+    lines = []
+    for title, items in (("shape mismatches", shapes), ("missing from the checkpoint", missing),
+                         ("not in the model", unexpected)):
+        if items:
+            shown = "\n      ".join(items[:8])
+            more = f"\n      ... {len(items) - 8} more" if len(items) > 8 else ""
+            lines.append(f"    {len(items)} {title}:\n      {shown}{more}")
+    raise MapSageError(
+        f"load_from {str(path)!r} does not fit the model being trained (another architecture, "
+        "model size or number of classes?):\n" + "\n".join(lines) + "\n"
+        "Use a checkpoint trained with the same model= and 7 LoveDA classes, or set "
+        "load_from=None."
+    )

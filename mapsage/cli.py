@@ -115,6 +115,17 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_check_config(args) -> int:
+    from mapsage.config_check import check_file
+
+    findings = check_file(args.config, distributed=args.distributed)
+    for finding in findings:
+        print(finding)
+    errors = sum(f.severity == "error" for f in findings)
+    print(f"{args.config}: {errors} error(s), {len(findings) - errors} warning(s)")
+    return 1 if errors else 0
+
+
 def cmd_provision(args) -> int:
     from mapsage import provision
 
@@ -178,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("metrics", help="print a run's metrics.json as a table")
     p.add_argument("path", help="a work_dir or a metrics.json")
     p.set_defaults(func=cmd_metrics)
+
+    p = sub.add_parser("check-config", help="check an mmengine config before training")
+    p.add_argument("config")
+    p.add_argument("--distributed", action="store_true", help="it will train on several GPUs")
+    p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("compare", help="two runs side by side: per-class IoU change, curves")
     p.add_argument("run_a")

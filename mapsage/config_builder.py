@@ -151,7 +151,12 @@ def apply_device(cfg: Config, *, device: str, distributed: bool, amp: bool,
 def apply_run(cfg: Config, p: TrainParams) -> None:
     cfg.work_dir = str(Path(p.work_dir).resolve())
     cfg.load_from = str(Path(p.load_from).resolve()) if p.load_from else None
-    cfg.resume = bool(p.resume)
+    # resume=True/'auto' is resolved by mapsage.train to the newest *valid* checkpoint
+    cfg.resume = False
+    # write checkpoints atomically (mapsage.atomic_checkpoint), unless the config chose a backend
+    checkpoint = cfg.default_hooks.checkpoint
+    if not checkpoint.get("backend_args") and not checkpoint.get("file_client_args"):
+        checkpoint.backend_args = dict(backend="mapsage_atomic_local")
     cfg.randomness = dict(seed=p.seed, deterministic=False)
     for key in ("val_evaluator", "test_evaluator"):
         if cfg[key].get("type") == "IoUMetric":

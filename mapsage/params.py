@@ -28,6 +28,8 @@ class Param:
     choices: tuple[Any, ...] = ()
     minimum: float | None = None
     optional: bool = False
+    also: tuple[str, ...] = ()  # extra string values a non-string parameter accepts
+
 
     def describe_type(self) -> str:
         words = {bool: "a boolean (True/False)", int: "an integer", float: "a number", str: "a string"}
@@ -36,6 +38,8 @@ class Param:
             text = "one of " + ", ".join(repr(c) for c in self.choices)
         if self.optional:
             text += " or None"
+        if self.also:
+            text += " or " + " or ".join(repr(a) for a in self.also)
         return text
 
 
@@ -54,11 +58,16 @@ SCHEMA: tuple[Param, ...] = (
           "AdamW learning rate at the recipe's base batch of 16 images; scaled linearly to the "
           "effective batch (batch_size x processes) by mmengine's auto_scale_lr", minimum=0.0),
     Param("load_from", str, None, "checkpoint whose weights initialise the model", optional=True),
-    Param("resume", bool, False, "continue from the newest checkpoint in work_dir"),
+    Param("resume", bool, False,
+          "True or 'auto': continue from the newest valid checkpoint in work_dir (a fresh start "
+          "when there is none)", also=("auto",)),
     Param("seed", int, 0, "random seed", minimum=0),
     Param("num_workers", int, 2, "data-loading worker processes", minimum=0),
     Param("device", str, "auto", "auto picks CUDA when available", choices=DEVICES),
     Param("amp", bool, False, "mixed precision (CUDA only)"),
+    Param("trust_checkpoint", bool, False,
+          "load a load_from checkpoint that needs Python objects beyond MapSage's allowlist "
+          "(only for files you made or trust: unpickling them can run code)"),
     Param("gpus", int, 0,
           "training processes: 0 = one per visible GPU (one on a CPU); N > 1 launches torchrun "
           "with N processes (gloo on a CPU)", minimum=0),
@@ -104,6 +113,8 @@ def _unknown(names: Iterable[str]) -> ParamError:
 
 def check_value(param: Param, value: Any) -> Any:
     """Return ``value`` if it fits ``param``; raise ParamError naming the value otherwise."""
+    if isinstance(value, str) and value in param.also:
+        return value
     if value is None:
         if param.optional:
             return None
@@ -159,6 +170,8 @@ def _coerce(param: Param, text: str) -> Any:
     """Turn one ``key=value`` string into the parameter's type."""
     if param.optional and text.strip().lower() in {"none", "null", ""}:
         return None
+    if text.strip() in param.also:
+        return text.strip()
     try:
         if param.kind is bool:
             low = text.strip().lower()

@@ -154,6 +154,48 @@ def finish_run(runner, params: TrainParams, config_file: Path, device: str, star
     return metrics
 
 
+def newest_valid_checkpoint(work_dir: Path) -> Path | None:
+    """The highest ``iter_N.pth`` in ``work_dir`` that is a complete, loadable checkpoint."""
+    from mapsage.checkpoint import check_checkpoint
+
+    candidates = sorted(work_dir.glob("iter_*.pth"), key=lambda p: int(p.stem.split("_")[-1]),
+                        reverse=True)
+    for candidate in candidates:
+        try:
+            check_checkpoint(candidate)
+        except MapSageError as exc:
+            print(f"mapsage: skipping {candidate.name} for resume: {str(exc).splitlines()[0]}",
+                  flush=True)
+            continue
+        return candidate
+    return None
+
+
+def _is_main_process() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def preflight(cfg, params: TrainParams, layout, *, distributed: bool, trusted: list) -> None:
+    """Everything that can be found wrong before the Runner starts: config, data, disk, weights."""
+    from mmseg.registry import MODELS
+    from mmseg.utils import register_all_modules
+
+    from mapsage.checkpoint import check_compatible
+    from mapsage.config_check import check_config, raise_on_errors
+    from mapsage.input_check import check_inputs
+
+    raise_on_errors(check_config(cfg, distributed=distributed))
+    register_all_modules(init_default_scope=True)
+    model = MODELS.build(cfg.model)
+    hook = cfg.default_hooks.checkpoint
+    saves = -(-params.max_iters // params.checkpoint_interval)
+    kept = min(saves, hook.get("max_keep_ckpts", saves) or saves) + 2  # + best, + one in flight
+    check_inputs(layout, params.work_dir, parameters=sum(p.numel() for p in model.parameters()),
+                 kept=kept, progress=print if _is_main_process() else None)
+    if cfg.load_from and not cfg.resume:
+        check_compatible(Path(cfg.load_from), model, trusted)
+
+
 def train(config_file: str | None, assignments: list[str], launcher: str = "none") -> dict | None:
     started = time.perf_counter()
     values, options = parse_assignments(assignments)
@@ -165,13 +207,15 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
     layout = find_loveda(data_root)
     check_work_dir(params)
     device = resolve_device(params.device)
+    trusted: list = []
     if params.load_from:
         from mapsage.checkpoint import check_checkpoint
 
-        check_checkpoint(params.load_from)
+        _, trusted = check_checkpoint(params.load_from, trust=params.trust_checkpoint)
 
     from mmengine.runner import Runner
 
+    import mapsage.atomic_checkpoint
     import mapsage.mmseg_plugins  # noqa: F401  (registers PerClassIoUMetric)
     from mapsage import distributed
     from mapsage.checkpoint import safe_checkpoint_loading
@@ -186,12 +230,22 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
     cfg = build_config(config_path, params, options, device=device,
                        distributed=launcher != "none", amp_dtype=amp_dtype, layout=layout)
     cfg.launcher = launcher
+    if params.resume:
+        newest = newest_valid_checkpoint(Path(params.work_dir))
+        if newest is not None:
+            cfg.load_from, cfg.resume = str(newest), True
+            print(f"mapsage: resuming from {newest}", flush=True)
+        else:
+            cfg.resume = False
+            print(f"mapsage: resume={params.resume!r} but {params.work_dir} has no valid "
+                  "checkpoint yet: starting from the beginning", flush=True)
+    preflight(cfg, params, layout, distributed=launcher != "none", trusted=trusted)
     if launcher != "none" and device == "cpu":
         distributed.init_cpu_process_group()
     scale = batch_report(cfg, params)
     runner = Runner.from_cfg(cfg)
     runner.logger.info(scale["message"])
-    with safe_checkpoint_loading():
+    with safe_checkpoint_loading(trusted):
         runner.train()
     if runner.rank != 0:
         return None

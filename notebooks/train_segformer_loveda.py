@@ -60,6 +60,7 @@ seed = 0
 num_workers = 2
 device = "auto"
 amp = False
+trust_checkpoint = False
 gpus = 0
 
 # %% [markdown]
