@@ -1,0 +1,61 @@
+"""The config preflight, on the original notebook's config and on deliberately broken ones."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from mmengine.config import Config
+
+from mapsage.config_builder import CONFIG_DIR, MODEL_CONFIGS
+from mapsage.config_check import check_config, check_file
+
+
+def test_original_notebook_config_flags_logginghook_and_reduce_zero_label(repo_root):
+    findings = check_file(repo_root / "tests" / "fixtures" / "original_kaggle_config.py")
+    text = "\n".join(map(str, findings))
+    assert "'LoggingHook' is not a registered hook" in text and "Did you mean 'LoggerHook'" in text
+    assert "needs reduce_zero_label=True" in text
+    assert "SyncBN on a single device" in text
+    assert {f.severity for f in findings if "reduce_zero_label" in f.message} == {"error"}
+
+
+def test_project_configs_are_clean():
+    for name in MODEL_CONFIGS.values():
+        assert check_file(CONFIG_DIR / name) == [], name
+
+
+def test_every_kind_of_misspelt_type_is_found():
+    cfg = Config.fromfile(str(CONFIG_DIR / MODEL_CONFIGS["b0"]))
+    cfg.model.backbone.type = "MixVisionTransformr"
+    cfg.train_dataloader.dataset.datasets[0].pipeline[2].type = "RandomResise"
+    cfg.optim_wrapper.optimizer.type = "AdamWW"
+    cfg.param_scheduler[1].type = "PolyLRR"
+    cfg.val_evaluator.type = "IoUMetrik"
+    found = {f.where: f.message for f in check_config(cfg)}
+    assert "Did you mean 'MixVisionTransformer'" in found["model.backbone"]
+    assert "Did you mean 'RandomResize'" in found[
+        "train_dataloader.dataset.datasets.0.pipeline.2"]
+    assert "'AdamW'" in found["optim_wrapper.optimizer"]
+    assert "'PolyLR'" in found["param_scheduler.1"]
+    assert "'IoUMetric'" in found["val_evaluator"]
+
+
+def test_reduce_zero_label_false_is_an_error_and_syncbn_is_fine_when_distributed():
+    cfg = Config.fromfile(str(CONFIG_DIR / MODEL_CONFIGS["b0"]))
+    cfg.val_dataloader.dataset.datasets[1].reduce_zero_label = False
+    cfg.model.decode_head.norm_cfg.type = "SyncBN"
+    findings = check_config(cfg, distributed=True)
+    assert [f.where for f in findings] == ["val_dataloader.dataset.datasets.1"]
+    assert "reduce_zero_label=False on LoveDA" in findings[0].message
+
+
+def test_cli_exit_codes(repo_root):
+    bad = subprocess.run([sys.executable, "-m", "mapsage", "check-config",
+                          str(repo_root / "tests/fixtures/original_kaggle_config.py")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "4 error(s), 1 warning(s)" in bad.stdout
+    good = subprocess.run([sys.executable, "-m", "mapsage", "check-config",
+                           str(CONFIG_DIR / MODEL_CONFIGS["tiny"])],
+                          capture_output=True, text=True, timeout=120)
+    assert good.returncode == 0 and "0 error(s), 0 warning(s)" in good.stdout

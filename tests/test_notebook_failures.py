@@ -1,0 +1,38 @@
+"""A failing cell: papermill exits non-zero, the executed notebook is written with the error,
+and `mapsage run` says which cell failed and why."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_failing_training_cell(tmp_path):
+    output = tmp_path / "executed.ipynb"
+    proc = subprocess.run(
+        [sys.executable, "-m", "mapsage", "run", "--quiet", "-o", str(output),
+         "-p", "data_root", str(tmp_path / "no-such-data"), "-p", "work_dir", str(tmp_path / "w")],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1
+    assert "failed with TrainingFailed" in proc.stderr
+    assert "'from mapsage.launch import run_training'" in proc.stderr
+    assert "does not exist" in proc.stderr and str(output) in proc.stderr
+    nb = nbformat.read(output, as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert len(errors) == 1 and errors[0].ename == "TrainingFailed"
+
+
+def test_papermill_itself_exits_non_zero(tmp_path, repo_root):
+    output = tmp_path / "executed.ipynb"
+    proc = subprocess.run(
+        [sys.executable, "-m", "papermill", str(repo_root / "notebooks/train_segformer_loveda.ipynb"),
+         str(output), "-p", "data_root", str(tmp_path / "none"), "-p", "work_dir",
+         str(tmp_path / "w")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0 and output.is_file()
+    assert "TrainingFailed" in output.read_text()
