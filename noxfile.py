@@ -114,3 +114,12 @@ def lock(session: nox.Session) -> None:
     session.install("pip-tools")
     session.run(*PIP_COMPILE, "--output-file", "requirements-lock.txt", "requirements.in")
     session.run(*PIP_COMPILE, "--output-file", "requirements-nox.txt", "requirements-nox.in")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """All benchmarks (flags after --, e.g. --quick); results are appended to bench/RESULTS.md."""
+    install_stack(session)
+    for script in ("preflight_latency", "data_pipeline", "train_speed", "notebook_overhead",
+                   "setup_time"):
+        session.run("python", f"bench/{script}.py", *session.posargs)
