@@ -22,9 +22,14 @@ def evaluate(params: TrainParams, checkpoint: str | Path | None = None,
 
     device = resolve_device(params.device)
     cfg = build_config(config_file or config_for_model(params.model), params, device=device)
-    cfg.load_from = str(check_checkpoint(checkpoint)) if checkpoint else None
+    trusted: list = []
+    if checkpoint:
+        path, trusted = check_checkpoint(checkpoint, trust=params.trust_checkpoint)
+        cfg.load_from = str(path)
+    else:
+        cfg.load_from = None
     cfg.resume = False
     cfg.default_hooks.checkpoint = None  # nothing to save (and no "best" to track) without training
     runner = Runner.from_cfg(cfg)
-    with safe_checkpoint_loading():
+    with safe_checkpoint_loading(trusted):
         return {k: float(v) for k, v in runner.val().items()}

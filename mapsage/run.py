@@ -19,7 +19,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from mapsage.errors import MapSageError
 from mapsage.notebook import NOTEBOOK_DIR
-from mapsage.params import DEFAULTS, validate
+from mapsage.params import validate
 
 DEFAULT_NOTEBOOK = NOTEBOOK_DIR / "train_segformer_loveda.ipynb"
 
@@ -96,6 +96,3 @@ def _stream_papermill_log() -> None:
         logger.setLevel(logging.INFO)
         logger.propagate = False
 
-
-def defaults() -> dict[str, Any]:
-    return dict(DEFAULTS)

@@ -116,3 +116,13 @@ def test_cli_refuses_bad_parameters_before_starting_a_kernel(tmp_path):
     assert proc.returncode == 2
     assert "'batch_size' = -1 is below its minimum 1" in proc.stderr
     assert not (tmp_path / "w").exists()
+
+
+def test_evaluating_the_best_checkpoint_reproduces_its_miou(first_run):
+    from mapsage.evaluate import evaluate
+
+    base, params, _ = first_run
+    metrics = json.loads((base / "run1" / "metrics.json").read_text())
+    again = evaluate(validate({**params, "work_dir": str(base / "eval")}),
+                     checkpoint=metrics["best"]["checkpoint"])
+    assert again["mIoU"] == pytest.approx(metrics["best"]["mIoU"], abs=0.01)
