@@ -1,87 +1,256 @@
-"""Shared helpers for MapSage's benchmarks: timing statistics, the machine, RESULTS.md."""
+"""Shared helpers for MapSage's benchmarks: statistics, the machine, its load, memory of a process
+tree, and the RESULTS.md section every script appends.
+
+The machine is shared (other engineers' test runs, CI), so every measurement carries the 1-minute
+load average taken when it started, and the long benchmarks wait (a bounded time) for a quiet
+machine before they start.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+QUIET_LOAD = 1.5  # 1-min load average under which the machine counts as quiet (2 cores)
 
 
-def parser(description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description)
-    p.add_argument("--quick", action="store_true", help="tiny settings (the smoke test uses it)")
-    p.add_argument("--repeat", type=int, default=3, help="repetitions per measurement")
-    p.add_argument("--results", type=Path, default=RESULTS, help="Markdown file to append to")
+def parser(doc: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=doc.strip().splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n".join(doc.strip().splitlines()[1:]))
+    p.add_argument("--quick", action="store_true",
+                   help="tiny settings, one repetition, no waiting (the smoke test uses it)")
+    p.add_argument("--repeat", type=int, default=3, help="repetitions per measurement (default 3)")
+    p.add_argument("--results", type=Path, default=RESULTS,
+                   help="Markdown file the section is appended to (default bench/RESULTS.md)")
+    p.add_argument("--max-wait", type=float, default=600.0,
+                   help=f"seconds to wait for a 1-min load average under {QUIET_LOAD} before "
+                        "starting (default 600; 0 = start at once)")
     return p
 
 
-def stats(values: list[float]) -> dict:
-    values = sorted(values)
-    return {"median": statistics.median(values), "min": values[0], "max": values[-1],
-            "n": len(values)}
+# --- statistics -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Stats:
+    median: float
+    q1: float
+    q3: float
+    lo: float
+    hi: float
+    n: int
+
+    def fmt(self, unit: str = "s", digits: int = 3) -> str:
+        """``median unit (min-max, n=N)``; the interquartile range is added from 4 values on."""
+        d = digits
+        spread = f"min {self.lo:.{d}f}, max {self.hi:.{d}f}"
+        if self.n >= 4:
+            spread = f"IQR {self.q1:.{d}f}-{self.q3:.{d}f}, " + spread
+        unit = f" {unit}" if unit else ""
+        return f"{self.median:.{d}f}{unit} ({spread}, n={self.n})"
 
 
-def fmt(s: dict, unit: str = "s", digits: int = 3) -> str:
-    return (f"{s['median']:.{digits}f} {unit} (min {s['min']:.{digits}f}, max "
-            f"{s['max']:.{digits}f}, n={s['n']})")
+def stats(values: list[float]) -> Stats:
+    if not values:
+        raise ValueError("no values to summarise")
+    v = sorted(values)
+    if len(v) >= 2:
+        q1, _, q3 = statistics.quantiles(v, n=4, method="inclusive")
+    else:
+        q1 = q3 = v[0]
+    return Stats(statistics.median(v), q1, q3, v[0], v[-1], len(v))
+
+
+# --- the machine and its load -----------------------------------------------------------------
+
+def load1() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def wait_for_quiet(max_wait: float, threshold: float = QUIET_LOAD, poll: float = 15.0) -> str:
+    """Wait up to ``max_wait`` s for the 1-min load average to drop under ``threshold``;
+    return a sentence for the method ('started at load 0.4' / 'waited 120 s ...')."""
+    started = time.monotonic()
+    while load1() >= threshold and time.monotonic() - started < max_wait:
+        print(f"[bench] 1-min load {load1()} >= {threshold}: waiting for a quieter machine "
+              f"({time.monotonic() - started:.0f}/{max_wait:.0f} s)", file=sys.stderr, flush=True)
+        time.sleep(poll)
+    waited = time.monotonic() - started
+    now = load1()
+    if now >= threshold:
+        return f"started busy: load {now} after waiting {waited:.0f} s (limit {max_wait:.0f} s)"
+    return f"started at load {now}" + (f" after waiting {waited:.0f} s" if waited > 1 else "")
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for dist in ("torch", "mmcv", "mmengine", "mmsegmentation", "opencv-python", "numpy"):
+        try:
+            found[dist] = version(dist)
+        except PackageNotFoundError:
+            found[dist] = "-"
+    return found
 
 
 def machine() -> dict:
-    cpu = "unknown"
+    cpu = "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
         for line in cpuinfo.read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    mem = ""
+    memory = "?"
     meminfo = Path("/proc/meminfo")
     if meminfo.is_file():
-        kib = int(meminfo.read_text().split()[1])
-        mem = f"{kib / 2**20:.1f} GiB"
-    from importlib.metadata import PackageNotFoundError, version
+        memory = f"{int(meminfo.read_text().split()[1]) / 2**20:.1f} GiB RAM"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": cpu, "cores": cores, "memory": memory, "os": platform.platform(),
+            "python": platform.python_version(), **_versions()}
 
-    versions = {}
-    for dist in ("torch", "mmcv", "mmengine", "mmsegmentation"):
+
+def machine_line(m: dict) -> str:
+    return (f"{m['cpu']}, {m['cores']} cores, {m['memory']}, {m['os']}, Python {m['python']}, "
+            f"torch {m['torch']}, mmcv {m['mmcv']}, mmengine {m['mmengine']}, "
+            f"mmseg {m['mmsegmentation']}, opencv {m['opencv-python']}, numpy {m['numpy']}")
+
+
+# --- memory of a process tree -----------------------------------------------------------------
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _tree_rss_bytes(root: int) -> int:
+    """Sum of the resident sets of all descendants of ``root`` (not ``root`` itself: the
+    measuring wrapper), from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
         try:
-            versions[dist] = version(dist)
-        except PackageNotFoundError:
-            versions[dist] = "not installed"
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem, "os": platform.platform(),
-            "python": platform.python_version(), **versions,
-            "load_avg_1m": round(os.getloadavg()[0], 2)}
+            with open(f"/proc/{entry.name}/stat") as fh:
+                stat = fh.read()
+            with open(f"/proc/{entry.name}/statm") as fh:
+                resident = int(fh.read().split()[1]) * _PAGE
+        except (OSError, ValueError, IndexError):
+            continue
+        # the command name may hold spaces and parentheses: fields after the last ')'
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        pid = int(entry.name)
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = resident
+    total, todo = 0, list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo += children.get(pid, [])
+    return total
+
+
+class TreeMemory:
+    """Samples the summed RSS of the descendants of ``pid`` every ``interval`` s in a thread."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError):
+                self.peak = max(self.peak, _tree_rss_bytes(self.pid))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak / 2**20
+
+
+# A wrapper process runs the command so that getrusage(RUSAGE_CHILDREN) covers exactly this
+# command's process tree (ru_maxrss = the largest single process in it).
+_WRAPPER = (
+    "import json, resource, subprocess, sys, time\n"
+    "t = time.perf_counter()\n"
+    "p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, "
+    "text=True)\n"
+    "wall = time.perf_counter() - t\n"
+    "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "sys.stderr.write(json.dumps({'wall_s': wall, 'max_rss_mib': rss / 1024, 'rc': p.returncode,"
+    " 'output': p.stdout}))\n"
+)
 
 
 def run_measured(cmd: list[str], env: dict | None = None, cwd: Path | None = None,
-                 timeout: float = 3600) -> dict:
-    """Wall time and peak RSS of a command (and its children), via a measuring wrapper."""
-    wrapper = (
-        "import json, resource, subprocess, sys, time\n"
-        "t = time.perf_counter()\n"
-        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-        "wall = time.perf_counter() - t\n"
-        "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-        "print(json.dumps({'wall_s': wall, 'peak_rss_mib': rss / 1024, 'rc': p.returncode,"
-        " 'tail': (p.stdout + p.stderr)[-3000:]}))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout)
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    if result["rc"] != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({result['rc']}):\n{result['tail']}")
+                 timeout: float = 3600, check: bool = True) -> dict:
+    """Run ``cmd``; return wall_s, max_rss_mib (largest single process of its tree, exact),
+    tree_peak_mib (summed RSS of the whole tree, sampled every 0.2 s), load (1-min load average
+    at the start), rc and output (merged stdout/stderr)."""
+    load = load1()
+    proc = subprocess.Popen([sys.executable, "-c", _WRAPPER, *cmd], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})}, cwd=cwd)
+    with TreeMemory(proc.pid) as memory:
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    result = json.loads(err[err.index('{"wall_s"'):])
+    result.update(tree_peak_mib=memory.peak_mib, load=load)
+    if check and result["rc"] != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {result['rc']}:\n"
+                           f"{result['output'][-3000:]}")
     return result
 
+
+def run_timed(cmd: list[str], cwd: Path | None = None, timeout: float = 3600,
+              env: dict | None = None) -> tuple[float, str]:
+    """Wall time of a command that must succeed, and its merged output."""
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {proc.returncode}:\n"
+                           f"{proc.stdout[-3000:]}")
+    return wall, proc.stdout
+
+
+# --- mmengine logs ------------------------------------------------------------------------------
+
+def train_scalars(work_dir: Path) -> list[dict]:
+    """The training rows of mmengine's ``vis_data/scalars.json`` under ``work_dir``."""
+    rows = []
+    for path in sorted(work_dir.glob("*/vis_data/scalars.json")):
+        rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in rows if "loss" in r and "time" in r]
+
+
+# --- output -----------------------------------------------------------------------------------
 
 def table(headers: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
@@ -89,25 +258,20 @@ def table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def report(results: Path, title: str, method: str, body: str) -> None:
-    """Print the table and append a dated section (method, machine, numbers) to RESULTS.md."""
-    print(body)
+def report(results: Path, title: str, method: str, body: str, *, start: str,
+           quick: bool = False) -> None:
+    """Print the tables and append a dated section (machine, load, method, numbers)."""
+    print(body, flush=True)
     m = machine()
-    section = (f"\n## {title} ({dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC)\n\n"
-               f"**Machine:** {m['cpu']}, {m['cores']} cores, {m['memory']}, {m['os']}, Python "
-               f"{m['python']}, torch {m['torch']}, mmcv {m['mmcv']}, mmengine {m['mmengine']}, "
-               f"mmseg {m['mmsegmentation']}; 1-min load average at the end: "
-               f"{m['load_avg_1m']} (the machine is shared).\n\n**Method:** {method}\n\n{body}\n")
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    heading = f"{title}{' (--quick)' if quick else ''}"
+    section = (f"\n## {heading} - {stamp} UTC\n\n"
+               f"**Machine:** {machine_line(m)}.\n\n"
+               f"**Load** (1-min load average; the machine is shared with other engineers' "
+               f"test runs): {start}; {load1()} at the end.\n\n"
+               f"**Method:** {method}\n\n{body}\n")
     if not results.exists():
-        results.write_text("# MapSage benchmark results\n\nAppended by the scripts in `bench/`; "
-                           "newest last.\n")
+        results.write_text("# MapSage benchmark results\n\nAppended by the scripts in `bench/` "
+                           "(see bench/README.md); newest last.\n")
     with results.open("a") as fh:
         fh.write(section)
-
-
-def now() -> float:
-    return time.perf_counter()
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,158 @@
+"""Notebook overhead: the same training run directly and through the papermill-executed notebook.
+
+Targets (issue 7): iteration-throughput ratio notebook/direct >= 0.97; report the fixed overhead
+in seconds (kernel start, preflight, report cells).
+
+Pairs, run back to back in this one process with the same parameters (tiny model, demo synthetic
+data, seed 0, num_workers=0, device=cpu) and alternating which goes first:
+(a) `python -m mapsage.train key=value ...`;
+(b) `python -m mapsage run notebooks/train_segformer_loveda.ipynb -p key value ...` (papermill,
+    as `make demo` runs it); its training cell starts the same `python -m mapsage.train`.
+Throughput: 1 / median of mmengine's per-iteration `time` (vis_data/scalars.json, logged every
+max(1, min(50, max_iters // 30)) iterations, the same in both). Fixed overhead: wall(b) - wall(a),
+also corrected for the iteration-time difference of the pair (wall difference minus
+max_iters x (time(b) - time(a))), and split with papermill's per-cell `duration` metadata into
+kernel start + papermill (notebook wall minus the sum of the cells), preflight, parameter cells,
+training cell minus the direct run's wall, and the report cell.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from common import (
+    ROOT,
+    load1,
+    parser,
+    report,
+    run_timed,
+    stats,
+    table,
+    train_scalars,
+    wait_for_quiet,
+)
+
+NOTEBOOK = ROOT / "notebooks" / "train_segformer_loveda.ipynb"
+WARMUP = 5
+PARTS = ("kernel start + papermill", "preflight cell", "parameter cells",
+         "training cell - direct run", "report cell")
+
+
+def params(data: Path, work_dir: Path, iters: int) -> dict:
+    return {"data_root": str(data), "work_dir": str(work_dir), "model": "tiny",
+            "max_iters": iters, "val_interval": iters, "checkpoint_interval": iters,
+            "num_workers": 0, "seed": 0, "device": "cpu"}
+
+
+def iteration_time(work_dir: Path) -> float:
+    return statistics.median(r["time"] for r in train_scalars(work_dir) if r["step"] > WARMUP)
+
+
+def direct(p: dict) -> float:
+    wall, _ = run_timed([sys.executable, "-m", "mapsage.train",
+                         *(f"{k}={v}" for k, v in p.items())], cwd=ROOT)
+    return wall
+
+
+def cell_kind(cell: dict) -> str | None:
+    source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+    tags = cell.get("metadata", {}).get("tags", [])
+    if "envcheck" in source:
+        return "preflight cell"
+    if "run_training" in source:
+        return "training cell"
+    if "metrics_table" in source:
+        return "report cell"
+    if "parameters" in tags or "injected-parameters" in tags or "validate(" in source \
+            or "_names_before_parameters" in source:
+        return "parameter cells"
+    return "other cells"
+
+
+def through_notebook(p: dict, output: Path) -> tuple[float, dict]:
+    args = [a for k, v in p.items() for a in ("-p", k, str(v))]
+    wall, _ = run_timed([sys.executable, "-m", "mapsage", "run", str(NOTEBOOK), "-o",
+                         str(output), *args], cwd=ROOT)
+    cells: dict[str, float] = {}
+    for cell in json.loads(output.read_text())["cells"]:
+        duration = cell.get("metadata", {}).get("papermill", {}).get("duration")
+        if cell["cell_type"] == "code" and duration is not None:
+            kind = cell_kind(cell)
+            cells[kind] = cells.get(kind, 0.0) + duration
+    cells["kernel start + papermill"] = wall - sum(cells.values())
+    return wall, cells
+
+
+def main(argv=None) -> int:
+    args = parser(__doc__).parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from mapsage.synth import generate
+
+    lengths = (10,) if args.quick else (100, 300)
+    repeat = 1 if args.quick else args.repeat
+    start = wait_for_quiet(0 if args.quick else args.max_wait)
+    pairs: dict[int, list[dict]] = {n: [] for n in lengths}
+    with tempfile.TemporaryDirectory(prefix="mapsage-bench-nb-") as tmp:
+        tmp = Path(tmp)
+        data = generate(tmp / "data", progress=None)
+        for r in range(repeat):
+            for iters in lengths:
+                pair = {"load": load1(), "first": "direct" if r % 2 == 0 else "notebook"}
+                for kind in (("direct", "notebook") if r % 2 == 0 else ("notebook", "direct")):
+                    work_dir = tmp / f"{kind}-{iters}-{r}"
+                    p = params(data, work_dir, iters)
+                    if kind == "direct":
+                        pair["wall_direct"] = direct(p)
+                    else:
+                        pair["wall_notebook"], pair["cells"] = through_notebook(
+                            p, tmp / f"notebook-{iters}-{r}.ipynb")
+                    pair[f"time_{kind}"] = iteration_time(work_dir)
+                pair["cells"]["training cell - direct run"] = (
+                    pair["cells"].pop("training cell", 0.0) - pair["wall_direct"])
+                pairs[iters].append(pair)
+
+    rows = []
+    for iters in lengths:
+        ps = pairs[iters]
+        ratio = stats([x["time_direct"] / x["time_notebook"] for x in ps])
+        overhead = stats([x["wall_notebook"] - x["wall_direct"] for x in ps])
+        corrected = stats([x["wall_notebook"] - x["wall_direct"]
+                           - iters * (x["time_notebook"] - x["time_direct"]) for x in ps])
+        label = f"{iters} iterations"
+        rows.append([f"{label}: throughput ratio notebook / direct", ratio.fmt("", 3),
+                     ">= 0.97", "yes" if ratio.median >= 0.97 else "**no**"])
+        rows.append([f"{label}: per-iteration time direct / notebook",
+                     f"{1000 * stats([x['time_direct'] for x in ps]).median:.1f} ms / "
+                     f"{1000 * stats([x['time_notebook'] for x in ps]).median:.1f} ms", "", ""])
+        rows.append([f"{label}: wall direct / notebook",
+                     f"{stats([x['wall_direct'] for x in ps]).median:.1f} s / "
+                     f"{stats([x['wall_notebook'] for x in ps]).median:.1f} s", "", ""])
+        rows.append([f"{label}: fixed overhead = wall notebook - wall direct",
+                     overhead.fmt("s", 2), "", ""])
+        rows.append([f"{label}: fixed overhead corrected for the iteration-time difference",
+                     corrected.fmt("s", 2), "", ""])
+        for part in PARTS:
+            rows.append([f"{label}: - {part}",
+                         stats([x["cells"].get(part, 0.0) for x in ps]).fmt("s", 2), "", ""])
+        rows.append([f"{label}: load at the start of each pair (first run)",
+                     ", ".join(f"{x['load']:.2f} ({x['first']})" for x in ps), "", ""])
+    report(args.results, "Notebook overhead",
+           f"{repeat} pair(s) per length ({', '.join(map(str, lengths))} iterations), each pair "
+           "= a direct `python -m mapsage.train` run and the papermill-executed notebook "
+           "(`python -m mapsage run`), back to back, same parameters (tiny model, demo "
+           "synthetic data, batch 8, 128 px crops, seed 0, num_workers=0, device=cpu), order "
+           "alternating between pairs. Per-iteration time: median of mmengine's `time` after "
+           f"{WARMUP} iterations. Walls include process start, the data check, evaluation, "
+           "metrics and pictures in both; the notebook's parts come from papermill's per-cell "
+           "`duration` metadata ('training cell - direct run' = the training cell's duration "
+           "minus the direct run's wall; it includes the iteration-time difference).",
+           table(["measure", "value", "target", "met"], rows), start=start, quick=args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
