@@ -64,7 +64,7 @@ def check_work_dir(params: TrainParams) -> None:
         raise MapSageError(
             f"work_dir {str(work_dir)!r} already holds checkpoints from an earlier run "
             f"({', '.join(existing[:4])}{', ...' if len(existing) > 4 else ''}). A fresh run would "
-            "overwrite them. Set resume=True to continue that run, or choose a new work_dir."
+            "overwrite them. Set resume=auto to continue that run, or choose a new work_dir."
         )
 
 

@@ -116,7 +116,7 @@ def test_an_earlier_run_is_not_overwritten(data, tmp_path):
     work_dir = tmp_path / "w"
     work_dir.mkdir()
     (work_dir / "iter_100.pth").write_bytes(b"precious")
-    refused(train(data, work_dir), "already holds checkpoints", "iter_100.pth", "resume=True")
+    refused(train(data, work_dir), "already holds checkpoints", "iter_100.pth", "resume=auto")
     assert (work_dir / "iter_100.pth").read_bytes() == b"precious"
 
 
