@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, load1, parser, report, stats, table, wait_for_quiet
+from common import CONDITIONS_HEADER, ROOT, parser, report, settle, stats, table, wait_for_quiet
 
 T4_NEED = (3.5, 10.0)  # images/s, see the module docstring
 GPU_SOURCE = ("mmseg model zoo: MiT-B2 512x512 ADE20K inference 30.88 img/s on a V100; "
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
     repeat = 1 if args.quick else args.repeat
     worker_counts = (0,) if args.quick else (0, 1, 2)
     samples = 4 if args.quick else 32
-    start = wait_for_quiet(0 if args.quick else args.max_wait)
+    start = wait_for_quiet(0 if args.quick else args.max_wait, sample=0.5 if args.quick else 3.0)
     with tempfile.TemporaryDirectory(prefix="mapsage-bench-data-") as tmp:
         data = generate(Path(tmp) / "data", SynthSpec(size=size, train_per_domain=per_domain,
                                                       val_per_domain=1), progress=None)
@@ -139,15 +139,15 @@ def main(argv=None) -> int:
         cfg = build(data, 0)
         rates: dict[int, list[float]] = {w: [] for w in worker_counts}
         per_cpu: dict[int, list[float]] = {w: [] for w in worker_counts}
-        loads: dict[int, list[float]] = {w: [] for w in worker_counts}
+        loads: dict[int, list] = {w: [] for w in worker_counts}
         for r in range(repeat):
             order = worker_counts if r % 2 == 0 else tuple(reversed(worker_counts))
             for workers in order:
-                loads[workers].append(load1())
+                loads[workers].append(settle(args.max_wait, args.quick))
                 rate, per_cpu_s = loader_rate(cfg, workers, warmup, batches)
                 rates[workers].append(rate)
                 per_cpu[workers].append(per_cpu_s)
-        stage_load = load1()
+        stage_cond = settle(args.max_wait, args.quick)
         stages, uncropped = stage_times(cfg, samples)
     lo, hi = T4_NEED
     rows = []
@@ -157,7 +157,7 @@ def main(argv=None) -> int:
         rows.append([f"{workers} worker(s)", s.fmt("img/s", 1),
                      f"{stats(per_cpu[workers]).median:.1f}",
                      f"{s.median / hi:.1f}x - {s.median / lo:.1f}x ({verdict})",
-                     ", ".join(f"{x:.2f}" for x in loads[workers])])
+                     "; ".join(str(x) for x in loads[workers])])
     total = sum(t for _, t, _ in stages)
     stage_rows = [[name, f"{t * 1000:.1f} ms", f"{100 * t / total:.0f} %", f"{mp:.2f}"]
                   for name, t, mp in stages]
@@ -167,7 +167,7 @@ def main(argv=None) -> int:
                        "resized image)", f"{uncropped * 1000:.1f} ms", "not in the pipeline",
                        ""])
     body = (table(["DataLoader (batch 8)", "images/s", "images per CPU-second",
-                   f"vs a T4's need ({lo:g}-{hi:g} img/s)", "load at start"], rows) + "\n\n"
+                   f"vs a T4's need ({lo:g}-{hi:g} img/s)", CONDITIONS_HEADER], rows) + "\n\n"
             + table(["transform stage", "mean time per image", "share",
                      "output megapixels"], stage_rows))
     report(args.results, "Data-pipeline throughput",
@@ -184,7 +184,7 @@ def main(argv=None) -> int:
            f"all images loaded / CPU time of this process and its workers (start-up included), "
            f"which does not depend on what else runs on the machine. Stages: each transform "
            f"object of the built dataset applied in order to {samples} tiles in this process "
-           f"(load {stage_load:.2f}), mean per image. GPU need: {GPU_SOURCE} "
+           f"({CONDITIONS_HEADER}: {stage_cond}), mean per image. GPU need: {GPU_SOURCE} "
            f"(derivation in bench/bench_data_pipeline.py); 'Nx' = delivered / needed.",
            body, start=start, quick=args.quick)
     return 0

@@ -25,11 +25,12 @@ import tempfile
 from pathlib import Path
 
 from common import (
+    CONDITIONS_HEADER,
     ROOT,
-    load1,
     parser,
     report,
     run_timed,
+    settle,
     stats,
     table,
     train_scalars,
@@ -94,14 +95,15 @@ def main(argv=None) -> int:
 
     lengths = (10,) if args.quick else (100, 300)
     repeat = 1 if args.quick else args.repeat
-    start = wait_for_quiet(0 if args.quick else args.max_wait)
+    start = wait_for_quiet(0 if args.quick else args.max_wait, sample=0.5 if args.quick else 3.0)
     pairs: dict[int, list[dict]] = {n: [] for n in lengths}
     with tempfile.TemporaryDirectory(prefix="mapsage-bench-nb-") as tmp:
         tmp = Path(tmp)
         data = generate(tmp / "data", progress=None)
         for r in range(repeat):
             for iters in lengths:
-                pair = {"load": load1(), "first": "direct" if r % 2 == 0 else "notebook"}
+                pair = {"cond": settle(args.max_wait, args.quick),
+                        "first": "direct" if r % 2 == 0 else "notebook"}
                 for kind in (("direct", "notebook") if r % 2 == 0 else ("notebook", "direct")):
                     work_dir = tmp / f"{kind}-{iters}-{r}"
                     p = params(data, work_dir, iters)
@@ -138,8 +140,8 @@ def main(argv=None) -> int:
         for part in PARTS:
             rows.append([f"{label}: - {part}",
                          stats([x["cells"].get(part, 0.0) for x in ps]).fmt("s", 2), "", ""])
-        rows.append([f"{label}: load at the start of each pair (first run)",
-                     ", ".join(f"{x['load']:.2f} ({x['first']})" for x in ps), "", ""])
+        rows.append([f"{label}: {CONDITIONS_HEADER} of each pair (which ran first)",
+                     "; ".join(f"{x['cond']} ({x['first']})" for x in ps), "", ""])
     report(args.results, "Notebook overhead",
            f"{repeat} pair(s) per length ({', '.join(map(str, lengths))} iterations), each pair "
            "= a direct `python -m mapsage.train` run and the papermill-executed notebook "

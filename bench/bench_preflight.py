@@ -17,7 +17,17 @@ import subprocess
 import sys
 import time
 
-from common import ROOT, load1, parser, report, run_timed, stats, table, wait_for_quiet
+from common import (
+    CONDITIONS_HEADER,
+    ROOT,
+    parser,
+    report,
+    run_timed,
+    settle,
+    stats,
+    table,
+    wait_for_quiet,
+)
 
 STATIC_ONLY = (
     "import time; t0 = time.perf_counter()\n"
@@ -32,13 +42,13 @@ STATIC_ONLY = (
 def main(argv=None) -> int:
     args = parser(__doc__).parse_args(argv)
     repeat = 2 if args.quick else max(args.repeat, 7)
-    start = wait_for_quiet(0 if args.quick else args.max_wait)
+    start = wait_for_quiet(0 if args.quick else args.max_wait, sample=0.5 if args.quick else 3.0)
     runs: dict[str, list[float]] = {k: [] for k in
                                     ("static_s", "probe_s", "rules_s", "total_s", "wall",
                                      "fresh_import", "fresh_static", "fresh_wall")}
     loads = []
     for _ in range(repeat):
-        loads.append(load1())
+        loads.append(settle(args.max_wait, args.quick))
         started = time.perf_counter()
         # envcheck exits 1 when it finds errors; its timings are still valid: no check here
         proc = subprocess.run([sys.executable, "-m", "envcheck", "--json"],
@@ -78,8 +88,8 @@ def main(argv=None) -> int:
            f"{repeat} repetitions; each runs `python -m envcheck --json` (profile detected: "
            "local) and then the static part alone in a fresh `python -c` process, both from the "
            "project's environment in the repository root (warm page cache: the same files are "
-           f"read every time). 1-min load at the start of the repetitions: "
-           f"{', '.join(f'{x:.2f}' for x in loads)}.",
+           f"read every time). {CONDITIONS_HEADER} of the repetitions: "
+           f"{'; '.join(str(x) for x in loads)}.",
            table(["part", "time", "target", "met"], rows), start=start, quick=args.quick)
     return 0
 

@@ -25,12 +25,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ROOT, parser, report, run_measured, stats, table, wait_for_quiet
+from common import ROOT, parser, report, run_measured, settle, stats, table, wait_for_quiet
 
 STEPS = ("venv", "lock install", "project (editable)", "mmcv provision")
 
 
-def setup_variant(where: Path, env: dict) -> dict:
+def setup_variant(where: Path, env: dict, args) -> dict:
     """All steps in a fresh venv at ``where``; return {step: run_measured result}."""
     python = str(where / "bin" / "python")
     commands = {
@@ -41,7 +41,7 @@ def setup_variant(where: Path, env: dict) -> dict:
                                str(ROOT)],
         "mmcv provision": [python, "-m", "mapsage.provision"],
     }
-    results = {}
+    results = {"cond": settle(args.max_wait)}
     for step in STEPS:
         results[step] = run_measured(commands[step], env=env, cwd=ROOT, timeout=3600)
     found = re.search(r"mmcv ready \((\w+)\)", results["mmcv provision"]["output"])
@@ -58,16 +58,17 @@ def main(argv=None) -> int:
     p.add_argument("--cold", action="store_true",
                    help="also measure one cold setup (mmcv compiled, ~9 min, ~3 GB RAM)")
     args = p.parse_args(argv)
-    start = wait_for_quiet(0 if args.quick else args.max_wait)
+    start = wait_for_quiet(0 if args.quick else args.max_wait, sample=0.5 if args.quick else 3.0)
     check_runs = [run_measured([sys.executable, "-m", "mapsage.provision"], cwd=ROOT)
                   for _ in range(2 if args.quick else args.repeat)]
     check = stats([r["wall_s"] for r in check_runs])
     check_row = ["mmcv already installed: `python -m mapsage.provision` check", check.fmt(),
                  mib(max(r["tree_peak_mib"] for r in check_runs)),
                  mib(max(r["max_rss_mib"] for r in check_runs)),
-                 ", ".join(f"{r['load']:.2f}" for r in check_runs)]
+                 "; ".join(f"-/{r['load']:.2f}" for r in check_runs)]
     headers = ["step", "wall time", "peak RSS, process tree (sampled)",
-               "peak RSS, largest process", "load at start"]
+               "peak RSS, largest process",
+               "busy/load at start (busy sampled once per variant)"]
     if args.quick:
         report(args.results, "Setup time",
                "only the provisioning check in the already provisioned project environment "
@@ -78,12 +79,12 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="mapsage-bench-setup-") as tmp:
         tmp = Path(tmp)
         for i in range(args.repeat):
-            variants.append(("warm", setup_variant(tmp / f"warm-{i}", {})))
+            variants.append(("warm", setup_variant(tmp / f"warm-{i}", {}, args)))
         if args.cold:
             empty = tmp / "empty-wheelhouse"
             empty.mkdir()
             variants.append(("cold", setup_variant(tmp / "cold",
-                                                   {"MAPSAGE_WHEELHOUSE": str(empty)})))
+                                                   {"MAPSAGE_WHEELHOUSE": str(empty)}, args)))
     rows = []
     for kind in ("warm", "cold"):
         runs = [v for k, v in variants if k == kind]
@@ -96,7 +97,8 @@ def main(argv=None) -> int:
                                               if step == "mmcv provision" else ""),
                          walls.fmt("s", 1), mib(max(r[step]["tree_peak_mib"] for r in runs)),
                          mib(max(r[step]["max_rss_mib"] for r in runs)),
-                         ", ".join(f"{r[step]['load']:.2f}" for r in runs)])
+                         "; ".join(f"{r['cond'].busy:.0%}/{r[step]['load']:.2f}"
+                                   for r in runs)])
         total = stats([sum(r[s]["wall_s"] for s in STEPS) for r in runs])
         rows.append([f"**{kind}: total**", total.fmt("s", 1), "", "", ""])
     rows.append(check_row)

@@ -1,9 +1,10 @@
 """Shared helpers for MapSage's benchmarks: statistics, the machine, its load, memory of a process
 tree, and the RESULTS.md section every script appends.
 
-The machine is shared (other engineers' test runs, CI), so every measurement carries the 1-minute
-load average taken when it started, and the long benchmarks wait (a bounded time) for a quiet
-machine before they start.
+The machine is shared (other engineers' test runs, CI), so every measurement records what else was
+running when it started (share of the CPU busy while the benchmark itself was idle, and the
+1-minute load average), and the benchmarks wait a bounded time for a quiet machine before they
+start and before each timed run.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-QUIET_LOAD = 1.5  # 1-min load average under which the machine counts as quiet (2 cores)
+QUIET_BUSY = 0.15  # share of all cores other processes may use for the machine to count as quiet
 
 
 def parser(doc: str) -> argparse.ArgumentParser:
@@ -37,8 +38,9 @@ def parser(doc: str) -> argparse.ArgumentParser:
     p.add_argument("--results", type=Path, default=RESULTS,
                    help="Markdown file the section is appended to (default bench/RESULTS.md)")
     p.add_argument("--max-wait", type=float, default=600.0,
-                   help=f"seconds to wait for a 1-min load average under {QUIET_LOAD} before "
-                        "starting (default 600; 0 = start at once)")
+                   help="seconds to wait, before the benchmark and (bounded by 180 s) before "
+                        "each timed run, for other processes to use under "
+                        f"{QUIET_BUSY:.0%} of the CPU (default 600; 0 = never wait)")
     return p
 
 
@@ -80,19 +82,75 @@ def load1() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def wait_for_quiet(max_wait: float, threshold: float = QUIET_LOAD, poll: float = 15.0) -> str:
-    """Wait up to ``max_wait`` s for the 1-min load average to drop under ``threshold``;
-    return a sentence for the method ('started at load 0.4' / 'waited 120 s ...')."""
+def _cpu_times() -> tuple[int, int]:
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields[:8]), idle
+
+
+def cpu_busy(seconds: float = 3.0) -> float:
+    """Fraction of all cores busy over ``seconds`` (call it while this benchmark is idle: then it
+    is what the rest of the machine uses). The load average reacts too slowly for that: it
+    still counts the benchmark's own previous run for a minute."""
+    if not Path("/proc/stat").is_file():
+        return 0.0
+    total0, idle0 = _cpu_times()
+    time.sleep(seconds)
+    total1, idle1 = _cpu_times()
+    return 1.0 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+def wait_for_quiet(max_wait: float, threshold: float = QUIET_BUSY, poll: float = 10.0,
+                   sample: float = 3.0) -> str:
+    """Wait up to ``max_wait`` s until the rest of the machine uses under ``threshold`` of its
+    cores (sampled over ``sample`` s); return a sentence for the results ('quiet: 3% of the CPU
+    busy, load 0.4')."""
     started = time.monotonic()
-    while load1() >= threshold and time.monotonic() - started < max_wait:
-        print(f"[bench] 1-min load {load1()} >= {threshold}: waiting for a quieter machine "
-              f"({time.monotonic() - started:.0f}/{max_wait:.0f} s)", file=sys.stderr, flush=True)
+    busy = cpu_busy(sample)
+    while busy >= threshold and time.monotonic() - started < max_wait:
+        print(f"[bench] other processes keep {busy:.0%} of the CPU busy: waiting for a quieter "
+              f"machine ({time.monotonic() - started:.0f}/{max_wait:.0f} s)", file=sys.stderr,
+              flush=True)
         time.sleep(poll)
+        busy = cpu_busy()
     waited = time.monotonic() - started
-    now = load1()
-    if now >= threshold:
-        return f"started busy: load {now} after waiting {waited:.0f} s (limit {max_wait:.0f} s)"
-    return f"started at load {now}" + (f" after waiting {waited:.0f} s" if waited > 1 else "")
+    state = "quiet" if busy < threshold else f"busy (gave up waiting after {waited:.0f} s)"
+    after = f" after waiting {waited:.0f} s" if waited > 5 and busy < threshold else ""
+    return f"{state}{after}: {busy:.0%} of the CPU busy, load {load1()}"
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """What else ran when a timed run started."""
+    busy: float  # share of the CPU used by other processes
+    load: float  # 1-min load average
+    waited: float  # seconds spent waiting for a quieter machine
+
+    def __str__(self) -> str:
+        wait = f", waited {self.waited:.0f} s" if self.waited > 5 else ""
+        busy = "-" if self.busy != self.busy else f"{self.busy:.0%}"  # NaN: not sampled
+        return f"{busy}/{self.load:.2f}{wait}"
+
+
+PER_RUN_WAIT = 180.0
+
+
+def settle(max_wait: float, quick: bool = False) -> Conditions:
+    """Before one timed run: wait (at most min(max_wait, 180) s) for a quiet machine; record
+    the conditions. --quick does not sample (it would only add seconds to the smoke test)."""
+    if quick:
+        return Conditions(float("nan"), load1(), 0.0)
+    started = time.monotonic()
+    busy = cpu_busy()
+    limit = min(max_wait, PER_RUN_WAIT)
+    while busy >= QUIET_BUSY and time.monotonic() - started < limit:
+        time.sleep(5)
+        busy = cpu_busy()
+    return Conditions(busy, load1(), time.monotonic() - started)
+
+
+CONDITIONS_HEADER = "busy/load at start"
 
 
 def _versions() -> dict:
@@ -267,8 +325,10 @@ def report(results: Path, title: str, method: str, body: str, *, start: str,
     heading = f"{title}{' (--quick)' if quick else ''}"
     section = (f"\n## {heading} - {stamp} UTC\n\n"
                f"**Machine:** {machine_line(m)}.\n\n"
-               f"**Load** (1-min load average; the machine is shared with other engineers' "
-               f"test runs): {start}; {load1()} at the end.\n\n"
+               f"**Load** (the machine is shared with other engineers' test runs; 'busy' = "
+               f"share of the CPU used by other processes, sampled over 3 s while this benchmark "
+               f"was idle; load = 1-min load average, which includes this benchmark's own recent "
+               f"work): at the start {start}; load {load1()} at the end.\n\n"
                f"**Method:** {method}\n\n{body}\n")
     if not results.exists():
         results.write_text("# MapSage benchmark results\n\nAppended by the scripts in `bench/` "
