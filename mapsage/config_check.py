@@ -1,8 +1,9 @@
 """Check an mmengine config before training: ``mapsage check-config CONFIG``.
 
 - every ``type=`` resolves in the registry mmengine will build it from (models, data sets,
-  transforms, samplers, metrics, hooks, optimisers, optimiser wrappers, schedulers, loops,
-  visualisers, model wrappers); a miss names the nearest valid names, so the original notebook's
+  transforms, samplers, collate functions, metrics, hooks, optimisers, optimiser wrappers,
+  schedulers, loops, visualisers, model wrappers, weight initialisers (``init_cfg``) and pixel
+  samplers (``TASK_UTILS``)); a miss names the nearest valid names, so the original notebook's
   ``LoggingHook`` comes back as "did you mean 'LoggerHook'?";
 - LoveDA (a ``LoveDADataset`` or a 7-class head) must say ``reduce_zero_label=True``: its masks use
   0 for no-data, and mmseg 0.x set this in ``LoadAnnotations`` while 1.x moved it to the data set,
@@ -33,6 +34,7 @@ class ConfigFinding:
 
 
 def _registries() -> dict[str, Any]:
+    from mmengine.registry import FUNCTIONS
     from mmseg import registry as r
 
     return {
@@ -41,20 +43,26 @@ def _registries() -> dict[str, Any]:
         "optimizer": r.OPTIMIZERS, "optim_wrapper": r.OPTIM_WRAPPERS,
         "scheduler": r.PARAM_SCHEDULERS, "loop": r.LOOPS, "visualizer": r.VISUALIZERS,
         "vis_backend": r.VISBACKENDS, "model_wrapper": r.MODEL_WRAPPERS,
-        "log_processor": r.LOG_PROCESSORS,
+        "log_processor": r.LOG_PROCESSORS, "weight initialiser": r.WEIGHT_INITIALIZERS,
+        "task utility": r.TASK_UTILS, "function": FUNCTIONS,
     }
 
 
 def _kind(path: tuple[str, ...]) -> str | None:
     """Which registry builds the dict found at ``path`` in the config."""
     head = path[0]
-    if head == "model":
-        return "model"
+    if "init_cfg" in path:  # init_cfg=dict(type='Pretrained'|'Normal'|...), override= included
+        return "weight initialiser"
+    if head in ("model", "tta_model"):
+        # a decode head's pixel sampler (OHEMPixelSampler) is built from TASK_UTILS
+        return "task utility" if "sampler" in path else "model"
     if head.endswith("_dataloader"):
         if "pipeline" in path:
             return "transform"
-        if "sampler" in path:
+        if "sampler" in path or "batch_sampler" in path:
             return "sampler"
+        if "collate_fn" in path:
+            return "function"
         return "dataset" if "dataset" in path else None
     if head.endswith("_pipeline"):
         return "transform"

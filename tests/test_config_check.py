@@ -59,3 +59,29 @@ def test_cli_exit_codes(repo_root):
                            str(CONFIG_DIR / MODEL_CONFIGS["tiny"])],
                           capture_output=True, text=True, timeout=120)
     assert good.returncode == 0 and "0 error(s), 0 warning(s)" in good.stdout
+
+
+def test_init_cfg_pixel_sampler_and_collate_resolve_in_their_own_registries():
+    # mmseg's own SegFormer configs give the backbone init_cfg=dict(type='Pretrained', ...)
+    cfg = Config.fromfile(str(CONFIG_DIR / MODEL_CONFIGS["b2"]))
+    cfg.model.backbone.init_cfg = dict(type="Pretrained", checkpoint="mit_b2.pth")
+    cfg.model.decode_head.init_cfg = [dict(type="Normal", std=0.01,
+                                           override=dict(type="Normal", name="conv_seg"))]
+    cfg.model.decode_head.sampler = dict(type="OHEMPixelSampler", thresh=0.7, min_kept=100000)
+    cfg.train_dataloader.collate_fn = dict(type="default_collate")
+    cfg.tta_model = dict(type="SegTTAModel")
+    assert check_config(cfg) == []
+
+    cfg.model.backbone.init_cfg.type = "Pretrainde"
+    cfg.model.decode_head.init_cfg[0].override.type = "Normall"
+    cfg.model.decode_head.sampler.type = "OHEMSampler"
+    cfg.train_dataloader.collate_fn.type = "default_colate"
+    cfg.tta_model.type = "SegTTA"
+    found = {f.where: f.message for f in check_config(cfg)}
+    assert "weight initialiser" in found["model.backbone.init_cfg"]
+    assert "Did you mean 'Pretrained'" in found["model.backbone.init_cfg"]
+    assert "'Normal'" in found["model.decode_head.init_cfg.0.override"]
+    assert "Did you mean 'OHEMPixelSampler'" in found["model.decode_head.sampler"]
+    assert "'default_collate'" in found["train_dataloader.collate_fn"]
+    assert "Did you mean 'SegTTAModel'" in found["tta_model"]
+    assert len(found) == 5
