@@ -171,10 +171,12 @@ def load_state_dict(path: Path, extra: list | None = None) -> dict:
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
-def check_compatible(path: Path, model, extra: list | None = None) -> None:
+def check_compatible(path: Path, model, extra: list | None = None, *,
+                     resuming: bool = False) -> None:
     """Refuse a checkpoint made for another architecture or class count, listing the misfits.
 
-    mmengine would only log a warning and train from scratch with the weights that happen to fit.
+    mmengine would only log a warning and train from scratch with the weights that happen to fit
+    (``load_from``), or fail with a traceback when it restores the optimiser (``resume``).
     """
     saved = load_state_dict(path, extra)
     wanted = model.state_dict()
@@ -192,6 +194,13 @@ def check_compatible(path: Path, model, extra: list | None = None) -> None:
             shown = "\n      ".join(items[:8])
             more = f"\n      ... {len(items) - 8} more" if len(items) > 8 else ""
             lines.append(f"    {len(items)} {title}:\n      {shown}{more}")
+    if resuming:
+        raise MapSageError(
+            f"Cannot resume from {str(path)!r}: work_dir holds a run of another model (another "
+            "architecture, model size or number of classes?):\n" + "\n".join(lines) + "\n"
+            "Resume with the model= and config that run used, or choose a new work_dir for this "
+            "model; nothing was trained or overwritten."
+        )
     raise MapSageError(
         f"load_from {str(path)!r} does not fit the model being trained (another architecture, "
         "model size or number of classes?):\n" + "\n".join(lines) + "\n"

@@ -126,6 +126,17 @@ def cmd_check_config(args) -> int:
     return 1 if errors else 0
 
 
+def cmd_check_data(args) -> int:
+    from mapsage.input_check import check_layout
+    from mapsage.layout import find_loveda
+
+    scan = check_layout(find_loveda(args.data_root), check_all_masks=args.all_masks)
+    for problem in scan.problems:
+        print(f"  - {problem}")
+    print(f"{args.data_root}: {len(scan.problems)} problem(s)")
+    return 1 if scan.problems else 0
+
+
 def cmd_provision(args) -> int:
     from mapsage import provision
 
@@ -194,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.add_argument("--distributed", action="store_true", help="it will train on several GPUs")
     p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("check-data", help="check a LoveDA tree (the check every run makes)")
+    p.add_argument("data_root")
+    p.add_argument("--all-masks", action="store_true",
+                   help="decode every mask for the 0..7 value check (a training run decodes "
+                        "an evenly spread sample of large folders)")
+    p.set_defaults(func=cmd_check_data)
 
     p = sub.add_parser("compare", help="two runs side by side: per-class IoU change, curves")
     p.add_argument("run_a")

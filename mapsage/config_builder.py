@@ -155,14 +155,16 @@ def apply_run(cfg: Config, p: TrainParams) -> None:
     cfg.resume = False
     # write checkpoints atomically (mapsage.atomic_checkpoint), unless the config chose a backend
     checkpoint = cfg.default_hooks.checkpoint
+    plugins = ["mapsage.mmseg_plugins"]
     if not checkpoint.get("backend_args") and not checkpoint.get("file_client_args"):
         checkpoint.backend_args = dict(backend="mapsage_atomic_local")
+        plugins.append("mapsage.atomic_checkpoint")  # registers the backend wherever cfg is used
     cfg.randomness = dict(seed=p.seed, deterministic=False)
     for key in ("val_evaluator", "test_evaluator"):
         if cfg[key].get("type") == "IoUMetric":
             cfg[key]["type"] = METRIC
     imports = list(cfg.get("custom_imports", {}).get("imports", []))
-    cfg.custom_imports = dict(imports=[*imports, "mapsage.mmseg_plugins"],
+    cfg.custom_imports = dict(imports=[*imports, *(m for m in plugins if m not in imports)],
                               allow_failed_imports=False)
 
 

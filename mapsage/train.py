@@ -189,11 +189,12 @@ def preflight(cfg, params: TrainParams, layout, *, distributed: bool, trusted: l
     model = MODELS.build(cfg.model)
     hook = cfg.default_hooks.checkpoint
     saves = -(-params.max_iters // params.checkpoint_interval)
-    kept = min(saves, hook.get("max_keep_ckpts", saves) or saves) + 2  # + best, + one in flight
+    keep = hook.get("max_keep_ckpts", -1)  # mmengine: -1 (or any value <= 0) keeps them all
+    kept = (saves if keep is None or keep <= 0 else min(saves, keep)) + 2  # + best, + in flight
     check_inputs(layout, params.work_dir, parameters=sum(p.numel() for p in model.parameters()),
                  kept=kept, progress=print if _is_main_process() else None)
-    if cfg.load_from and not cfg.resume:
-        check_compatible(Path(cfg.load_from), model, trusted)
+    if cfg.load_from:
+        check_compatible(Path(cfg.load_from), model, trusted, resuming=bool(cfg.resume))
 
 
 def train(config_file: str | None, assignments: list[str], launcher: str = "none") -> dict | None:
@@ -216,7 +217,7 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
     from mmengine.runner import Runner
 
     import mapsage.atomic_checkpoint
-    import mapsage.mmseg_plugins  # noqa: F401  (registers PerClassIoUMetric)
+    import mapsage.mmseg_plugins  # registers PerClassIoUMetric
     from mapsage import distributed
     from mapsage.checkpoint import safe_checkpoint_loading
     from mapsage.config_builder import amp_dtype_for, build_config, config_for_model
@@ -230,6 +231,11 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
     cfg = build_config(config_path, params, options, device=device,
                        distributed=launcher != "none", amp_dtype=amp_dtype, layout=layout)
     cfg.launcher = launcher
+    leftovers = mapsage.atomic_checkpoint.remove_partial_writes(Path(params.work_dir)) \
+        if _is_main_process() else []
+    for leftover in leftovers:
+        print(f"mapsage: removed {leftover.name}, an unfinished checkpoint save of an "
+              "interrupted run", flush=True)
     if params.resume:
         newest = newest_valid_checkpoint(Path(params.work_dir))
         if newest is not None:

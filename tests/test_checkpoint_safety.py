@@ -131,3 +131,20 @@ def test_trust_is_explicit(tmp_path, synthetic_root):
     assert trusted.returncode == 0, trusted.stderr[-2000:]
     assert "trust_checkpoint=True: allowing fractions.Fraction" in trusted.stdout
     assert (tmp_path / "w2" / "metrics.json").is_file()
+
+
+def test_resuming_a_run_of_another_model_is_refused_before_training(tmp_path, synthetic_root):
+    work_dir = tmp_path / "w"
+    work_dir.mkdir()
+    earlier = work_dir / "iter_2.pth"
+    torch.save({"meta": {"iter": 2}, "state_dict": _model("tiny").state_dict()}, earlier)
+    before = earlier.read_bytes()
+    proc = _train(synthetic_root, work_dir, "model=b0", "resume=auto")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert f"Cannot resume from {str(earlier)!r}" in proc.stderr
+    assert "work_dir holds a run of another model" in proc.stderr
+    assert ("backbone.layers.0.0.projection.weight: checkpoint (16, 3, 7, 7) vs model "
+            "(32, 3, 7, 7)") in proc.stderr
+    assert earlier.read_bytes() == before
+    assert sorted(p.name for p in work_dir.iterdir()) == ["iter_2.pth"]

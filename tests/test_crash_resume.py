@@ -59,9 +59,14 @@ def test_truncated_newest_checkpoint_is_skipped(synthetic_root, tmp_path):
     assert first.returncode == 0, first.stderr[-2000:]
     newest = work_dir / "iter_40.pth"
     newest.write_bytes(newest.read_bytes()[:5000])
+    # what a kill in the middle of an atomic save leaves behind: the temporary file only
+    unfinished = work_dir / ".iter_60.pth.k2x9q1.partial"
+    unfinished.write_bytes(b"half a checkpoint")
     resumed = subprocess.run(_cmd(synthetic_root, work_dir, "resume=auto"), capture_output=True,
                              text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert not unfinished.exists()
+    assert f"mapsage: removed {unfinished.name}, an unfinished checkpoint save" in resumed.stdout
     assert "skipping iter_40.pth for resume" in resumed.stdout
     assert "resumed epoch: 0, iter: 20" in resumed.stdout + resumed.stderr
     assert json.loads((work_dir / "metrics.json").read_text())["iterations"] == 60
@@ -89,5 +94,6 @@ def test_training_writes_checkpoints_through_the_atomic_backend(synthetic_root, 
     assert proc.returncode == 0, proc.stderr[-2000:]
     dumped = next(work_dir.glob("*.py")).read_text()
     assert "backend_args=dict(backend='mapsage_atomic_local')" in dumped
+    assert "'mapsage.atomic_checkpoint'" in dumped  # custom_imports: the dumped config works alone
     assert sorted(p.name for p in work_dir.glob("*.pth")) == ["best_mIoU_iter_20.pth", "iter_20.pth"]
     assert not list(Path(work_dir).glob(".*partial"))
