@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import papermill
 import yaml
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
 from mapsage.errors import MapSageError
@@ -83,7 +85,35 @@ def execute(notebook: str | Path = DEFAULT_NOTEBOOK, output: str | Path | None =
         raise NotebookFailed(
             f"{failed_cell(output)}\nThe executed notebook, with the error, is {output}"
         ) from exc
+    except (DeadKernelError, CellTimeoutError) as exc:
+        # papermill saved the notebook but, the kernel being gone, no error output in it
+        where = record_interruption(output, exc)
+        raise NotebookFailed(
+            f"{where}\nThe executed notebook, with the error, is {output}"
+        ) from exc
     return output
+
+
+def record_interruption(output: Path, exc: Exception) -> str:
+    """Write the kernel's death (or a cell timeout) into the cell that was running; describe it."""
+    if isinstance(exc, DeadKernelError):
+        evalue = ("the Jupyter kernel died while this cell ran: it was killed (often: out of "
+                  "memory) or crashed in native code. Free memory (smaller batch_size or model) "
+                  "and run the notebook again; training resumes with resume=auto.")
+    else:
+        evalue = f"{exc}".strip() or "the cell ran longer than the execution timeout"
+    nb = nbformat.read(output, as_version=4)
+    started = [c for c in nb.cells if c.cell_type == "code"
+               and c.metadata.get("papermill", {}).get("start_time")]
+    if not started:
+        return f"the kernel failed before any cell ran ({type(exc).__name__}: {evalue})"
+    cell = started[-1]
+    cell.outputs.append(nbformat.v4.new_output(
+        "error", ename=type(exc).__name__, evalue=evalue, traceback=[]))
+    cell.metadata.papermill.update(status="failed", exception=True)
+    nb.metadata.setdefault("papermill", {})["exception"] = True
+    nbformat.write(nb, output)
+    return failed_cell(output)
 
 
 def _stream_papermill_log() -> None:

@@ -36,3 +36,26 @@ def test_papermill_itself_exits_non_zero(tmp_path, repo_root):
          str(tmp_path / "w")], capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0 and output.is_file()
     assert "TrainingFailed" in output.read_text()
+
+
+def test_a_dead_kernel_names_the_cell_and_leaves_the_error_in_the_notebook(tmp_path, repo_root):
+    notebook, output = tmp_path / "dies.ipynb", tmp_path / "executed.ipynb"
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell("print('before')"),
+                nbformat.v4.new_code_cell("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+                nbformat.v4.new_code_cell("print('never')")]
+    nbformat.write(nb, notebook)
+    proc = subprocess.run([sys.executable, "-m", "mapsage", "run", str(notebook), "--quiet",
+                           "-o", str(output)], capture_output=True, text=True, timeout=300,
+                          cwd=repo_root)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert "code cell 2 ('import os, signal') failed with DeadKernelError" in proc.stderr
+    assert "kernel died while this cell ran" in proc.stderr and str(output) in proc.stderr
+    executed = nbformat.read(output, as_version=4)
+    assert executed.cells[0].outputs[0].text == "before\n"
+    (error,) = executed.cells[1].outputs
+    assert error.output_type == "error" and error.ename == "DeadKernelError"
+    assert executed.cells[1].metadata.papermill.status == "failed"
+    assert executed.cells[2].outputs == []
