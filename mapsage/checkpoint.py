@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import pickle
 import zipfile
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from mapsage.errors import MapSageError
 
+SAFE_LOAD_ENV, UNSAFE_LOAD_ENV = "TORCH_FORCE_WEIGHTS_ONLY_LOAD", "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
 # HistoryBuffer registers these in __init__; custom ones via HistoryBuffer.register_statistics
 BUILTIN_STATISTICS = frozenset({"min", "max", "current", "mean"})
 
@@ -114,9 +116,9 @@ def trusted_globals(names: list[str]) -> list:
         ) from exc
 
 
-def _describe_refusal(path: Path, refused: list[str]) -> MapSageError:
+def _describe_refusal(path: Path, refused: list[str], role: str) -> MapSageError:
     return MapSageError(
-        f"load_from {str(path)!r} needs Python objects that MapSage does not load from "
+        f"{role} {str(path)!r} needs Python objects that MapSage does not load from "
         f"checkpoints: {', '.join(refused)}. Unpickling them could run code from the file. "
         "If you made this file yourself, re-save only its weights: "
         "torch.save({'state_dict': model.state_dict()}, 'weights.pth'); or, only if you trust "
@@ -124,22 +126,24 @@ def _describe_refusal(path: Path, refused: list[str]) -> MapSageError:
     )
 
 
-def check_checkpoint(path: str | Path, *, trust: bool = False) -> tuple[Path, list]:
+def check_checkpoint(path: str | Path, *, trust: bool = False,
+                     role: str = "load_from") -> tuple[Path, list]:
     """Fail early and clearly when ``path`` is missing, corrupt or needs globals we don't allow.
 
-    Returns the path and the extra globals to allow (non-empty only with ``trust``).
+    ``role`` names the file in messages (the parameter or config entry it came from). Returns the
+    path and the extra globals to allow (non-empty only with ``trust``).
     """
     import torch
 
     path = Path(path).expanduser()
     if not path.is_file():
         raise MapSageError(
-            f"load_from {str(path)!r} does not exist. Point load_from at a .pth checkpoint "
+            f"{role} {str(path)!r} does not exist. Point {role} at a .pth checkpoint "
             "(e.g. a previous run's best_mIoU_iter_N.pth), or set it to None."
         )
     if not zipfile.is_zipfile(path):
         raise MapSageError(
-            f"load_from {str(path)!r} is not a torch checkpoint (not a torch zip archive; "
+            f"{role} {str(path)!r} is not a torch checkpoint (not a torch zip archive; "
             f"{path.stat().st_size} bytes). It may be truncated by an interrupted copy or "
             "download: copy it again, or use another checkpoint."
         )
@@ -147,16 +151,54 @@ def check_checkpoint(path: str | Path, *, trust: bool = False) -> tuple[Path, li
         found = set(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
     except Exception as exc:  # torch raises several types for a damaged archive
         raise MapSageError(
-            f"load_from {str(path)!r} cannot be read as a checkpoint ({type(exc).__name__}: "
+            f"{role} {str(path)!r} cannot be read as a checkpoint ({type(exc).__name__}: "
             f"{exc}). It is probably corrupt: copy it again, or use another checkpoint."
         ) from exc
     refused = sorted(found - allowed_names())
     if refused and not trust:
-        raise _describe_refusal(path, refused)
+        raise _describe_refusal(path, refused, role)
     if refused:
         print(f"mapsage: trust_checkpoint=True: allowing {', '.join(refused)} from {path}",
               flush=True)
     return path, trusted_globals(refused)
+
+
+def init_checkpoints(model_cfg) -> list[tuple[str, Path]]:
+    """Local files the model's ``init_cfg=dict(type='Pretrained', checkpoint=...)`` (or a legacy
+    ``pretrained=...``) will load, as (config key, path). URLs (``https://``, ``open-mmlab://``)
+    are left to mmengine, whose ``torch.load`` runs under :func:`force_weights_only`."""
+    found, stack = [], [("model", model_cfg)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "Pretrained":
+                found.append((f"{where}.checkpoint", node.get("checkpoint")))
+            if isinstance(node.get("pretrained"), str):
+                found.append((f"{where}.pretrained", node["pretrained"]))
+            stack.extend((f"{where}.{k}", v) for k, v in node.items())
+        elif isinstance(node, (list, tuple)):
+            stack.extend((f"{where}.{i}", v) for i, v in enumerate(node))
+    return sorted((key, Path(value).expanduser()) for key, value in found
+                  if isinstance(value, str) and "://" not in value)
+
+
+def force_weights_only(environ=os.environ) -> str | None:
+    """Make every ``torch.load`` of this process use the safe unpickler, whatever the environment.
+
+    mmengine calls ``torch.load`` without ``weights_only``, so torch's default decides, and
+    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` (a common workaround for torch 2.6's "Unsupported
+    global" errors with mmengine) turns it off for every file, so a crafted ``init_cfg``
+    checkpoint would run code. torch's own ``TORCH_FORCE_WEIGHTS_ONLY_LOAD=1`` forces it on, even
+    where a caller passes ``weights_only=False``. Returns a note when the opposite setting was
+    dropped.
+    """
+    unsafe = environ.pop(UNSAFE_LOAD_ENV, None)
+    environ[SAFE_LOAD_ENV] = "1"
+    if unsafe is None or unsafe.lower() not in ("1", "y", "yes", "true"):  # torch's reading
+        return None
+    return (f"mapsage: ignoring {UNSAFE_LOAD_ENV}={unsafe}: checkpoints are always loaded with "
+            "weights_only=True and MapSage's allowlist (trust_checkpoint=True widens it for "
+            "load_from and init_cfg files)")
 
 
 def load_state_dict(path: Path, extra: list | None = None) -> dict:
@@ -164,7 +206,7 @@ def load_state_dict(path: Path, extra: list | None = None) -> dict:
     import torch
 
     with safe_checkpoint_loading(extra):
-        checkpoint = torch.load(str(path), map_location="cpu", mmap=True)
+        checkpoint = torch.load(str(path), map_location="cpu", mmap=True, weights_only=True)
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         raise MapSageError(f"load_from {str(path)!r} holds no state_dict of model weights.")

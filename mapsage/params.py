@@ -66,7 +66,8 @@ SCHEMA: tuple[Param, ...] = (
     Param("device", str, "auto", "auto picks CUDA when available", choices=DEVICES),
     Param("amp", bool, False, "mixed precision (CUDA only)"),
     Param("trust_checkpoint", bool, False,
-          "load a load_from checkpoint that needs Python objects beyond MapSage's allowlist "
+          "load a load_from (or config init_cfg) checkpoint that needs Python objects beyond "
+          "MapSage's allowlist "
           "(only for files you made or trust: unpickling them can run code)"),
     Param("gpus", int, 0,
           "training processes: 0 = one per visible GPU (one on a CPU); N > 1 launches torchrun "

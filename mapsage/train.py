@@ -176,11 +176,15 @@ def _is_main_process() -> bool:
 
 
 def preflight(cfg, params: TrainParams, layout, *, distributed: bool, trusted: list) -> None:
-    """Everything that can be found wrong before the Runner starts: config, data, disk, weights."""
+    """Everything that can be found wrong before the Runner starts: config, data, disk, weights.
+
+    Globals that trust_checkpoint=True allows for the model's init_cfg checkpoints are appended
+    to ``trusted``.
+    """
     from mmseg.registry import MODELS
     from mmseg.utils import register_all_modules
 
-    from mapsage.checkpoint import check_compatible
+    from mapsage.checkpoint import check_checkpoint, check_compatible, init_checkpoints
     from mapsage.config_check import check_config, raise_on_errors
     from mapsage.input_check import check_inputs
 
@@ -195,6 +199,8 @@ def preflight(cfg, params: TrainParams, layout, *, distributed: bool, trusted: l
                  kept=kept, progress=print if _is_main_process() else None)
     if cfg.load_from:
         check_compatible(Path(cfg.load_from), model, trusted, resuming=bool(cfg.resume))
+    for key, weights in init_checkpoints(cfg.model):  # init_cfg=dict(type='Pretrained', ...)
+        trusted.extend(check_checkpoint(weights, trust=params.trust_checkpoint, role=key)[1])
 
 
 def train(config_file: str | None, assignments: list[str], launcher: str = "none") -> dict | None:
@@ -276,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from mapsage.checkpoint import force_weights_only
+
+    note = force_weights_only()
+    if note:
+        print(note, flush=True)
     launcher = args.launcher or ("pytorch" if is_distributed() else "none")
     try:
         train(args.config, args.assignments, launcher)

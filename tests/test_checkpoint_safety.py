@@ -148,3 +148,37 @@ def test_resuming_a_run_of_another_model_is_refused_before_training(tmp_path, sy
             "(32, 3, 7, 7)") in proc.stderr
     assert earlier.read_bytes() == before
     assert sorted(p.name for p in work_dir.iterdir()) == ["iter_2.pth"]
+
+
+def test_init_cfg_checkpoints_are_vetted_even_when_the_environment_disables_weights_only(
+        tmp_path, synthetic_root, monkeypatch):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "mit_pretrained.pth"
+    torch.save({"state_dict": {}, "meta": CreatesMarker(marker)}, evil)
+    # the common workaround for mmengine on torch >= 2.6; it would make mmengine unpickle anything
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    proc = _train(synthetic_root, tmp_path / "w", "model.backbone.init_cfg.type=Pretrained",
+                  f"model.backbone.init_cfg.checkpoint={evil}")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "mapsage: ignoring TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1" in proc.stdout
+    assert (f"model.backbone.init_cfg.checkpoint {str(evil)!r} needs Python objects that MapSage "
+            "does not load from checkpoints: posix.system") in proc.stderr
+    assert not marker.exists()
+    assert not list((tmp_path / "w").glob("*.pth"))
+
+
+def test_forced_weights_only_overrides_an_explicit_weights_only_false(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pth"
+    torch.save({"meta": CreatesMarker(marker)}, evil)
+    code = ("import os, pickle, torch\n"
+            "from mapsage.checkpoint import force_weights_only\n"
+            "print(force_weights_only())\n"
+            f"try:\n    torch.load({str(evil)!r}, weights_only=False)\n"
+            "except pickle.UnpicklingError:\n    print('refused')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines()[-1] == "refused"
+    assert "ignoring TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1" in proc.stdout
+    assert not marker.exists()
