@@ -183,7 +183,14 @@ def build_config(config_file: str | Path, params: TrainParams, options: dict[str
             f"Config file {str(config_file)!r} does not exist. Use one of "
             f"{', '.join(sorted(MODEL_CONFIGS.values()))} from {CONFIG_DIR}, or your own."
         )
-    cfg = Config.fromfile(str(config_file))
+    try:
+        cfg = Config.fromfile(str(config_file))
+    except Exception as exc:  # a config is Python (and _base_ files): any error can come out
+        raise MapSageError(
+            f"Config file {str(config_file)!r} cannot be loaded by mmengine: "
+            f"{type(exc).__name__}: {exc}. Fix the file (its _base_ paths are relative to it), "
+            "or leave --config out to use the one for model=."
+        ) from exc
     layout = layout or find_loveda(params.data_root)
     apply_layout(cfg, layout)
     apply_crop(cfg, params.crop_size)

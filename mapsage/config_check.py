@@ -201,5 +201,8 @@ def raise_on_errors(findings: list[ConfigFinding]) -> None:
     for warning in (f for f in findings if f.severity == "warning"):
         print(f"mapsage: config warning: {warning}", flush=True)
     if errors:
-        raise MapSageError("The config would fail or train wrongly:\n"
-                           + "\n".join(f"  - {f}" for f in errors))
+        where: dict[str, list[str]] = {}  # one line per problem, however many places have it
+        for finding in errors:
+            where.setdefault(finding.message, []).append(finding.where)
+        raise MapSageError("The config would fail or train wrongly:\n" + "\n".join(
+            f"  - [error] {', '.join(places)}: {message}" for message, places in where.items()))

@@ -85,3 +85,30 @@ def test_init_cfg_pixel_sampler_and_collate_resolve_in_their_own_registries():
     assert "'default_collate'" in found["train_dataloader.collate_fn"]
     assert "Did you mean 'SegTTAModel'" in found["tta_model"]
     assert len(found) == 5
+
+
+def test_training_with_the_original_config_is_refused_before_the_runner(repo_root, synthetic_root,
+                                                                       tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "mapsage.train", "--config",
+         str(repo_root / "tests/fixtures/original_kaggle_config.py"),
+         f"data_root={synthetic_root}", f"work_dir={tmp_path / 'w'}", "num_workers=0"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "Did you mean 'LoggerHook'?" in proc.stderr
+    # the same problem in six data sets is one line naming all six
+    (line,) = [x for x in proc.stderr.splitlines() if "needs reduce_zero_label=True" in x]
+    assert "train_dataloader.dataset.datasets.0" in line and "test_dataloader.dataset.datasets.1" in line
+    assert not (tmp_path / "w").exists() or not any((tmp_path / "w").rglob("*.pth"))
+
+
+def test_a_config_that_does_not_load_is_a_clear_error(tmp_path, synthetic_root):
+    config = tmp_path / "mine.py"
+    config.write_text("_base_ = ['./missing_base.py']\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mapsage.train", "--config", str(config),
+         f"data_root={synthetic_root}", f"work_dir={tmp_path / 'w'}"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert f"Config file {str(config)!r} cannot be loaded by mmengine" in proc.stderr
+    assert "missing_base.py" in proc.stderr
