@@ -97,3 +97,32 @@ def test_training_writes_checkpoints_through_the_atomic_backend(synthetic_root, 
     assert "'mapsage.atomic_checkpoint'" in dumped  # custom_imports: the dumped config works alone
     assert sorted(p.name for p in work_dir.glob("*.pth")) == ["best_mIoU_iter_20.pth", "iter_20.pth"]
     assert not list(Path(work_dir).glob(".*partial"))
+
+
+def test_sigkill_during_a_save_leaves_the_previous_checkpoint_whole(tmp_path):
+    import torch
+
+    from mapsage.atomic_checkpoint import remove_partial_writes
+
+    target = tmp_path / "iter_20.pth"
+    torch.save({"state_dict": {"w": torch.ones(3)}}, target)
+    before = target.read_bytes()
+    # mmengine's own save_checkpoint, through the backend the configs select, of ~100 MB
+    code = ("import torch\n"
+            "from mmengine.runner.checkpoint import save_checkpoint\n"
+            "from mapsage.atomic_checkpoint import BACKEND\n"
+            "big = {'state_dict': {'w': torch.ones(25_000_000)}}\n"
+            f"save_checkpoint(big, {str(target)!r}, backend_args=dict(backend=BACKEND))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".iter_20.pth.*.partial")):
+        assert proc.poll() is None, "the save finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, "the save (about 0.3 s) ended before the kill landed"
+    assert target.read_bytes() == before, "the earlier checkpoint was replaced or truncated"
+    check_checkpoint(target)
+    (partial,) = remove_partial_writes(tmp_path)
+    assert partial.name.startswith(".iter_20.pth.") and not partial.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["iter_20.pth"]
