@@ -17,7 +17,9 @@ need, for the duration of a ``with`` block (``torch.serialization.safe_globals``
   file cannot walk from an object to ``os.system``.
 
 Any other global in a file is refused with the list of what it asked for (see
-:func:`check_checkpoint`). ``weights_only=False`` is never used here.
+:func:`check_checkpoint`); ``trust_checkpoint=True`` widens the allowlist by exactly those
+globals, naming them. ``weights_only=False`` is never used here, and the training process forces
+``weights_only=True`` even when the environment says otherwise (:func:`force_weights_only`).
 """
 
 from __future__ import annotations

@@ -55,8 +55,22 @@ def is_distributed() -> bool:
 
 
 def check_work_dir(params: TrainParams) -> None:
-    """Refuse to start a fresh run on top of another run's checkpoints."""
+    """Refuse a work_dir that cannot be written, or a fresh run on top of another run's checkpoints."""
     work_dir = Path(params.work_dir)
+    ancestor = work_dir  # the folder that will hold (or holds) it
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise MapSageError(
+            f"work_dir {str(work_dir)!r} cannot be created: {str(ancestor)!r} is a file, not a "
+            "folder. Choose another work_dir."
+        )
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise MapSageError(
+            f"work_dir {str(work_dir)!r} is not writable: {str(ancestor)!r} is read-only here. "
+            "Choose a writable work_dir (on Kaggle under /kaggle/working: /kaggle/input is "
+            "read-only)."
+        )
     if params.resume or not work_dir.is_dir():
         return
     existing = sorted(p.name for p in work_dir.glob("*.pth"))
@@ -162,7 +176,7 @@ def newest_valid_checkpoint(work_dir: Path) -> Path | None:
                         reverse=True)
     for candidate in candidates:
         try:
-            check_checkpoint(candidate)
+            check_checkpoint(candidate, role="checkpoint")
         except MapSageError as exc:
             print(f"mapsage: skipping {candidate.name} for resume: {str(exc).splitlines()[0]}",
                   flush=True)

@@ -65,3 +65,14 @@ def test_large_folders_sample_mask_values_and_all_masks_checks_every_one(tmp_pat
                                   str(tmp_path / "data")],
                                  capture_output=True, text=True, timeout=300, cwd=repo_root)
     assert sampled_cli.returncode == 0 and "0 problem(s)" in sampled_cli.stdout
+
+
+def test_a_work_dir_that_cannot_be_created_is_refused(synthetic_root, tmp_path):
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mapsage.train", f"data_root={synthetic_root}",
+         f"work_dir={tmp_path / 'notes.txt' / 'run'}", "num_workers=0"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert f"'{tmp_path / 'notes.txt'}' is a file, not a folder" in proc.stderr
+    assert (tmp_path / "notes.txt").read_text() == "a file, not a folder"
