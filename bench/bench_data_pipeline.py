@@ -1,7 +1,7 @@
 """Data-pipeline throughput: the real LoveDA training pipeline on LoveDA-sized (1024 px) tiles.
 
 Measures images/s through mmengine's DataLoader with 0, 1 and 2 workers for the MiT-B2 recipe
-(configs/segformer_mit-b2_loveda-512x512.py via mapsage.config_builder: 512 px crops, batch 8),
+(configs/segformer_mit-b2_loveda-512x512.py via mapsage.training.config: 512 px crops, batch 8),
 the time of every transform stage on the same tiles, and compares the rate with what a T4
 consumes when it trains MiT-B2 at batch 8.
 
@@ -41,8 +41,9 @@ def build(data: Path, workers: int):
     from mmengine.utils.dl_utils import set_multi_processing
     from mmseg.utils import register_all_modules
 
-    from mapsage.config_builder import build_config, config_for_model
+    from mapsage.models import config_for_model
     from mapsage.params import validate
+    from mapsage.training.config import build_config
 
     register_all_modules()
     params = validate({"data_root": str(data), "work_dir": str(data.parent / "work"),
@@ -122,7 +123,7 @@ def stage_times(cfg, samples: int) -> tuple[list[tuple[str, float, float]], floa
 def main(argv=None) -> int:
     args = parser(__doc__).parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from mapsage.synth import SynthSpec, generate
+    from mapsage.data.synth import SynthSpec, generate
 
     size = 256 if args.quick else 1024
     per_domain = 2 if args.quick else 16
@@ -171,7 +172,7 @@ def main(argv=None) -> int:
             + table(["transform stage", "mean time per image", "share",
                      "output megapixels"], stage_rows))
     report(args.results, "Data-pipeline throughput",
-           f"the MiT-B2 LoveDA training pipeline exactly as mapsage.config_builder builds it "
+           f"the MiT-B2 LoveDA training pipeline exactly as mapsage.training.config builds it "
            f"(LoadImageFromFile, LoadAnnotations, RandomResize scale (2048, 512) ratio 0.5-2.0, "
            f"RandomCrop 512 cat_max_ratio 0.75, RandomFlip 0.5, PhotoMetricDistortion, "
            f"PackSegInputs) on {2 * per_domain} synthetic {size} px tiles (RGB PNG, mean "

@@ -6,7 +6,7 @@ in seconds (kernel start, preflight, report cells).
 Pairs, run back to back in this one process with the same parameters (tiny model, demo synthetic
 data, seed 0, num_workers=0, device=cpu) and alternating which goes first:
 (a) `python -m mapsage.train key=value ...`;
-(b) `python -m mapsage run notebooks/train_segformer_loveda.ipynb -p key value ...` (papermill,
+(b) `python -m mapsage run mapsage/notebooks/train_segformer_loveda.ipynb -p key value ...` (papermill,
     as `make demo` runs it); its training cell starts the same `python -m mapsage.train`.
 Throughput: 1 / median of mmengine's per-iteration `time` (vis_data/scalars.json, logged every
 max(1, min(50, max_iters // 30)) iterations, the same in both). Fixed overhead: wall(b) - wall(a),
@@ -37,7 +37,7 @@ from common import (
     wait_for_quiet,
 )
 
-NOTEBOOK = ROOT / "notebooks" / "train_segformer_loveda.ipynb"
+NOTEBOOK = ROOT / "mapsage" / "notebooks" / "train_segformer_loveda.ipynb"
 WARMUP = 5
 PARTS = ("kernel start + papermill", "preflight cell", "parameter cells",
          "training cell - direct run", "report cell")
@@ -91,7 +91,7 @@ def through_notebook(p: dict, output: Path) -> tuple[float, dict]:
 def main(argv=None) -> int:
     args = parser(__doc__).parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from mapsage.synth import generate
+    from mapsage.data.synth import generate
 
     lengths = (10,) if args.quick else (100, 300)
     repeat = 1 if args.quick else args.repeat

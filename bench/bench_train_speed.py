@@ -47,7 +47,7 @@ def train(data: Path, work_dir: Path, model: str, iters: int, cond) -> dict:
 def main(argv=None) -> int:
     args = parser(__doc__).parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from mapsage.synth import generate
+    from mapsage.data.synth import generate
 
     iters = 8 if args.quick else 60
     repeat = 1 if args.quick else args.repeat

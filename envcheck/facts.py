@@ -118,7 +118,7 @@ class Facts:
     process_started: float | None = None
     pkg_resources: bool = True
     imported: dict[str, ImportedModule] = field(default_factory=dict)
-    mapsage_loader: bool = False  # mapsage.checkpoint (the safe checkpoint loader) is importable
+    mapsage_loader: bool = False  # mapsage.training.checkpoint (the safe checkpoint loader) is importable
     driver: str | None = None  # NVIDIA kernel driver version
     nvcc: str | None = None  # CUDA toolkit version of nvcc, e.g. "12.1"
     work_dir: str = "."

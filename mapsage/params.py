@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mapsage.errors import ParamError
+from mapsage.models import MODELS
 
-MODELS = ("tiny", "b0", "b1", "b2", "b3", "b4", "b5")
 DEVICES = ("auto", "cpu", "cuda")
 SYNTHETIC = "synthetic"
 """``data_root`` value that means: the bundled synthetic LoveDA-layout data set."""

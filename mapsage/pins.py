@@ -14,7 +14,9 @@ _PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s;#]+)")
 
 
 def lock_path() -> Path:
-    return Path(__file__).resolve().parent.parent / LOCK_NAME
+    from mapsage.paths import LOCK_FILE
+
+    return LOCK_FILE
 
 
 def read_pins(path: Path | None = None) -> dict[str, str]:

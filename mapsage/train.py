@@ -27,7 +27,7 @@ def resolve_data_root(data_root: str, progress=print) -> Path:
     """``'synthetic'`` means the bundled demo data set, generated on first use."""
     if data_root != SYNTHETIC:
         return Path(data_root)
-    from mapsage.synth import generate
+    from mapsage.data.synth import generate
 
     return generate(SYNTHETIC_DIR, progress=progress)
 
@@ -84,7 +84,7 @@ def check_work_dir(params: TrainParams) -> None:
 
 def batch_report(cfg, params: TrainParams) -> dict:
     """Effective batch and the learning rate mmengine's auto_scale_lr will use."""
-    from mapsage.distributed import world_size
+    from mapsage.training.distributed import world_size
 
     processes = world_size()
     effective = params.batch_size * processes
@@ -130,10 +130,10 @@ def overlay_samples(runner, count: int) -> list:
 def finish_run(runner, params: TrainParams, config_file: Path, device: str, started: float,
                scale: dict | None = None) -> dict:
     """Write metrics.json and the pictures from what the Runner logged and saved."""
-    from mapsage import plots
-    from mapsage.checkpoint import safe_checkpoint_loading
-    from mapsage.fingerprint import environment
-    from mapsage.run_record import build_metrics, read_run_scalars, write_json
+    from mapsage.results import plots
+    from mapsage.results.fingerprint import environment
+    from mapsage.results.record import build_metrics, read_run_scalars, write_json
+    from mapsage.training.checkpoint import safe_checkpoint_loading
 
     work_dir = Path(runner.work_dir)
     meta = runner.val_dataloader.dataset.metainfo
@@ -160,7 +160,7 @@ def finish_run(runner, params: TrainParams, config_file: Path, device: str, star
             runner.load_checkpoint(str(best), map_location="cpu")
     plots.prediction_overlays(overlay_samples(runner, OVERLAY_SAMPLES), classes, palette,
                               work_dir / "predictions.png")
-    from mapsage.report import write_report
+    from mapsage.results.report import write_report
 
     write_report(metrics, work_dir)
     print(f"mapsage: mIoU {metrics['mIoU']:.2f} (best {metrics['best']['mIoU']:.2f} at iteration "
@@ -170,7 +170,7 @@ def finish_run(runner, params: TrainParams, config_file: Path, device: str, star
 
 def newest_valid_checkpoint(work_dir: Path) -> Path | None:
     """The highest ``iter_N.pth`` in ``work_dir`` that is a complete, loadable checkpoint."""
-    from mapsage.checkpoint import check_checkpoint
+    from mapsage.training.checkpoint import check_checkpoint
 
     candidates = sorted(work_dir.glob("iter_*.pth"), key=lambda p: int(p.stem.split("_")[-1]),
                         reverse=True)
@@ -198,9 +198,9 @@ def preflight(cfg, params: TrainParams, layout, *, distributed: bool, trusted: l
     from mmseg.registry import MODELS
     from mmseg.utils import register_all_modules
 
-    from mapsage.checkpoint import check_checkpoint, check_compatible, init_checkpoints
-    from mapsage.config_check import check_config, raise_on_errors
-    from mapsage.input_check import check_inputs
+    from mapsage.data.check import check_inputs
+    from mapsage.training.checkpoint import check_checkpoint, check_compatible, init_checkpoints
+    from mapsage.training.config_check import check_config, raise_on_errors
 
     raise_on_errors(check_config(cfg, distributed=distributed))
     register_all_modules(init_default_scope=True)
@@ -223,24 +223,25 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
     params = validate(values)
     data_root = resolve_data_root(params.data_root)
     params = validate({**params.as_dict(), "data_root": str(data_root)})
-    from mapsage.layout import find_loveda
+    from mapsage.data.layout import find_loveda
 
     layout = find_loveda(data_root)
     check_work_dir(params)
     device = resolve_device(params.device)
     trusted: list = []
     if params.load_from:
-        from mapsage.checkpoint import check_checkpoint
+        from mapsage.training.checkpoint import check_checkpoint
 
         _, trusted = check_checkpoint(params.load_from, trust=params.trust_checkpoint)
 
     from mmengine.runner import Runner
 
-    import mapsage.atomic_checkpoint
-    import mapsage.mmseg_plugins  # registers PerClassIoUMetric
-    from mapsage import distributed
-    from mapsage.checkpoint import safe_checkpoint_loading
-    from mapsage.config_builder import amp_dtype_for, build_config, config_for_model
+    import mapsage.training.atomic_checkpoint
+    import mapsage.training.plugins  # registers PerClassIoUMetric
+    from mapsage.models import config_for_model
+    from mapsage.training import distributed
+    from mapsage.training.checkpoint import safe_checkpoint_loading
+    from mapsage.training.config import amp_dtype_for, build_config
 
     config_path = Path(config_file) if config_file else config_for_model(params.model)
     amp_dtype = None
@@ -251,7 +252,7 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
     cfg = build_config(config_path, params, options, device=device,
                        distributed=launcher != "none", amp_dtype=amp_dtype, layout=layout)
     cfg.launcher = launcher
-    leftovers = mapsage.atomic_checkpoint.remove_partial_writes(Path(params.work_dir)) \
+    leftovers = mapsage.training.atomic_checkpoint.remove_partial_writes(Path(params.work_dir)) \
         if _is_main_process() else []
     for leftover in leftovers:
         print(f"mapsage: removed {leftover.name}, an unfinished checkpoint save of an "
@@ -296,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from mapsage.checkpoint import force_weights_only
+    from mapsage.training.checkpoint import force_weights_only
 
     note = force_weights_only()
     if note:

@@ -20,7 +20,7 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:
     """The demo's synthetic LoveDA-layout data set (default spec), generated once per session."""
-    from mapsage.synth import generate
+    from mapsage.data.synth import generate
 
     return generate(tmp_path_factory.mktemp("data") / "synthetic-loveda", progress=None)
 

@@ -1,0 +1,123 @@
+"""A small, deterministic data set in LoveDA's folder layout whose classes can be learnt.
+
+Each tile is a Voronoi map of land-cover regions. Every class has its own colour *and* texture
+(stripes for roads and fields, blocks for buildings, speckle for forest, calm water), so a model
+learns the mapping from pixels rather than memorising tiles, and a real training run on the CPU
+shows mIoU rising well above chance within a few hundred iterations. Masks follow LoveDA: 0 is
+no-data (a black band along some tile edges), 1..7 are background, building, road, water,
+barren, forest, agricultural. Same arguments -> byte-identical PNG files.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from mapsage.data.layout import DOMAINS, IMAGES, MASKS
+
+CLASSES = ("background", "building", "road", "water", "barren", "forest", "agricultural")
+# base colour (RGB) per class 1..7
+# Pairs are close on purpose (background/barren, building/road, forest/agricultural): colour
+# alone does not separate them, the texture has to be learnt too.
+_COLOURS = np.array(
+    [[185, 180, 165], [165, 95, 85], [115, 105, 105], [45, 85, 150],
+     [185, 165, 130], [60, 115, 55], [105, 145, 65]], dtype=np.float32)
+# how often each class is drawn for a region, per domain
+_WEIGHTS = {
+    "Urban": np.array([3, 4, 3, 1, 1, 1, 1], dtype=np.float64),
+    "Rural": np.array([2, 1, 1, 2, 2, 3, 4], dtype=np.float64),
+}
+MANIFEST = "SYNTHETIC.json"
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    size: int = 128
+    train_per_domain: int = 16
+    val_per_domain: int = 8
+    seed: int = 0
+    version: int = 1  # bump when the generator's output changes
+
+
+def _textures(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Per-class texture offsets, shape (7, size, size)."""
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    phase = rng.uniform(0, 2 * np.pi)
+    flat = np.zeros((size, size), np.float32)
+    return np.stack([
+        flat + 6 * np.sin(x / 3.0 + phase),                         # background: faint ripple
+        28.0 * (((x // 6) + (y // 6)) % 2) - 14,                   # building: blocks
+        22 * np.sin(2 * np.pi * y / 5 + phase),                     # road: fine stripes
+        flat,                                                       # water: calm
+        rng.normal(0, 18, (size, size)).astype(np.float32),         # barren: speckle
+        rng.normal(0, 30, (size, size)).astype(np.float32),         # forest: rough
+        20 * np.sin(2 * np.pi * (x + y) / 9 + phase),               # agricultural: diagonal rows
+    ])
+
+
+def make_tile(size: int, domain: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One (image HxWx3 uint8, mask HxW uint8 with values 0..7) pair."""
+    n_regions = int(rng.integers(4, 9))
+    seeds = rng.uniform(0, size, (n_regions, 2)).astype(np.float32)
+    weights = _WEIGHTS[domain] / _WEIGHTS[domain].sum()
+    region_class = rng.choice(7, size=n_regions, p=weights)
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    dist = (y[None] - seeds[:, 0, None, None]) ** 2 + (x[None] - seeds[:, 1, None, None]) ** 2
+    cls = region_class[np.argmin(dist, axis=0)]  # 0..6
+    tex = _textures(size, rng)
+    cast = rng.uniform(-18, 18, 3).astype(np.float32)  # per-tile colour cast (sensor, season)
+    img = _COLOURS[cls] + np.take_along_axis(tex, cls[None], 0)[0][..., None] + cast
+    img += rng.normal(0, 10, img.shape).astype(np.float32)
+    mask = (cls + 1).astype(np.uint8)
+    if rng.random() < 0.3:  # a no-data band along one edge, black in the image as in LoveDA
+        width = int(rng.integers(size // 16, size // 5))
+        band = [np.s_[:width, :], np.s_[-width:, :], np.s_[:, :width], np.s_[:, -width:]][
+            int(rng.integers(4))]
+        mask[band] = 0
+        img[band] = 0
+    return np.clip(img, 0, 255).astype(np.uint8), mask
+
+
+def _write_png(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_suffix(".tmp.png")
+    Image.fromarray(array).save(tmp, format="PNG", optimize=False)
+    tmp.replace(path)
+
+
+def generate(out_dir: str | Path, spec: SynthSpec = SynthSpec(), progress=print) -> Path:
+    """Write the data set under ``out_dir`` (reused as is when its manifest matches ``spec``)."""
+    out = Path(out_dir)
+    manifest = out / MANIFEST
+    wanted = asdict(spec)
+    if manifest.is_file() and json.loads(manifest.read_text()) == wanted:
+        if progress:
+            progress(f"synthetic LoveDA data set already at {out} (same spec), reusing it")
+        return out
+    started = time.perf_counter()
+    total = 2 * (spec.train_per_domain + spec.val_per_domain)
+    done = 0
+    for split, count, split_seed in (("Train", spec.train_per_domain, 0), ("Val", spec.val_per_domain, 1)):
+        for d, domain in enumerate(DOMAINS):
+            img_dir, mask_dir = out / split / domain / IMAGES, out / split / domain / MASKS
+            img_dir.mkdir(parents=True, exist_ok=True)
+            mask_dir.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                rng = np.random.default_rng([spec.seed, split_seed, d, i])
+                image, mask = make_tile(spec.size, domain, rng)
+                name = f"{1000 * (2 * split_seed + d + 1) + i}.png"
+                _write_png(img_dir / name, image)
+                _write_png(mask_dir / name, mask)
+                done += 1
+            if progress:
+                progress(f"  {split}/{domain}: {count} tiles  [{done}/{total}, "
+                         f"{time.perf_counter() - started:.1f}s]")
+    manifest.write_text(json.dumps(wanted, indent=2) + "\n")
+    if progress:
+        progress(f"wrote {total} synthetic {spec.size}px LoveDA-layout tiles to {out} "
+                 f"in {time.perf_counter() - started:.1f}s")
+    return out

@@ -1,0 +1,128 @@
+"""Execute the training notebook with papermill: ``mapsage run [NOTEBOOK] -p KEY VALUE ... -f FILE``.
+
+The same papermill call runs locally, in CI and (as Kaggle does it) on Kaggle. Parameters are
+checked against the schema before a kernel starts; a failing cell makes the command exit
+non-zero, names the cell and its error, and the executed notebook is still written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+import yaml
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from papermill.exceptions import PapermillExecutionError
+
+from mapsage.errors import MapSageError
+from mapsage.params import validate
+from mapsage.paths import NOTEBOOK_DIR
+
+DEFAULT_NOTEBOOK = NOTEBOOK_DIR / "train_segformer_loveda.ipynb"
+
+
+class NotebookFailed(MapSageError):
+    """A notebook cell raised; the executed notebook (with the error) was still written."""
+
+
+def load_parameter_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise MapSageError(f"Parameter file {str(path)!r} does not exist.")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise MapSageError(
+            f"Parameter file {str(path)!r} must hold a mapping of parameter: value, "
+            f"got {type(data).__name__}."
+        )
+    return data
+
+
+def failed_cell(output: Path) -> str:
+    """'cell N: ErrorName: message' for the first cell of ``output`` that holds an error."""
+    nb = json.loads(output.read_text())
+    code_index = 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        code_index += 1
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                first_line = cell["source"] if isinstance(cell["source"], str) else "".join(
+                    cell["source"])
+                first_line = first_line.strip().splitlines()[0] if first_line.strip() else ""
+                return (f"code cell {code_index} ({first_line[:60]!r}) failed with "
+                        f"{out['ename']}: {out['evalue']}")
+    return "no cell holds an error output"
+
+
+def execute(notebook: str | Path = DEFAULT_NOTEBOOK, output: str | Path | None = None,
+            parameters: dict[str, Any] | None = None, cwd: str | Path | None = None,
+            log_output: bool = True) -> Path:
+    parameters = dict(parameters or {})
+    params = validate(parameters)  # fail before a kernel starts
+    notebook = Path(notebook)
+    if not notebook.is_file():
+        raise MapSageError(f"Notebook {str(notebook)!r} does not exist.")
+    if output is None:
+        output = Path(params.work_dir) / notebook.name
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if log_output:
+        _stream_papermill_log()
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(output), parameters=parameters, kernel_name="python3",
+            language="python", log_output=log_output, progress_bar=False,
+            cwd=str(cwd) if cwd else None,
+        )
+    except PapermillExecutionError as exc:
+        raise NotebookFailed(
+            f"{failed_cell(output)}\nThe executed notebook, with the error, is {output}"
+        ) from exc
+    except (DeadKernelError, CellTimeoutError) as exc:
+        # papermill saved the notebook but, the kernel being gone, no error output in it
+        where = record_interruption(output, exc)
+        raise NotebookFailed(
+            f"{where}\nThe executed notebook, with the error, is {output}"
+        ) from exc
+    return output
+
+
+def record_interruption(output: Path, exc: Exception) -> str:
+    """Write the kernel's death (or a cell timeout) into the cell that was running; describe it."""
+    if isinstance(exc, DeadKernelError):
+        evalue = ("the Jupyter kernel died while this cell ran: it was killed (often: out of "
+                  "memory) or crashed in native code. Free memory (smaller batch_size or model) "
+                  "and run the notebook again; training resumes with resume=auto.")
+    else:
+        evalue = f"{exc}".strip() or "the cell ran longer than the execution timeout"
+    nb = nbformat.read(output, as_version=4)
+    started = [c for c in nb.cells if c.cell_type == "code"
+               and c.metadata.get("papermill", {}).get("start_time")]
+    if not started:
+        return f"the kernel failed before any cell ran ({type(exc).__name__}: {evalue})"
+    cell = started[-1]
+    cell.outputs.append(nbformat.v4.new_output(
+        "error", ename=type(exc).__name__, evalue=evalue, traceback=[]))
+    cell.metadata.papermill.update(status="failed", exception=True)
+    nb.metadata.setdefault("papermill", {})["exception"] = True
+    nbformat.write(nb, output)
+    return failed_cell(output)
+
+
+def _stream_papermill_log() -> None:
+    """Show papermill's cell progress and the cells' output on stdout, as its own CLI does."""
+    logger = logging.getLogger("papermill")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+

@@ -1,0 +1,111 @@
+"""Start ``mapsage.train`` in its own process and stream its log (used by the notebook).
+
+Training in a child process keeps torch, mmcv and CUDA out of the Jupyter kernel: packages
+installed or upgraded in the kernel's session take effect without a restart, a crash in a CUDA
+op cannot take the kernel down, and a multi-GPU launch (torchrun) is the same call.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mapsage.errors import MapSageError
+from mapsage.kaggle import env as kaggle_env
+from mapsage.params import SYNTHETIC, TrainParams, validate
+
+TAIL_LINES = 30
+
+
+class TrainingFailed(MapSageError):
+    """The training process exited non-zero; the message carries its last lines."""
+
+
+def visible_gpus() -> int:
+    """GPUs this machine shows (nvidia-smi), without importing torch into the kernel."""
+    import shutil
+
+    if os.environ.get("CUDA_VISIBLE_DEVICES") == "" or not shutil.which("nvidia-smi"):
+        return 0
+    proc = subprocess.run(["nvidia-smi", "--list-gpus"], capture_output=True, text=True,
+                          timeout=30)
+    return len(proc.stdout.strip().splitlines()) if proc.returncode == 0 else 0
+
+
+def processes_for(params: TrainParams, gpus_visible: int | None = None) -> int:
+    """How many training processes: ``gpus`` if set, else one per visible GPU, at least one."""
+    if params.gpus:
+        return params.gpus
+    if params.device == "cpu":
+        return 1
+    return max(1, visible_gpus() if gpus_visible is None else gpus_visible)
+
+
+def training_command(params: TrainParams, config: str | None = None,
+                     processes: int = 1) -> list[str]:
+    """``python -m mapsage.train``, or the same module under torchrun for several processes."""
+    if processes > 1:
+        cmd = [sys.executable, "-u", "-m", "torch.distributed.run", "--standalone",
+               f"--nproc_per_node={processes}", "-m", "mapsage.train", "--launcher", "pytorch"]
+    else:
+        cmd = [sys.executable, "-u", "-m", "mapsage.train"]
+    if config:
+        cmd += ["--config", str(config)]
+    return cmd + params.to_cli_args()
+
+
+def stream(cmd: list[str], out=None) -> tuple[int, list[str]]:
+    """Run ``cmd``, echo its merged stdout/stderr line by line; return (exit code, last lines)."""
+    out = out or sys.stdout
+    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          bufsize=1) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.write(line)
+            out.flush()
+            tail.append(line.rstrip("\n"))
+        code = proc.wait()
+    return code, list(tail)
+
+
+def for_this_platform(params: TrainParams) -> TrainParams:
+    """On Kaggle: find load_from under whatever mount layout the data set got, and map
+    ``/kaggle`` paths onto the rehearsal root when one is set. Elsewhere: unchanged."""
+    if not kaggle_env.on_kaggle():
+        return params
+    values = params.as_dict()
+    for key in ("data_root", "work_dir", "load_from"):
+        values[key] = kaggle_env.localize(values[key])
+    if values["load_from"]:
+        found = kaggle_env.find_input_file(values["load_from"])
+        if found is None:
+            raise MapSageError(
+                f"load_from {params.load_from!r} is not under {kaggle_env.input_dir()} in any "
+                "mount layout. Attach the checkpoint's data set to the notebook (Add Input), or "
+                "set load_from=None."
+            )
+        values["load_from"] = str(found)
+    return validate(values)
+
+
+def run_training(params: TrainParams, config: str | None = None,
+                 gpus_visible: int | None = None) -> dict:
+    params = for_this_platform(params)
+    if params.data_root == SYNTHETIC:  # generate once here, not once per training process
+        from mapsage.train import resolve_data_root
+
+        params = validate({**params.as_dict(), "data_root": str(resolve_data_root(SYNTHETIC))})
+    cmd = training_command(params, config, processes_for(params, gpus_visible))
+    print("$ " + " ".join(cmd), flush=True)
+    code, tail = stream(cmd)
+    if code != 0:
+        errors = [line for line in tail if line.startswith("mapsage.train: error:")]
+        summary = errors[-1] if errors else "\n".join(tail[-12:])
+        raise TrainingFailed(f"training exited with code {code}:\n{summary}")
+    path = Path(params.work_dir) / "metrics.json"
+    return json.loads(path.read_text())

@@ -1,0 +1,70 @@
+"""Generate each ``.ipynb`` from its jupytext percent source, byte for byte the same every time.
+
+The ``.py`` source is the only hand-edited form. The generated notebook carries the ``python3``
+kernelspec and language info that papermill and Kaggle need, and cell ids derived from the cell's
+position and content, so regenerating an unchanged source gives an identical file (jupytext alone
+gives new random ids). ``check`` compares the committed file with a fresh rendering: unlike
+``jupytext --diff``, which exits 0 on a difference, it reports and fails.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+from mapsage.paths import NOTEBOOK_DIR
+
+KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+LANGUAGE_INFO = {"name": "python", "file_extension": ".py", "mimetype": "text/x-python"}
+
+
+def sources(folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    return sorted(p for p in folder.glob("*.py") if p.read_text().startswith("# ---\n# jupyter:"))
+
+
+def target_for(source: Path) -> Path:
+    return source.with_suffix(".ipynb")
+
+
+def render_notebook(source: Path) -> nbformat.NotebookNode:
+    nb = jupytext.read(source, fmt="py:percent")
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = dict(LANGUAGE_INFO)
+    for index, cell in enumerate(nb.cells):
+        digest = hashlib.sha1(f"{index}\0{cell.cell_type}\0{cell.source}".encode()).hexdigest()
+        cell["id"] = f"c{index:02d}-{digest[:10]}"
+        if cell.cell_type == "code":
+            cell["execution_count"] = None
+            cell["outputs"] = []
+    nbformat.validate(nb)
+    return nb
+
+
+def render(source: Path) -> str:
+    return nbformat.writes(render_notebook(source), version=4) + "\n"
+
+
+def build(source: Path) -> Path:
+    target = target_for(source)
+    target.write_text(render(source))
+    return target
+
+
+def check(source: Path) -> list[str]:
+    """Differences between the committed notebook and its source; empty when in sync."""
+    target = target_for(source)
+    if not target.is_file():
+        return [f"{target} is missing: run `nox -s notebooks` (or `mapsage notebook build`)"]
+    expected, actual = render(source), target.read_text()
+    if expected == actual:
+        return []
+    diff = difflib.unified_diff(actual.splitlines(), expected.splitlines(),
+                                str(target), f"{target} (regenerated from {source.name})",
+                                lineterm="", n=1)
+    return [f"{target} is out of sync with {source}: run `nox -s notebooks` and commit both.",
+            *list(diff)[:40]]

@@ -1,0 +1,20 @@
+"""Where MapSage's files are: package data (configs, notebooks) and the project checkout.
+
+Configs and notebooks ship inside the package (``mapsage/configs``, ``mapsage/notebooks``), so an
+installed wheel trains outside a checkout. Kaggle kernel definitions (``kaggle/``) and build
+output (``build/``) belong to a checkout: they are user-editable project files, not package data.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+CONFIG_DIR = PACKAGE_DIR / "configs"
+NOTEBOOK_DIR = PACKAGE_DIR / "notebooks"
+PROJECT_ROOT = PACKAGE_DIR.parent
+"""The checkout holding this package (meaningful only when running from a checkout)."""
+KERNELS_DIR = PROJECT_ROOT / "kaggle"
+BUILD_DIR = PROJECT_ROOT / "build"
+LOCK_FILE = PROJECT_ROOT / "requirements-lock.txt"

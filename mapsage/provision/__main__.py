@@ -1,0 +1,5 @@
+import sys
+
+from mapsage.provision.mmcv import main
+
+sys.exit(main())

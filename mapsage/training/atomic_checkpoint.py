@@ -1,0 +1,66 @@
+"""Checkpoints written atomically: a kill during a save never leaves a truncated ``.pth``.
+
+mmengine 0.10.7 serialises a checkpoint to memory and hands the bytes to its file backend, whose
+local ``put`` opens the final path and writes into it: a process killed mid-write leaves a
+truncated file under the real name, and a later resume picks it up. mmengine has no atomic
+save, so this small backend is hand-written: it writes to a temporary file in the same folder,
+flushes it to disk and renames it over the final name (``os.replace`` is atomic on POSIX), then
+syncs the folder. It is registered with mmengine's own backend registry and selected through
+CheckpointHook's ``backend_args`` (``mapsage.training.config``), so mmengine's checkpoint code is
+used unchanged.
+
+A kill during a save leaves only the hidden temporary file (``.iter_N.pth.XXXX.partial``), never
+a ``.pth``; :func:`remove_partial_writes` deletes such leftovers when the next run starts.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from mmengine.fileio import register_backend
+from mmengine.fileio.backends import LocalBackend
+
+BACKEND = "mapsage_atomic_local"
+PREFIX, SUFFIX = ".", ".partial"
+
+
+def write_atomically(data: bytes, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f"{PREFIX}{path.name}.", suffix=SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def remove_partial_writes(folder: Path) -> list[Path]:
+    """Delete the temporary files of saves that an interrupted run never finished.
+
+    Each can be as large as a checkpoint (about 1 GB for MiT-B5 with its AdamW state).
+    """
+    leftovers = sorted(folder.glob(f"{PREFIX}*.pth.*{SUFFIX}")) if folder.is_dir() else []
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+    return leftovers
+
+
+@register_backend(BACKEND)
+class AtomicLocalBackend(LocalBackend):
+    def put(self, obj: bytes, filepath: str | Path) -> None:
+        write_atomically(obj, filepath)
+
+    def put_text(self, obj: str, filepath: str | Path, encoding: str = "utf-8") -> None:
+        write_atomically(obj.encode(encoding), filepath)

@@ -1,0 +1,194 @@
+"""Assemble a runnable mmengine Config from a config file and the training parameters.
+
+The config files in ``configs/`` hold the recipe; this module applies what a run decides:
+where the data is (the LoveDA layout found on disk), crop size, schedule length, batch size,
+learning rate, checkpointing, device-dependent normalisation and precision.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from mmengine.config import Config, DictAction
+
+from mapsage.data.layout import LoveDALayout, find_loveda
+from mapsage.errors import MapSageError, ParamError
+from mapsage.models import MODEL_CONFIGS
+from mapsage.params import TrainParams
+from mapsage.paths import CONFIG_DIR
+
+METRIC = "PerClassIoUMetric"  # mapsage.training.plugins
+
+
+
+def _walk(node: Any):
+    """Yield every dict inside nested dicts/lists (mmengine ConfigDicts included)."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from _walk(value)
+
+
+def _sub_datasets(dataset: dict) -> list[dict]:
+    return list(dataset["datasets"]) if dataset.get("type") == "ConcatDataset" else [dataset]
+
+
+def _datasets_for(template: dict, layout: LoveDALayout, split: str) -> dict:
+    """A ConcatDataset with one sub data set per LoveDA domain folder present in ``split``."""
+    parts = []
+    for domain in layout.split(split):
+        part = copy.deepcopy(template)
+        part["data_root"] = str(layout.root)
+        part["data_prefix"] = dict(
+            img_path=str(domain.images.relative_to(layout.root)),
+            seg_map_path=str(domain.masks.relative_to(layout.root)),
+        )
+        parts.append(part)
+    return dict(type="ConcatDataset", datasets=parts)
+
+
+def apply_layout(cfg: Config, layout: LoveDALayout) -> None:
+    for loader, split in (("train_dataloader", "Train"), ("val_dataloader", "Val"),
+                          ("test_dataloader", "Val")):
+        template = _sub_datasets(cfg[loader]["dataset"])[0]
+        cfg[loader]["dataset"] = _datasets_for(template, layout, split)
+
+
+def apply_crop(cfg: Config, crop: int) -> None:
+    size = (crop, crop)
+    for node in _walk(cfg["train_dataloader"]):
+        if node.get("type") == "RandomCrop":
+            node["crop_size"] = size
+        elif node.get("type") == "RandomResize":
+            # LoveDA's recipe: scale (2048, 512) for 512 crops -> keep the 4:1 ratio
+            node["scale"] = (4 * crop, crop)
+    cfg.model.data_preprocessor["size"] = size
+    cfg["crop_size"] = size
+
+
+def apply_test_scale(cfg: Config) -> None:
+    scale = cfg.get("test_scale")
+    if scale is None:
+        return
+    for key in ("val_dataloader", "test_dataloader", "test_pipeline"):
+        for node in _walk(cfg.get(key, [])):
+            if node.get("type") == "Resize":
+                node["scale"] = tuple(scale)
+
+
+def apply_schedule(cfg: Config, p: TrainParams) -> None:
+    cfg.train_cfg.max_iters = p.max_iters
+    cfg.train_cfg.val_interval = p.val_interval
+    cfg.optim_wrapper.optimizer.lr = p.lr
+    # lr is given for the recipe's base batch; mmengine rescales it to the effective batch
+    base = cfg.get("auto_scale_lr", {}).get("base_batch_size", 16)
+    cfg.auto_scale_lr = dict(enable=True, base_batch_size=base)
+    schedulers = cfg.get("param_scheduler") or []
+    warm = [s for s in schedulers if s.get("type") == "LinearLR"]
+    decay = [s for s in schedulers if s.get("type") == "PolyLR"]
+    if warm and decay:
+        # The recipe warms up for 1500 of 40k iterations; a short run keeps at most 10 % warm-up.
+        warmup = max(1, min(int(warm[0].get("end", 1500)), p.max_iters // 10))
+        warm[0]["end"] = warmup
+        decay[0]["begin"] = warmup
+        decay[0]["end"] = p.max_iters
+    hooks = cfg.default_hooks
+    hooks.checkpoint.interval = p.checkpoint_interval
+    hooks.logger.interval = max(1, min(int(hooks.logger.get("interval", 50)), p.max_iters // 30))
+
+
+def apply_loader(cfg: Config, p: TrainParams) -> None:
+    cfg.train_dataloader.batch_size = p.batch_size
+    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        cfg[loader].num_workers = p.num_workers
+        cfg[loader].persistent_workers = p.num_workers > 0
+
+
+def amp_dtype_for(capability: tuple[int, int]) -> str:
+    """bfloat16 where the GPU computes it natively (Ampere, 8.0, and newer), else float16
+    (T4 is 7.5, P100 6.0; both run float16 with dynamic loss scaling)."""
+    return "bfloat16" if tuple(capability) >= (8, 0) else "float16"
+
+
+def apply_device(cfg: Config, *, device: str, distributed: bool, amp: bool,
+                 amp_dtype: str | None = None) -> None:
+    """Normalisation, distributed backend and precision for the device the run will use."""
+    norm = "SyncBN" if (distributed and device == "cuda") else "BN"
+    for node in _walk(cfg.model):
+        if node.get("type") in ("SyncBN", "BN") and "requires_grad" in node:
+            node["type"] = norm
+    cfg.env_cfg.dist_cfg = dict(backend="nccl" if device == "cuda" else "gloo")
+    if device != "cuda":
+        cfg.env_cfg.cudnn_benchmark = False
+        if distributed:
+            cfg.model_wrapper_cfg = dict(type="CPUDistributedDataParallel")
+    if amp:
+        if device != "cuda":
+            raise ParamError(
+                "amp=True needs a CUDA GPU, but this run uses the CPU. Set amp=False, or turn on "
+                "a GPU (Kaggle: Settings > Accelerator > GPU) and use device='auto' or 'cuda'."
+            )
+        cfg.optim_wrapper.type = "AmpOptimWrapper"
+        cfg.optim_wrapper.dtype = amp_dtype or "float16"
+        if cfg.optim_wrapper.dtype == "float16":
+            cfg.optim_wrapper.loss_scale = "dynamic"
+
+
+def apply_run(cfg: Config, p: TrainParams) -> None:
+    cfg.work_dir = str(Path(p.work_dir).resolve())
+    cfg.load_from = str(Path(p.load_from).resolve()) if p.load_from else None
+    # resume=True/'auto' is resolved by mapsage.train to the newest *valid* checkpoint
+    cfg.resume = False
+    # write checkpoints atomically (mapsage.training.atomic_checkpoint), unless the config chose a backend
+    checkpoint = cfg.default_hooks.checkpoint
+    plugins = ["mapsage.training.plugins"]
+    if not checkpoint.get("backend_args") and not checkpoint.get("file_client_args"):
+        checkpoint.backend_args = dict(backend="mapsage_atomic_local")
+        plugins.append("mapsage.training.atomic_checkpoint")  # registers the backend wherever cfg is used
+    cfg.randomness = dict(seed=p.seed, deterministic=False)
+    for key in ("val_evaluator", "test_evaluator"):
+        if cfg[key].get("type") == "IoUMetric":
+            cfg[key]["type"] = METRIC
+    imports = list(cfg.get("custom_imports", {}).get("imports", []))
+    cfg.custom_imports = dict(imports=[*imports, *(m for m in plugins if m not in imports)],
+                              allow_failed_imports=False)
+
+
+def apply_options(cfg: Config, options: dict[str, str]) -> None:
+    """Dotted ``key=value`` overrides, parsed the way mmengine's ``--cfg-options`` parses them."""
+    if options:
+        cfg.merge_from_dict({k: DictAction._parse_iterable(v) for k, v in options.items()})
+
+
+def build_config(config_file: str | Path, params: TrainParams, options: dict[str, str] | None = None,
+                 *, device: str = "cpu", distributed: bool = False,
+                 amp_dtype: str | None = None, layout: LoveDALayout | None = None) -> Config:
+    config_file = Path(config_file)
+    if not config_file.is_file():
+        raise MapSageError(
+            f"Config file {str(config_file)!r} does not exist. Use one of "
+            f"{', '.join(sorted(MODEL_CONFIGS.values()))} from {CONFIG_DIR}, or your own."
+        )
+    try:
+        cfg = Config.fromfile(str(config_file))
+    except Exception as exc:  # a config is Python (and _base_ files): any error can come out
+        raise MapSageError(
+            f"Config file {str(config_file)!r} cannot be loaded by mmengine: "
+            f"{type(exc).__name__}: {exc}. Fix the file (its _base_ paths are relative to it), "
+            "or leave --config out to use the one for model=."
+        ) from exc
+    layout = layout or find_loveda(params.data_root)
+    apply_layout(cfg, layout)
+    apply_crop(cfg, params.crop_size)
+    apply_test_scale(cfg)
+    apply_schedule(cfg, params)
+    apply_loader(cfg, params)
+    apply_device(cfg, device=device, distributed=distributed, amp=params.amp, amp_dtype=amp_dtype)
+    apply_run(cfg, params)
+    apply_options(cfg, options or {})
+    return cfg

@@ -1,0 +1,36 @@
+"""Evaluate a model on the validation split without training (mmengine's ValLoop, IoUMetric).
+
+``evaluate(params)`` with no checkpoint measures the untrained baseline: the same config, seed
+and data, initial weights. Tests compare a trained run against it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mapsage.params import TrainParams
+
+
+def evaluate(params: TrainParams, checkpoint: str | Path | None = None,
+             config_file: str | Path | None = None) -> dict[str, float]:
+    from mmengine.runner import Runner
+
+    import mapsage.training.plugins  # noqa: F401  (registers PerClassIoUMetric)
+    from mapsage.models import config_for_model
+    from mapsage.train import resolve_device
+    from mapsage.training.checkpoint import check_checkpoint, safe_checkpoint_loading
+    from mapsage.training.config import build_config
+
+    device = resolve_device(params.device)
+    cfg = build_config(config_file or config_for_model(params.model), params, device=device)
+    trusted: list = []
+    if checkpoint:
+        path, trusted = check_checkpoint(checkpoint, trust=params.trust_checkpoint)
+        cfg.load_from = str(path)
+    else:
+        cfg.load_from = None
+    cfg.resume = False
+    cfg.default_hooks.checkpoint = None  # nothing to save (and no "best" to track) without training
+    runner = Runner.from_cfg(cfg)
+    with safe_checkpoint_loading(trusted):
+        return {k: float(v) for k, v in runner.val().items()}

@@ -1,0 +1,145 @@
+"""Building the pushable Kaggle folder: metadata rules, the carried code, no credentials."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mapsage.errors import MapSageError
+from mapsage.kaggle.build import MetadataError, build, validate_metadata
+from mapsage.kaggle.push import scan_for_credentials
+from mapsage.paths import KERNELS_DIR
+
+KERNEL = KERNELS_DIR / "train-segformer-loveda"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    return build(KERNEL, owner="alice", out_dir=tmp_path_factory.mktemp("build"))
+
+
+def _valid_meta() -> dict:
+    return {"id": "alice/mapsage-segformer-loveda-training",
+            "title": "MapSage SegFormer LoveDA Training", "code_file": "nb.ipynb",
+            "language": "python", "kernel_type": "notebook", "is_private": True,
+            "enable_gpu": True, "enable_internet": False, "dataset_sources": ["alice/loveda"],
+            "kernel_sources": [], "model_sources": [], "docker_image_pinning_type": "original"}
+
+
+def test_valid_metadata_passes():
+    assert validate_metadata(_valid_meta()) == []
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"title": "Seg"}, "at least five characters"),
+    ({"code_file": ""}, "code_file is missing"),
+    ({"id": None}, "id ('owner/slug') is missing"),
+    ({"id": "alice/mapsage-segformer-loveda-training/3"}, "must not contain a version"),
+    ({"id": "alice/my-kernel"}, "does not match the title's slug"),
+    ({"id": "alice/abc"}, "at least five characters"),
+    ({"id": "noslash"}, "does not match the title's slug"),
+    ({"language": "julia"}, "language 'julia'"),
+    ({"kernel_type": "app"}, "kernel_type 'app'"),
+    ({"dataset_sources": ["loveda"]}, "dataset_sources entry 'loveda'"),
+    ({"dataset_sources": ["a/b/c/d"]}, "Invalid dataset specification"),
+    ({"kernel_sources": ["alice/abc"]}, "kernel_sources entry"),
+    ({"model_sources": ["alice/model/pytorch/x"]}, "model_sources entry"),
+    ({"docker_image_pinning_type": "pinned"}, "docker_image_pinning_type 'pinned'"),
+    ({"enable_gpu": "yes"}, "enable_gpu = 'yes' is not a boolean"),
+    ({"is_private": 1}, "is_private = 1 is not a boolean"),
+])
+def test_each_rule_of_the_official_client_is_enforced(change, expected):
+    meta = {**_valid_meta(), **change}
+    problems = validate_metadata(meta)
+    assert any(expected in p for p in problems), problems
+
+
+def test_code_file_must_exist_in_the_folder(tmp_path):
+    problems = validate_metadata(_valid_meta(), tmp_path)
+    assert any("does not exist" in p for p in problems)
+
+
+def test_built_metadata(built):
+    meta = json.loads((built / "kernel-metadata.json").read_text())
+    assert meta["id"] == "alice/" + built.name
+    assert meta["code_file"] == built.name + ".ipynb"
+    assert meta["kernel_type"] == "notebook" and meta["language"] == "python"
+    assert meta["docker_image_pinning_type"] == "original"
+    assert meta["enable_gpu"] is True and meta["is_private"] is True
+    assert "alice/mapsage-mmcv-wheelhouse" in meta["dataset_sources"]
+    assert validate_metadata(meta, built) == []
+
+
+def test_built_notebook_has_injected_parameters_kernelspec_and_verified_code(built):
+    nb = nbformat.read(built / f"{built.name}.ipynb", as_version=4)
+    assert nb.metadata.kernelspec.name == "python3" and nb.metadata.kernelspec.language == "python"
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    assert tags[0] == ["mapsage-bundle"] and tags[1] == ["mapsage-provision"]
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1
+    assert 'model = "b2"' in injected[0].source and 'device = "cuda"' in injected[0].source
+    # the carried code unpacks to the real package files, sha256 as declared
+    source = nb.cells[0].source
+    payload = base64.b64decode(source.split('b64decode("')[1].split('")')[0])
+    assert hashlib.sha256(payload).hexdigest() == nb.metadata.mapsage.bundle_sha256
+    names = zipfile.ZipFile(io.BytesIO(payload)).namelist()
+    assert "mapsage/train.py" in names and "envcheck/__init__.py" in names
+    assert "mapsage/configs/segformer_mit-b2_loveda-512x512.py" in names
+    assert "requirements-lock.txt" in names
+    assert not any("__pycache__" in n for n in names)
+
+
+def test_bundle_is_deterministic(tmp_path):
+    a = build(KERNEL, owner="alice", out_dir=tmp_path / "a")
+    b = build(KERNEL, owner="alice", out_dir=tmp_path / "b")
+    nb_a = nbformat.read(a / f"{a.name}.ipynb", as_version=4)
+    nb_b = nbformat.read(b / f"{b.name}.ipynb", as_version=4)
+    assert nb_a.metadata.mapsage.bundle_sha256 == nb_b.metadata.mapsage.bundle_sha256
+
+
+def test_a_wrong_kaggle_parameter_fails_the_build(tmp_path):
+    kernel = tmp_path / "k"
+    kernel.mkdir()
+    (kernel / "kernel.json").write_text((KERNEL / "kernel.json").read_text())
+    (kernel / "params.yaml").write_text("model: b7\n")
+    with pytest.raises(MapSageError, match="'model' = 'b7'"):
+        build(kernel, owner="alice", out_dir=tmp_path / "out")
+
+
+def test_bad_owner_is_refused(tmp_path):
+    with pytest.raises(MetadataError, match="not a Kaggle user name"):
+        build(KERNEL, owner="al ice/x", out_dir=tmp_path)
+
+
+def test_bundle_holds_no_credentials(built, tmp_path, monkeypatch):
+    secret = "0123456789abcdef0123456789abcdef"
+    home = tmp_path / "kaggle-config"
+    home.mkdir()
+    (home / "kaggle.json").write_text(json.dumps({"username": "alice", "key": secret}))
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(home))
+    monkeypatch.setenv("KAGGLE_KEY", secret)
+    assert scan_for_credentials(built) == []
+    # the scanner itself finds a planted secret (so the assertion above can fail)
+    (built / "notes.txt").write_text(f"token {secret}")
+    try:
+        assert scan_for_credentials(built) == [str(built / "notes.txt")]
+    finally:
+        (built / "notes.txt").unlink()
+
+
+def test_repository_has_no_importable_kaggle_package(repo_root):
+    assert not list((repo_root / "kaggle").rglob("*.py"))
+    proc = subprocess.run([sys.executable, "-c", "import kaggle; print(kaggle.__file__)"],
+                          cwd=repo_root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "site-packages" in proc.stdout
+    assert importlib.util.find_spec("kaggle").origin.endswith("site-packages/kaggle/__init__.py")
