@@ -26,17 +26,12 @@ from envcheck.facts import Facts, gather_static
 from envcheck.probe import DEFAULT_TIMEOUT_S, gather_probes
 from envcheck.report import Finding, Remedy, Report, stream_supports
 from envcheck.rules import PROFILES, evaluate
+from mapsage.errors import PreflightError  # stdlib-only, the one exception hierarchy
 
 __all__ = ["Facts", "Finding", "PreflightError", "Remedy", "Report", "preflight", "run",
            "PROFILES", "TABLE_VERSION"]
 
 
-class PreflightError(RuntimeError):
-    """The environment has errors; the message lists them with their remedies."""
-
-    def __init__(self, report: Report):
-        super().__init__(report.errors_text())
-        self.report = report
 
 
 def run(profile: str | None = None, facts: Facts | None = None, work_dir: str | Path = ".", *,

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mapsage.errors import MapSageError
+from mapsage.errors import InputError, MapSageError
 from mapsage.data.layout import LoveDALayout
 
 MASK_VALUES = range(0, 8)  # 0 = no-data, 1..7 = the LoveDA classes
@@ -35,8 +35,6 @@ EXAMPLES = 3
 PROGRESS_EVERY = 500
 
 
-class InputError(MapSageError):
-    """The data or the disk would make training fail; the message lists every problem found."""
 
 
 @dataclass

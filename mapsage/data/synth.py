@@ -121,3 +121,16 @@ def generate(out_dir: str | Path, spec: SynthSpec = SynthSpec(), progress=print)
         progress(f"wrote {total} synthetic {spec.size}px LoveDA-layout tiles to {out} "
                  f"in {time.perf_counter() - started:.1f}s")
     return out
+
+
+SYNTHETIC_DIR = Path("data/synthetic-loveda")
+"""Where ``data_root='synthetic'`` generates the demo data set (relative to the working folder)."""
+
+
+def resolve_data_root(data_root: str, progress=print) -> Path:
+    """``'synthetic'`` means the bundled demo data set, generated on first use; else the path."""
+    from mapsage.params import SYNTHETIC
+
+    if data_root != SYNTHETIC:
+        return Path(data_root)
+    return generate(SYNTHETIC_DIR, progress=progress)

@@ -30,7 +30,7 @@ import papermill
 import yaml
 
 from mapsage import paths
-from mapsage.errors import MapSageError
+from mapsage.errors import MapSageError, MetadataError
 from mapsage.params import validate
 from mapsage.paths import PROJECT_ROOT
 
@@ -45,8 +45,6 @@ BOOLEAN_FIELDS = ("is_private", "enable_gpu", "enable_tpu", "enable_internet")
 SECRET_FILES = ("kaggle.json", ".env", "credentials")
 
 
-class MetadataError(MapSageError):
-    """kernel-metadata.json would be refused by ``kaggle kernels push``."""
 
 
 def slug_of(title: str) -> str:

@@ -18,7 +18,7 @@ import re
 import time
 from pathlib import Path
 
-from mapsage.errors import MapSageError
+from mapsage.errors import MapSageError, PushFailed
 from mapsage.kaggle.build import validate_metadata
 
 TERMINAL = {"complete", "error", "cancel_acknowledged"}
@@ -29,8 +29,6 @@ _SECRET_PATTERNS = (
 )
 
 
-class PushFailed(MapSageError):
-    """Kaggle refused the push, or the kernel session ended in an error."""
 
 
 def known_secrets() -> list[str]:

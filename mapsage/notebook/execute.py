@@ -19,15 +19,13 @@ import yaml
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
-from mapsage.errors import MapSageError
+from mapsage.errors import MapSageError, NotebookFailed
 from mapsage.params import validate
 from mapsage.paths import NOTEBOOK_DIR
 
 DEFAULT_NOTEBOOK = NOTEBOOK_DIR / "train_segformer_loveda.ipynb"
 
 
-class NotebookFailed(MapSageError):
-    """A notebook cell raised; the executed notebook (with the error) was still written."""
 
 
 def load_parameter_file(path: str | Path) -> dict[str, Any]:

@@ -14,15 +14,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mapsage.errors import MapSageError
+from mapsage.errors import MapSageError, TrainingFailed
 from mapsage.kaggle import env as kaggle_env
 from mapsage.params import SYNTHETIC, TrainParams, validate
 
 TAIL_LINES = 30
 
 
-class TrainingFailed(MapSageError):
-    """The training process exited non-zero; the message carries its last lines."""
 
 
 def visible_gpus() -> int:
@@ -97,7 +95,7 @@ def run_training(params: TrainParams, config: str | None = None,
                  gpus_visible: int | None = None) -> dict:
     params = for_this_platform(params)
     if params.data_root == SYNTHETIC:  # generate once here, not once per training process
-        from mapsage.train import resolve_data_root
+        from mapsage.data.synth import resolve_data_root
 
         params = validate({**params.as_dict(), "data_root": str(resolve_data_root(SYNTHETIC))})
     cmd = training_command(params, config, processes_for(params, gpus_visible))

@@ -317,20 +317,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --with-deps: install only from wheelhouse folders (no index)")
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
-    try:
+
+    def run() -> int:
         if args.with_deps:
             install_dependencies(python=args.python, roots=search_roots(args.wheelhouse),
                                  offline=args.offline)
         provision(python=args.python, extra_roots=args.wheelhouse, jobs=args.jobs,
                   allow_build=not args.no_build, dry_run=args.dry_run,
                   kaggle_owner=args.kaggle_owner)
-    except MapSageError as exc:
-        if args.debug:
-            raise
-        print(f"mapsage provision: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return 0
 
+    from mapsage.cli import guarded
+
+    return guarded("mapsage provision", run, debug=args.debug)
 
 if __name__ == "__main__":
     sys.exit(main())

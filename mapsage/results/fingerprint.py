@@ -29,7 +29,7 @@ def environment(device: str) -> dict:
         "numpy": _version("numpy"),
         "device": device,
         "executable": sys.executable,
-        "mapsage_path": str(Path(__file__).resolve().parent),
+        "mapsage_path": str(Path(__file__).resolve().parents[1]),
     }
     if device == "cuda":
         info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]

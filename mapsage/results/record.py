@@ -12,7 +12,57 @@ import math
 from pathlib import Path
 from typing import Any
 
+from mapsage.errors import MapSageError
+
 SUMMARY_KEYS = ("aAcc", "mIoU", "mAcc")
+_NUMBER = (int, float)
+
+
+def _expect(ok: bool, path: Path, where: str, expected: str, value: Any) -> None:
+    if not ok:
+        raise MapSageError(
+            f"{str(path)!r} is not a MapSage metrics.json: {where} is {value!r}, expected "
+            f"{expected}. Point at the work_dir of a finished run (or its metrics.json)."
+        )
+
+
+def _check_metrics(path: Path, data: Any) -> dict:
+    """The fields the tables read, checked for type: a file is never trusted to be well-formed."""
+    _expect(isinstance(data, dict), path, "the top level", "an object", type(data).__name__)
+    for key in SUMMARY_KEYS:
+        value = data.get(key)
+        _expect(value is None or isinstance(value, _NUMBER), path, key, "a number", value)
+    for key, kind in (("iterations", int), ("wall_time_s", _NUMBER)):
+        _expect(isinstance(data.get(key), kind), path, key, "a number", data.get(key))
+    best, final = data.get("best"), data.get("final")
+    _expect(isinstance(best, dict), path, "best", "an object", best)
+    _expect(isinstance(final, dict) and isinstance(final.get("per_class"), dict), path,
+            "final.per_class", "an object of classes", final)
+    for cls, values in final["per_class"].items():
+        _expect(isinstance(values, dict) and all(
+            values.get(k) is None or isinstance(values.get(k), _NUMBER) for k in ("IoU", "Acc")),
+            path, f"final.per_class.{cls}", "{IoU: number, Acc: number}", values)
+    per_class = data.get("per_class_IoU")
+    _expect(isinstance(per_class, dict) and all(
+        v is None or isinstance(v, _NUMBER) for v in per_class.values()), path,
+        "per_class_IoU", "an object of numbers", per_class)
+    return data
+
+
+def read_metrics(path: str | Path) -> tuple[str, dict]:
+    """(run name, metrics) from a work_dir or a metrics.json, checked before anything reads it."""
+    given = Path(path)
+    file = given / "metrics.json" if given.is_dir() else given
+    if not file.is_file():
+        raise MapSageError(f"{str(file)!r} does not exist: give a run's work_dir or its "
+                           "metrics.json.")
+    try:
+        data = json.loads(file.read_text())
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MapSageError(f"{str(file)!r} is not valid JSON ({exc}): give a run's work_dir or "
+                           "its metrics.json.") from None
+    name = file.parent.name if file.name == "metrics.json" else file.stem
+    return name, _check_metrics(file, data)
 
 
 def read_scalars(path: str | Path) -> list[dict[str, Any]]:

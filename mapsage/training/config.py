@@ -43,7 +43,7 @@ def _datasets_for(template: dict, layout: LoveDALayout, split: str) -> dict:
     parts = []
     for domain in layout.split(split):
         part = copy.deepcopy(template)
-        part["data_root"] = str(layout.root)
+        part["data_root"] = str(layout.root.resolve())  # the saved config runs from any folder
         part["data_prefix"] = dict(
             img_path=str(domain.images.relative_to(layout.root)),
             seg_map_path=str(domain.masks.relative_to(layout.root)),
@@ -139,23 +139,33 @@ def apply_device(cfg: Config, *, device: str, distributed: bool, amp: bool,
             cfg.optim_wrapper.loss_scale = "dynamic"
 
 
-def apply_run(cfg: Config, p: TrainParams) -> None:
+RESULTS_HOOK = "RunResultsHook"  # mapsage.results.hook
+PLUGINS = "mapsage.training.plugins"  # registers every MapSage addition (hook, metric, backend)
+
+
+def apply_run(cfg: Config, p: TrainParams, config_file: Path) -> None:
+    """Where the run writes, what it loads, its seed, and MapSage's plugins.
+
+    Every module the config names is listed in ``custom_imports``, so the config mmengine saves
+    in work_dir runs under mmseg's own ``tools/train.py`` too.
+    """
     cfg.work_dir = str(Path(p.work_dir).resolve())
     cfg.load_from = str(Path(p.load_from).resolve()) if p.load_from else None
-    # resume=True/'auto' is resolved by mapsage.train to the newest *valid* checkpoint
+    # resume=True/'auto' is resolved by mapsage.training.resume to the newest *valid* checkpoint
     cfg.resume = False
     # write checkpoints atomically (mapsage.training.atomic_checkpoint), unless the config chose a backend
     checkpoint = cfg.default_hooks.checkpoint
-    plugins = ["mapsage.training.plugins"]
     if not checkpoint.get("backend_args") and not checkpoint.get("file_client_args"):
         checkpoint.backend_args = dict(backend="mapsage_atomic_local")
-        plugins.append("mapsage.training.atomic_checkpoint")  # registers the backend wherever cfg is used
     cfg.randomness = dict(seed=p.seed, deterministic=False)
     for key in ("val_evaluator", "test_evaluator"):
         if cfg[key].get("type") == "IoUMetric":
             cfg[key]["type"] = METRIC
+    hooks = [h for h in cfg.get("custom_hooks", []) if h.get("type") != RESULTS_HOOK]
+    cfg.custom_hooks = [*hooks, dict(type=RESULTS_HOOK, model=p.model, config=str(config_file),
+                                     params=p.as_dict())]
     imports = list(cfg.get("custom_imports", {}).get("imports", []))
-    cfg.custom_imports = dict(imports=[*imports, *(m for m in plugins if m not in imports)],
+    cfg.custom_imports = dict(imports=[*imports, *([PLUGINS] if PLUGINS not in imports else [])],
                               allow_failed_imports=False)
 
 
@@ -168,6 +178,8 @@ def apply_options(cfg: Config, options: dict[str, str]) -> None:
 def build_config(config_file: str | Path, params: TrainParams, options: dict[str, str] | None = None,
                  *, device: str = "cpu", distributed: bool = False,
                  amp_dtype: str | None = None, layout: LoveDALayout | None = None) -> Config:
+    """The runnable Config: ``config_file``'s recipe plus what this run decides (data layout,
+    parameters, device, precision, plugins), then the dotted ``options`` on top."""
     config_file = Path(config_file)
     if not config_file.is_file():
         raise MapSageError(
@@ -189,6 +201,6 @@ def build_config(config_file: str | Path, params: TrainParams, options: dict[str
     apply_schedule(cfg, params)
     apply_loader(cfg, params)
     apply_device(cfg, device=device, distributed=distributed, amp=params.amp, amp_dtype=amp_dtype)
-    apply_run(cfg, params)
+    apply_run(cfg, params, config_file)
     apply_options(cfg, options or {})
     return cfg

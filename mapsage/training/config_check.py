@@ -108,10 +108,13 @@ def _names(registry) -> list[str]:
 
 def check_types(cfg: Config) -> list[ConfigFinding]:
     from mmengine.registry import DefaultScope
+    from mmengine.utils import import_modules_from_strings
 
-    import mapsage.training.atomic_checkpoint
-    import mapsage.training.distributed
-    import mapsage.training.plugins  # noqa: F401
+    from mapsage.training.config import PLUGINS
+
+    # what the Runner will import before building anything: MapSage's plugins, the config's own
+    import_modules_from_strings([PLUGINS, *cfg.get("custom_imports", {}).get("imports", [])],
+                                allow_failed_imports=False)
 
     registries = _registries()
     findings = []

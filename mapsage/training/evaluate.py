@@ -17,9 +17,9 @@ def evaluate(params: TrainParams, checkpoint: str | Path | None = None,
 
     import mapsage.training.plugins  # noqa: F401  (registers PerClassIoUMetric)
     from mapsage.models import config_for_model
-    from mapsage.train import resolve_device
     from mapsage.training.checkpoint import check_checkpoint, safe_checkpoint_loading
     from mapsage.training.config import build_config
+    from mapsage.training.device import resolve_device
 
     device = resolve_device(params.device)
     cfg = build_config(config_file or config_for_model(params.model), params, device=device)

@@ -1,4 +1,10 @@
-"""MapSage's additions to mmseg's registries (imported by the training process via custom_imports).
+"""MapSage's additions to mmengine's and mmseg's registries: importing this module registers all
+of them, so it is the one module a config lists in ``custom_imports``:
+
+- ``PerClassIoUMetric`` (below);
+- ``RunResultsHook`` (:mod:`mapsage.results.hook`): metrics.json, pictures and report.md;
+- the ``mapsage_atomic_local`` checkpoint file backend (:mod:`mapsage.training.atomic_checkpoint`);
+- ``CPUDistributedDataParallel`` (:mod:`mapsage.training.distributed`).
 
 ``PerClassIoUMetric`` is mmseg's own ``IoUMetric`` (same per-batch areas, same
 ``total_area_to_metrics``) that additionally
@@ -19,6 +25,10 @@ import torch
 from mmengine.logging import MessageHub
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
+
+import mapsage.results.hook
+import mapsage.training.atomic_checkpoint
+import mapsage.training.distributed  # noqa: F401  (each registers its part)
 
 CONFUSION_KEY = "confusion_matrix"
 

@@ -94,7 +94,7 @@ def test_training_writes_checkpoints_through_the_atomic_backend(synthetic_root, 
     assert proc.returncode == 0, proc.stderr[-2000:]
     dumped = next(work_dir.glob("*.py")).read_text()
     assert "backend_args=dict(backend='mapsage_atomic_local')" in dumped
-    assert "'mapsage.training.atomic_checkpoint'" in dumped  # custom_imports: the dumped config works alone
+    assert "'mapsage.training.plugins'" in dumped  # custom_imports: the dumped config works alone
     assert sorted(p.name for p in work_dir.glob("*.pth")) == ["best_mIoU_iter_20.pth", "iter_20.pth"]
     assert not list(Path(work_dir).glob(".*partial"))
 

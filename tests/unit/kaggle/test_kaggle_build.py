@@ -15,8 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mapsage.errors import MapSageError
-from mapsage.kaggle.build import MetadataError, build, validate_metadata
+from mapsage.errors import MapSageError, MetadataError
+from mapsage.kaggle.build import build, validate_metadata
 from mapsage.kaggle.push import scan_for_credentials
 from mapsage.paths import KERNELS_DIR
 

@@ -17,8 +17,9 @@ from kagglesdk.kernels.types.kernels_api_service import (
 )
 from kagglesdk.kernels.types.kernels_enums import KernelWorkerStatus
 
+from mapsage.errors import PushFailed
 from mapsage.kaggle.build import build
-from mapsage.kaggle.push import PushFailed, push
+from mapsage.kaggle.push import push
 from mapsage.paths import KERNELS_DIR
 
 

@@ -1,0 +1,28 @@
+"""``mapsage build kaggle``: turn ``kaggle/*/kernel.json`` definitions into pushable notebooks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+NAME = "build"
+HELP = "build pushable Kaggle notebooks from kaggle/*/kernel.json"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("target", choices=["kaggle"])
+    p.add_argument("--kernel", action="append", default=[], help="kernel folder (default: all)")
+    p.add_argument("--owner", help="Kaggle user name (default: KAGGLE_USERNAME / kaggle.json)")
+    p.add_argument("--out", help="output folder (default: build/kaggle)")
+
+
+def run(args) -> int:
+    from mapsage.kaggle.build import BUILD_DIR, build
+    from mapsage.paths import KERNELS_DIR
+
+    kernels = [Path(k) for k in args.kernel] or sorted(
+        p for p in KERNELS_DIR.iterdir() if (p / "kernel.json").is_file())
+    for kernel in kernels:
+        target = build(kernel, owner=args.owner, out_dir=Path(args.out or BUILD_DIR))
+        print(f"built {target}\n  push it with: mapsage push {target}   "
+              f"(or: kaggle kernels push -p {target})")
+    return 0

@@ -1,0 +1,23 @@
+"""``mapsage check-config CONFIG``: check an mmengine config (types, hooks, LoveDA labels)
+before spending GPU time on it."""
+
+from __future__ import annotations
+
+NAME = "check-config"
+HELP = "check an mmengine config before training"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("config")
+    p.add_argument("--distributed", action="store_true", help="it will train on several GPUs")
+
+
+def run(args) -> int:
+    from mapsage.training.config_check import check_file
+
+    findings = check_file(args.config, distributed=args.distributed)
+    for finding in findings:
+        print(finding)
+    errors = sum(f.severity == "error" for f in findings)
+    print(f"{args.config}: {errors} error(s), {len(findings) - errors} warning(s)")
+    return 1 if errors else 0

@@ -1,0 +1,24 @@
+"""``mapsage check-data DATA_ROOT``: check a LoveDA tree the way every training run does."""
+
+from __future__ import annotations
+
+NAME = "check-data"
+HELP = "check a LoveDA tree (the check every run makes)"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("data_root")
+    p.add_argument("--all-masks", action="store_true",
+                   help="decode every mask for the 0..7 value check (a training run decodes "
+                        "an evenly spread sample of large folders)")
+
+
+def run(args) -> int:
+    from mapsage.data.check import check_layout
+    from mapsage.data.layout import find_loveda
+
+    scan = check_layout(find_loveda(args.data_root), check_all_masks=args.all_masks)
+    for problem in scan.problems:
+        print(f"  - {problem}")
+    print(f"{args.data_root}: {len(scan.problems)} problem(s)")
+    return 1 if scan.problems else 0

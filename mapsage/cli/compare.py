@@ -1,0 +1,33 @@
+"""``mapsage compare RUN_A RUN_B``: two runs side by side (per-class IoU change, curves)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+NAME = "compare"
+HELP = "two runs side by side: per-class IoU change, curves"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("run_a")
+    p.add_argument("run_b")
+    p.add_argument("--out", default="runs/compare", help="where compare.md and the PNG go")
+
+
+def run(args) -> int:
+    from mapsage.results import plots
+    from mapsage.results.record import read_metrics
+    from mapsage.results.report import compare_table
+
+    a, b = read_metrics(args.run_a), read_metrics(args.run_b)
+    if a[0] == b[0]:
+        a, b = (f"A: {a[0]}", a[1]), (f"B: {b[0]}", b[1])
+    table = compare_table(a, b)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    picture = plots.compare_curves([a, b], out / "compare_curves.png")
+    (out / "compare.md").write_text(f"# {a[0]} vs {b[0]}\n\n{table}\n\n"
+                                    f"![curves]({picture.name})\n")
+    print(table)
+    print(f"\nwrote {out / 'compare.md'} and {picture}")
+    return 0

@@ -1,0 +1,63 @@
+"""``mapsage run [NOTEBOOK] -p KEY VALUE ... -f FILE``: execute the training notebook with papermill.
+
+Parameters are checked against the schema before a kernel starts; a failing cell exits 1 naming
+the cell, and the executed notebook is still written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+NAME = "run"
+HELP = "execute the training notebook with papermill"
+
+
+def _resolve(text: str) -> Any:
+    """Parse a ``-p`` value the way papermill's own CLI does (bool, None, int, float, str)."""
+    if text in ("True", "true"):
+        return True
+    if text in ("False", "false"):
+        return False
+    if text in ("None", "none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+def add_arguments(p) -> None:
+    p.add_argument("notebook", nargs="?", default=None,
+                   help="notebook to execute (default: the packaged training notebook)")
+    p.add_argument("-o", "--output", help="executed notebook (default: WORK_DIR/<name>.ipynb)")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"))
+    p.add_argument("-r", "--parameter-raw", nargs=2, action="append", metavar=("KEY", "VALUE"),
+                   help="a string parameter, not type-converted")
+    p.add_argument("-f", "--parameters-file", action="append", metavar="YAML")
+    p.add_argument("--cwd", help="working directory of the kernel")
+    p.add_argument("--quiet", action="store_true", help="do not stream the notebook's output")
+
+
+def run(args) -> int:
+    from mapsage.notebook import execute
+    from mapsage.results.report import one_line
+
+    parameters: dict[str, Any] = {}
+    for path in args.parameters_file or []:
+        parameters.update(execute.load_parameter_file(path))
+    for key, value in args.parameter or []:
+        parameters[key] = _resolve(value)
+    for key, value in args.parameter_raw or []:
+        parameters[key] = value
+    output = execute.execute(args.notebook or execute.DEFAULT_NOTEBOOK, args.output, parameters,
+                             cwd=args.cwd, log_output=not args.quiet)
+    params = execute.validate(parameters)
+    metrics_path = Path(params.work_dir) / "metrics.json"
+    print(f"executed notebook: {output}")
+    if metrics_path.is_file():
+        print(f"metrics: {metrics_path}\n  {one_line(json.loads(metrics_path.read_text()))}")
+    return 0

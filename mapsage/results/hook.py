@@ -1,0 +1,132 @@
+"""The end-of-run work as an mmengine hook: ``metrics.json``, the pictures and ``report.md``.
+
+:class:`RunResultsHook` is registered in mmseg's ``HOOKS`` registry and listed in the config's
+``custom_hooks`` (``mapsage.training.config``), its module in ``custom_imports``: a config saved
+by a MapSage run therefore produces the same outputs under mmseg's own ``tools/train.py``.
+It acts at ``after_train`` (not ``after_run``), so an evaluation-only ``Runner.val()`` never
+overwrites a run's results. Only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from mmengine.hooks import Hook
+from mmseg.registry import HOOKS
+
+OVERLAY_SAMPLES = 4
+
+
+def batch_scaling(cfg, processes: int) -> dict:
+    """Effective batch and the learning rate mmengine's ``auto_scale_lr`` trains with."""
+    per_process = cfg.train_dataloader.batch_size
+    effective = per_process * processes
+    scale = cfg.get("auto_scale_lr") or {}
+    base = scale.get("base_batch_size", effective)
+    lr = cfg.optim_wrapper.optimizer.lr
+    scaled = lr * effective / base if scale.get("enable") else lr
+    return {"processes": processes, "batch_per_process": per_process,
+            "effective_batch_size": effective, "base_batch_size": base,
+            "lr_base": lr, "lr_effective": scaled}
+
+
+def describe_scaling(scaling: dict) -> str:
+    return (f"mapsage: effective batch size {scaling['effective_batch_size']} = "
+            f"{scaling['batch_per_process']} per process x {scaling['processes']} process(es); "
+            f"lr {scaling['lr_base']:g} at the recipe's base batch {scaling['base_batch_size']} "
+            f"-> {scaling['lr_effective']:g} (auto_scale_lr)")
+
+
+def overlay_samples(runner, count: int) -> list:
+    """Run the trained model on the first validation tiles through the real test pipeline."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    dataset = runner.val_dataloader.dataset
+    collate = runner.val_dataloader.collate_fn
+    samples = []
+    runner.model.eval()
+    with torch.no_grad():
+        for index in range(min(count, len(dataset))):
+            batch = collate([dataset[index]])
+            (result,) = runner.model.val_step(batch)
+            image = np.asarray(Image.open(result.img_path).convert("RGB"))
+            truth = result.gt_sem_seg.data[0].cpu().numpy()
+            pred = result.pred_sem_seg.data[0].cpu().numpy()
+            samples.append((Path(result.img_path).name, image, truth, pred))
+    return samples
+
+
+@HOOKS.register_module()
+class RunResultsHook(Hook):
+    """Write ``metrics.json``, ``training_curve.png``, ``confusion_matrix.png``,
+    ``predictions.png`` and ``report.md`` into the work_dir when training ends.
+
+    Args:
+        model: the ``model=`` name, recorded in metrics.json.
+        config: the config file the run was built from, recorded in metrics.json.
+        params: the run's training parameters (a plain dict), recorded in metrics.json.
+        started_at: epoch seconds when the run started (default: when the Runner started).
+        overlay_samples: how many validation tiles ``predictions.png`` shows.
+    """
+
+    priority = "VERY_LOW"
+
+    def __init__(self, model: str | None = None, config: str | None = None,
+                 params: dict | None = None, started_at: float | None = None,
+                 overlay_samples: int = OVERLAY_SAMPLES):
+        self.model, self.config, self.params = model, config, dict(params or {})
+        self.started_at, self.samples = started_at, overlay_samples
+        self.scaling: dict = {}
+
+    def before_run(self, runner) -> None:
+        if self.started_at is None:
+            self.started_at = time.time()
+        self.scaling = batch_scaling(runner.cfg, runner.world_size)
+        runner.logger.info(describe_scaling(self.scaling))
+
+    def after_train(self, runner) -> None:
+        if runner.rank == 0:
+            self.write(runner)
+
+    def write(self, runner) -> dict:
+        from mapsage.results import plots
+        from mapsage.results.fingerprint import environment
+        from mapsage.results.record import build_metrics, read_run_scalars, write_json
+        from mapsage.results.report import one_line, write_report
+        from mapsage.training.checkpoint import safe_checkpoint_loading
+        from mapsage.training.resume import best_checkpoint
+
+        work_dir = Path(runner.work_dir)
+        meta = runner.val_dataloader.dataset.metainfo
+        classes, palette = list(meta["classes"]), [list(c) for c in meta["palette"]]
+        best = best_checkpoint(work_dir)
+        device = next(runner.model.parameters()).device.type
+        metrics = build_metrics(
+            read_run_scalars(work_dir), classes,
+            best_checkpoint=str(best) if best else None,
+            model=self.model, config=self.config, params=self.params,
+            iterations=runner.iter, wall_time_s=round(time.time() - self.started_at, 2),
+            work_dir=str(work_dir), batch=self.scaling, environment=environment(device),
+        )
+        matrix = runner.message_hub.get_info("confusion_matrix")
+        if matrix is not None:
+            metrics["confusion_matrix"] = {"rows": "ground truth", "columns": "prediction",
+                                           "classes": classes, "counts": matrix}
+        path = write_json(work_dir / "metrics.json", metrics)
+        plots.training_curve(metrics, work_dir / "training_curve.png")
+        if matrix is not None:
+            plots.confusion_matrix(matrix, classes, work_dir / "confusion_matrix.png")
+        if best is not None:
+            with safe_checkpoint_loading():
+                runner.load_checkpoint(str(best), map_location="cpu")
+        plots.prediction_overlays(overlay_samples(runner, self.samples), classes, palette,
+                                  work_dir / "predictions.png")
+        write_report(metrics, work_dir)
+        runner.logger.info(f"mapsage: {one_line(metrics)}; wrote {path}")
+        print(f"mapsage: mIoU {metrics['mIoU']:.2f} (best {metrics['best']['mIoU']:.2f} at "
+              f"iteration {metrics['best']['iteration']}), aAcc {metrics['aAcc']:.2f}; "
+              f"wrote {path}", flush=True)
+        return metrics
