@@ -2,7 +2,8 @@
 
 On a laptop or CI the commands name this interpreter (``/path/to/.venv/bin/python -m pip``), so
 they act on the environment that was checked whatever is on PATH; on Kaggle they are notebook
-cell lines (``!pip ...``). ``mmcv_source_build_command`` is shared with ``mapsage provision``.
+cell lines (``!pip ...``). ``mmcv_source_build_command`` is the by-hand form of the build that
+``python -m mapsage.provision`` runs step by step (which the remedies recommend first).
 """
 
 from __future__ import annotations

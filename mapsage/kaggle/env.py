@@ -16,7 +16,6 @@ from pathlib import Path
 
 KAGGLE = "/kaggle"
 ROOT_ENV = "MAPSAGE_KAGGLE_ROOT"
-_KERNEL_ENV = ("KAGGLE_KERNEL_RUN_TYPE", "KAGGLE_URL_BASE", "KAGGLE_DATA_PROXY_TOKEN")
 
 
 def root() -> Path:
@@ -32,10 +31,10 @@ def working_dir() -> Path:
 
 
 def on_kaggle() -> bool:
-    """True in a Kaggle kernel, or in a rehearsal (MAPSAGE_KAGGLE_ROOT set)."""
-    if os.environ.get(ROOT_ENV):
-        return True
-    return any(os.environ.get(name) for name in _KERNEL_ENV) or Path(KAGGLE, "input").is_dir()
+    """True in a Kaggle kernel (as envcheck detects it), or in a rehearsal (MAPSAGE_KAGGLE_ROOT set)."""
+    from envcheck.facts import detect_platform
+
+    return bool(os.environ.get(ROOT_ENV)) or detect_platform()[0] == "kaggle"
 
 
 def localize(path: str | None) -> str | None:

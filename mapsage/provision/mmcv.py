@@ -32,10 +32,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from envcheck.compat import PROJECT_MMCV as MMCV_VERSION  # envcheck decides, provision acts
 from mapsage.errors import MapSageError
 from mapsage.provision import wheelhouse
 
-MMCV_VERSION = "2.1.0"
 PROGRESS_EVERY_S = 30.0
 
 _TORCH_PROBE = """
