@@ -20,6 +20,7 @@ from mapsage.params import BY_NAME, parse_assignments, validate
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """``--config``, ``--launcher``, ``--debug`` and the ``key=value`` assignments."""
     parser = argparse.ArgumentParser(
         prog="python -m mapsage.train", description=__doc__.split("\n\n")[0],
         epilog="Parameters (key=value): " + ", ".join(BY_NAME))
@@ -83,6 +84,7 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m mapsage.train``: train; exit 0, or 2 with one clear paragraph for a user error."""
     from mapsage.cli import guarded
     from mapsage.training.checkpoint import force_weights_only
     from mapsage.training.device import is_distributed

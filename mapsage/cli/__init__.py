@@ -31,6 +31,7 @@ def guarded(prog: str, func: Callable[[], int], *, debug: bool = False) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``mapsage`` parser, one sub-command per module of :data:`COMMANDS`."""
     parser = argparse.ArgumentParser(
         prog="mapsage", description="Train SegFormer on LoveDA the same way on a laptop, in CI "
                                     "and on Kaggle.")
@@ -46,5 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``mapsage``: parse, run the command, return its exit code."""
     args = build_parser().parse_args(argv)
     return guarded(f"mapsage {args.command}", lambda: args.func(args), debug=args.debug)

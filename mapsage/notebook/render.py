@@ -23,14 +23,18 @@ LANGUAGE_INFO = {"name": "python", "file_extension": ".py", "mimetype": "text/x-
 
 
 def sources(folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The jupytext notebook sources in ``folder`` (``.py`` files with a jupytext header)."""
     return sorted(p for p in folder.glob("*.py") if p.read_text().startswith("# ---\n# jupyter:"))
 
 
 def target_for(source: Path) -> Path:
+    """The ``.ipynb`` generated from ``source`` (next to it)."""
     return source.with_suffix(".ipynb")
 
 
 def render_notebook(source: Path) -> nbformat.NotebookNode:
+    """The notebook of ``source``: kernelspec and language set, outputs empty, cell ids derived
+    from position and content, so the same source always gives the same bytes."""
     nb = jupytext.read(source, fmt="py:percent")
     nb.nbformat, nb.nbformat_minor = 4, 5
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
@@ -46,10 +50,12 @@ def render_notebook(source: Path) -> nbformat.NotebookNode:
 
 
 def render(source: Path) -> str:
+    """The ``.ipynb`` text of ``source``, exactly as ``build`` writes it."""
     return nbformat.writes(render_notebook(source), version=4) + "\n"
 
 
 def build(source: Path) -> Path:
+    """Write the ``.ipynb`` of ``source`` next to it; return its path."""
     target = target_for(source)
     target.write_text(render(source))
     return target

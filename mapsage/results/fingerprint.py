@@ -16,6 +16,8 @@ def _version(dist: str) -> str | None:
 
 
 def environment(device: str) -> dict:
+    """Python, platform, torch (and its CUDA), mmcv, mmengine, mmseg, numpy, the device and, on
+    CUDA, the GPU names: what a run ran on, for metrics.json."""
     import torch
 
     info = {

@@ -28,6 +28,7 @@ def metrics_table(metrics: dict) -> str:
 
 
 def one_line(metrics: dict) -> str:
+    """mIoU, aAcc, the best mIoU and its iteration, iterations and wall time on one line."""
     best = metrics["best"]
     return (f"mIoU {_num(metrics['mIoU'])}  aAcc {_num(metrics['aAcc'])}  "
             f"best mIoU {_num(best['mIoU'])} @ {best['iteration']}  "
@@ -40,6 +41,7 @@ PICTURES = (("training_curve.png", "Training loss and validation metrics"),
 
 
 def report_markdown(metrics: dict) -> str:
+    """``report.md``: the metrics table, batch and learning rate, environment, the pictures."""
     env = metrics.get("environment", {})
     batch = metrics.get("batch", {})
     lines = [f"# MapSage run: SegFormer {metrics.get('model', '?')} on LoveDA", "",
@@ -58,6 +60,7 @@ def report_markdown(metrics: dict) -> str:
 
 
 def write_report(metrics: dict, work_dir: str | Path) -> Path:
+    """Write ``report.md`` into ``work_dir``; return its path."""
     path = Path(work_dir) / "report.md"
     path.write_text(report_markdown(metrics))
     return path

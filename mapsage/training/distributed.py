@@ -18,11 +18,14 @@ from mmengine.registry import MODEL_WRAPPERS
 
 @MODEL_WRAPPERS.register_module()
 class CPUDistributedDataParallel(MMDistributedDataParallel):
+    """mmengine's DDP wrapper without device ids, for CPU processes (gloo)."""
+
     def __init__(self, module, device_ids=None, **kwargs):
         super().__init__(module=module, device_ids=None, **kwargs)
 
 
 def world_size() -> int:
+    """Processes in this run (torchrun's WORLD_SIZE; 1 without torchrun)."""
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 

@@ -13,6 +13,7 @@ from mapsage.params import TrainParams
 
 def evaluate(params: TrainParams, checkpoint: str | Path | None = None,
              config_file: str | Path | None = None) -> dict[str, float]:
+    """Validation metrics of ``checkpoint`` (or of the initial weights) with mmengine's ValLoop."""
     from mmengine.runner import Runner
 
     import mapsage.training.plugins  # noqa: F401  (registers PerClassIoUMetric)
