@@ -1,5 +1,6 @@
 """Kaggle-only facts: attached input data sets (LoveDA? checkpoints? an mmcv wheelhouse?) and
-whether the internet is reachable. Standard library only.
+whether the internet is reachable, and :func:`run_first_checks`, the seconds-long check a Kaggle
+notebook runs before anything is installed or built. Standard library only.
 
 The network is touched only by :func:`internet_reachable`, which envcheck calls only when the
 platform is Kaggle (CI and laptops are never probed).
@@ -7,17 +8,21 @@ platform is Kaggle (CI and laptops are never probed).
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import socket
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
+from envcheck import loveda
 from envcheck.facts import InputDataset
 
-SPLITS = ("Train", "Val")
-DOMAINS = ("Urban", "Rural")
-_MAX_DEPTH = 4
+_MAX_DEPTH = 4  # checkpoints and wheels: folders below each attached input
 _MAX_DIRS = 2000  # per data set: attached inputs can be large; the scan must stay fast
 _SKIP = {"images_png", "masks_png", "__pycache__"}
+_OWNER_LAYOUTS = ("datasets", "notebooks", "models")  # <kind>/<owner>/<slug> mounts
 
 
 def internet_reachable(host: str = "pypi.org", port: int = 443,
@@ -29,21 +34,12 @@ def internet_reachable(host: str = "pypi.org", port: int = 443,
         return False, f"cannot connect to {host}:{port} ({type(exc).__name__}: {exc})"
 
 
-def loveda_splits(folder: Path) -> dict[str, Path]:
-    """split -> folder holding {Urban,Rural}/images_png, also for a doubled ``Train/Train``."""
-    found = {}
-    for split in SPLITS:
-        for candidate in (folder / split, folder / split / split):
-            if any((candidate / d / "images_png").is_dir() for d in DOMAINS):
-                found[split] = candidate
-                break
-    return found
-
-
-def _scan(dataset: Path) -> InputDataset | None:
+def _scan(dataset: Path, depth_below_root: int) -> InputDataset | None:
+    """What one attached input holds: LoveDA (found by the search training uses, with the depth
+    it has left below the input root), ``.pth`` checkpoints, mmcv wheels."""
+    loveda_root = loveda.find_root(dataset, max_depth=loveda.MAX_DEPTH - depth_below_root)
     kinds: list[str] = []
     notes: list[str] = []
-    loveda_root = None
     checkpoints: list[str] = []
     wheels: list[str] = []
     queue = [(dataset, 0)]
@@ -51,13 +47,6 @@ def _scan(dataset: Path) -> InputDataset | None:
     while queue and seen < _MAX_DIRS:
         here, depth = queue.pop(0)
         seen += 1
-        if loveda_root is None:
-            splits = loveda_splits(here)
-            if splits:
-                loveda_root = str(here)
-                missing = [s for s in SPLITS if s not in splits]
-                notes.append(f"LoveDA at {here}" + (f" (no {', '.join(missing)} split)"
-                                                     if missing else ""))
         try:
             entries = list(os.scandir(here))
         except OSError as exc:
@@ -71,8 +60,11 @@ def _scan(dataset: Path) -> InputDataset | None:
                 checkpoints.append(os.path.relpath(entry.path, dataset))
             elif entry.name.startswith("mmcv-") and entry.name.endswith(".whl"):
                 wheels.append(os.path.relpath(entry.path, dataset))
-    if loveda_root:
+    if loveda_root is not None:
         kinds.append("loveda")
+        missing = [s for s in loveda.SPLITS if s not in loveda.splits_at(loveda_root)]
+        notes.insert(0, f"LoveDA at {loveda_root}" + (f" (no {', '.join(missing)} split)"
+                                                      if missing else ""))
     if checkpoints:
         kinds.append("checkpoint")
         shown = ", ".join(sorted(checkpoints)[:3]) + (" ..." if len(checkpoints) > 3 else "")
@@ -82,19 +74,20 @@ def _scan(dataset: Path) -> InputDataset | None:
         notes.append(f"mmcv wheel(s): {', '.join(sorted(wheels)[:3])}")
     if not kinds:
         return None
-    return InputDataset(str(dataset), kinds, "; ".join(notes), loveda_root)
+    return InputDataset(str(dataset), kinds, "; ".join(notes),
+                        str(loveda_root) if loveda_root else None)
 
 
 def _datasets(root: Path) -> list[Path]:
-    """Top-level folders of the input root; also ``datasets/<owner>/<slug>`` and
-    ``competitions/<slug>`` layouts of newer Kaggle mounts."""
+    """Top-level folders of the input root; also ``datasets/<owner>/<slug>`` (likewise
+    ``notebooks/`` and ``models/``) and ``competitions/<slug>`` layouts of newer Kaggle mounts."""
     out = []
     try:
         tops = sorted(p for p in root.iterdir() if p.is_dir())
     except OSError:
         return out
     for top in tops:
-        if top.name == "datasets":
+        if top.name in _OWNER_LAYOUTS:
             for owner in sorted(p for p in top.iterdir() if p.is_dir()):
                 out += sorted(p for p in owner.iterdir() if p.is_dir())
         elif top.name == "competitions":
@@ -105,10 +98,160 @@ def _datasets(root: Path) -> list[Path]:
 
 
 def scan_inputs(root: str | Path = "/kaggle/input") -> list[InputDataset]:
-    """Attached inputs under ``root`` that hold LoveDA, ``.pth`` checkpoints or mmcv wheels."""
+    """Attached inputs under ``root`` that hold LoveDA, ``.pth`` checkpoints or mmcv wheels.
+
+    LoveDA is located in each input with :func:`envcheck.loveda.find_root`, the search training
+    runs from ``data_root=/kaggle/input``, given the depth left below ``root``: an input is
+    marked ``loveda`` exactly when training would find LoveDA in it.
+    """
     found = []
-    for dataset in _datasets(Path(root)):
-        hit = _scan(dataset)
+    root = Path(root)
+    for dataset in _datasets(root):
+        hit = _scan(dataset, len(dataset.relative_to(root).parts))
         if hit is not None:
             found.append(hit)
     return found
+
+
+# --- the first cell of a Kaggle notebook: seconds, standard library, before any pip or build ---
+
+KAGGLE_SESSION_LIMIT_S = 12 * 3600
+"""Kaggle stops a CPU or GPU notebook session after 12 hours."""
+
+
+class FirstChecksFailed(RuntimeError):
+    """A cheap check found something no amount of GPU time can fix (e.g. LoveDA not attached)."""
+
+
+@dataclass(frozen=True)
+class FirstCheck:
+    name: str
+    severity: str  # "ok" | "info" | "warning" | "error"
+    detail: str
+
+
+def gpus() -> list[tuple[str, str]]:
+    """(name, compute capability) of each GPU ``nvidia-smi`` lists; [] without a driver."""
+    if not shutil.which("nvidia-smi"):
+        return []
+    try:
+        proc = subprocess.run(["nvidia-smi", "--query-gpu=name,compute_cap",
+                               "--format=csv,noheader"], capture_output=True, text=True,
+                              timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if proc.returncode != 0:
+        return []
+    rows = [line.split(",") for line in proc.stdout.strip().splitlines() if "," in line]
+    return [(name.strip(), cap.strip()) for name, cap in rows]
+
+
+def session_elapsed_s(proc: Path = Path("/proc")) -> float | None:
+    """Seconds since this container (its process 1) started, from /proc; None when unknown.
+
+    A Kaggle session is one container, so this is the time already spent of the session.
+    """
+    try:
+        uptime = float((proc / "uptime").read_text().split()[0])
+        stat = (proc / "1" / "stat").read_text()
+        start_ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def wheel_attached(input_root: Path) -> bool:
+    """An mmcv wheelhouse entry (``manifest.json`` next to an ``mmcv-*.whl``) under the inputs.
+
+    Whether its key fits this image is decided later by ``mapsage.provision``; this only tells
+    whether a build (and so the internet) may be avoidable.
+    """
+    if not input_root.is_dir():
+        return False
+    return any(any(m.parent.glob("mmcv-*.whl")) for m in input_root.glob("**/manifest.json"))
+
+
+def first_checks(data_root: str, *, input_root: str | Path, working_dir: str | Path,
+                 device: str = "auto", loveda_source: str | None = None,
+                 internet=internet_reachable) -> list[FirstCheck]:
+    """What can be known in seconds before anything is installed: LoveDA (by the search training
+    uses), GPU and compute capability, disk room, the internet when a build would be needed, and
+    the session time already spent."""
+    from envcheck.compat import DISK_ERROR_GIB, DISK_WARNING_GIB
+
+    input_root, working_dir = Path(input_root), Path(working_dir)
+    checks = []
+    attach = (f"attach the data set {loveda_source} (notebook editor: Add Input, or "
+              "dataset_sources in kernel.json)" if loveda_source else
+              "attach a LoveDA data set (notebook editor: Add Input)")
+    if data_root == "synthetic":
+        checks.append(FirstCheck("loveda", "info", "data_root='synthetic': the demo data set"))
+    else:
+        found = loveda.find_root(data_root)
+        if found is None:
+            checks.append(FirstCheck(
+                "loveda", "error",
+                f"LoveDA not found under {data_root} (searched {loveda.MAX_DEPTH} folders deep "
+                f"for Train|Val/{{Urban,Rural}}/images_png): {attach}, then run again."))
+        else:
+            splits = loveda.splits_at(found)
+            missing = [s for s in loveda.SPLITS if s not in splits]
+            no_masks = [f"{split}/{d}" for split, folder in splits.items() for d in loveda.DOMAINS
+                        if (folder / d / loveda.IMAGES).is_dir()
+                        and not (folder / d / loveda.MASKS).is_dir()]
+            problem = (f"it has no {' or '.join(missing)} split" if missing else
+                       f"{', '.join(no_masks)} has no {loveda.MASKS}" if no_masks else "")
+            checks.append(FirstCheck(
+                "loveda", "error" if problem else "ok",
+                f"LoveDA at {found}" + (f", but {problem}: {attach}" if problem else "")))
+    listed = gpus()
+    if listed:
+        shown = ", ".join(f"{name} (compute capability {cap})" for name, cap in listed)
+        checks.append(FirstCheck("gpu", "ok", f"{len(listed)} GPU(s): {shown}"))
+    else:
+        severity = "error" if device == "cuda" else "info"
+        checks.append(FirstCheck(
+            "gpu", severity, "no GPU (nvidia-smi lists none)" + (
+                ", but device='cuda': turn on a GPU (Settings > Accelerator, or enable_gpu and "
+                "machine_shape in kernel.json)" if severity == "error" else "")))
+    try:
+        free = shutil.disk_usage(working_dir).free / 2**30
+    except OSError as exc:
+        checks.append(FirstCheck("disk", "warning", f"cannot measure {working_dir}: {exc}"))
+    else:
+        severity = ("error" if free < DISK_ERROR_GIB else
+                    "warning" if free < DISK_WARNING_GIB else "ok")
+        checks.append(FirstCheck("disk", severity, f"{free:.1f} GiB free in {working_dir}"))
+    if importlib.util.find_spec("mmcv") is not None:
+        checks.append(FirstCheck("mmcv", "ok", "mmcv is installed (provisioning checks its ops)"))
+    elif wheel_attached(input_root):
+        checks.append(FirstCheck("mmcv", "ok", f"an mmcv wheelhouse is attached under "
+                                 f"{input_root} (provisioning checks that its key fits)"))
+    else:
+        ok, why = internet()
+        checks.append(FirstCheck(
+            "internet", "ok" if ok else "error",
+            f"mmcv must be built here and the internet is {'on' if ok else 'off'} ({why})"
+            + ("" if ok else ": turn it on (Settings > Internet), or attach the bootstrap "
+               "kernel's output (kernel_sources) that holds a wheel for this image")))
+    elapsed = session_elapsed_s()
+    if elapsed is None:
+        checks.append(FirstCheck("time", "info", "session time spent: unknown"))
+    else:
+        left = KAGGLE_SESSION_LIMIT_S - elapsed
+        checks.append(FirstCheck(
+            "time", "info", f"session running for {elapsed / 60:.1f} min; about "
+            f"{left / 3600:.1f} h left of Kaggle's {KAGGLE_SESSION_LIMIT_S // 3600} h limit"))
+    return checks
+
+
+def run_first_checks(*args, **kwargs) -> list[FirstCheck]:
+    """Print :func:`first_checks`; raise :class:`FirstChecksFailed` naming every error."""
+    checks = first_checks(*args, **kwargs)
+    marks = {"ok": "ok  ", "info": "info", "warning": "WARN", "error": "FAIL"}
+    for check in checks:
+        print(f"[{marks[check.severity]}] {check.name:>8}: {check.detail}", flush=True)
+    errors = [c for c in checks if c.severity == "error"]
+    if errors:
+        raise FirstChecksFailed("\n".join(f"{c.name}: {c.detail}" for c in errors))
+    return checks

@@ -5,8 +5,10 @@
 
 Archives unpack in more than one way, so a split may also sit one level deeper
 (``Train/Train/Urban/...``) and the root itself may be a parent of the real root
-(``/kaggle/input/loveda/LoveDA/Train/...``). Only the standard library is used, so this runs
-before anything heavy is imported (the notebook and Kaggle data discovery call it first).
+(``/kaggle/input/datasets/alice/loveda/LoveDA/Train/...``). Where the root is, is decided by
+:func:`envcheck.loveda.find_root`, the same search envcheck's preflight uses, so preflight and
+training always agree. Only the standard library is used, so this runs before anything heavy is
+imported (the notebook and Kaggle data discovery call it first).
 """
 
 from __future__ import annotations
@@ -14,12 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from envcheck.loveda import DOMAINS, IMAGES, MASKS, SPLITS, find_root, split_dir
 from mapsage.errors import MapSageError
-
-SPLITS = ("Train", "Val")
-DOMAINS = ("Urban", "Rural")
-IMAGES, MASKS = "images_png", "masks_png"
-_MAX_DEPTH = 3
 
 
 @dataclass(frozen=True)
@@ -46,18 +44,10 @@ class LoveDALayout:
         return tuple(d for d in self.domains if d.split == name)
 
 
-def _split_dir(root: Path, split: str) -> Path | None:
-    """``root/split`` holding at least one domain folder, allowing a doubled ``split/split``."""
-    for candidate in (root / split, root / split / split):
-        if any((candidate / d / IMAGES).is_dir() for d in DOMAINS):
-            return candidate
-    return None
-
-
 def _domains_at(root: Path) -> tuple[DomainDir, ...]:
     found = []
     for split in SPLITS:
-        base = _split_dir(root, split)
+        base = split_dir(root, split)
         if base is None:
             continue
         for domain in DOMAINS:
@@ -78,7 +68,8 @@ def _describe(root: Path) -> str:
 
 
 def find_loveda(root: str | Path) -> LoveDALayout:
-    """Locate Train and Val under ``root`` (or a few levels below it) or raise a clear error."""
+    """Locate Train and Val under ``root`` (or up to ``envcheck.loveda.MAX_DEPTH`` folders below
+    it) or raise a clear error."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise MapSageError(
@@ -86,15 +77,9 @@ def find_loveda(root: str | Path) -> LoveDALayout:
             "folder that holds LoveDA's Train/ and Val/ folders, or use data_root='synthetic' "
             "for the bundled demo data (`mapsage synth DIR` writes it)."
         )
-    queue = [(root, 0)]
-    while queue:
-        here, depth = queue.pop(0)
-        domains = _domains_at(here)
-        if domains:
-            return _complete(LoveDALayout(here, domains))
-        if depth < _MAX_DEPTH:
-            queue.extend((p, depth + 1) for p in sorted(here.iterdir()) if p.is_dir()
-                         and not p.name.startswith("."))
+    found = find_root(root)
+    if found is not None:
+        return _complete(LoveDALayout(found, _domains_at(found)))
     raise MapSageError(
         f"No LoveDA layout under data_root {str(root)!r}: expected "
         "Train/{Urban,Rural}/{images_png,masks_png} and Val/{Urban,Rural}/{images_png,masks_png}, "

@@ -7,10 +7,24 @@
   string forms, booleans, language, kernel type, pinning type). The client does these checks
   inline in its push method, so they cannot be called without pushing; the source-string checks
   reuse the client's own validators and ``slugify`` (the same package the client uses);
-- ``<slug>.ipynb``: the generated training notebook with the Kaggle parameters injected by
-  papermill's own prepare-only run (the same injection as a local run), a ``python3``
-  kernelspec, and two cells in front: one unpacks the project code carried inside the notebook
-  (checked against its sha256), one provisions mmcv and the pinned OpenMMLab stack.
+- ``<slug>.ipynb``: the generated notebook with the Kaggle parameters injected by papermill's
+  own prepare-only run (the same injection as a local run), a ``python3`` kernelspec, and three
+  cells in front: one unpacks the project code carried inside the notebook (checked against its
+  sha256), one runs the standard-library first checks (LoveDA attached? GPU? disk? internet if
+  a build is needed?) in seconds, one provisions mmcv and the pinned OpenMMLab stack. Nothing of
+  the build machine (paths, user name, environment) is left in it: papermill's own
+  ``input_path``/``output_path`` are removed;
+- ``mapsage-sources.json``: which attached sources are required and which optional, for
+  ``mapsage push`` to ask Kaggle about before pushing (``kaggle kernels push`` uploads only the
+  metadata and the code file).
+
+A definition's ``kernel.json`` is Kaggle's metadata plus MapSage's fields (removed from the
+pushed metadata): ``notebook`` and ``parameters`` (what to build), ``loveda_source`` (the LoveDA
+data set, required), ``checkpoint_source`` (a data set with ``load_from``'s checkpoint, attached
+only when set), ``outputs_of`` (definitions in the same folder whose kernels' outputs are
+attached through ``kernel_sources``, e.g. the bootstrap's wheelhouse) and ``measures`` (for the
+bootstrap: the definition whose full run it measures; its notebook gets ``train`` = that run's
+parameters overlaid with this definition's, and ``full_run`` = that run's parameters).
 """
 
 from __future__ import annotations
@@ -43,6 +57,11 @@ VALID_KERNEL_TYPES = ("script", "notebook")
 VALID_PINNING = ("original", "latest")
 BOOLEAN_FIELDS = ("is_private", "enable_gpu", "enable_tpu", "enable_internet")
 SECRET_FILES = ("kaggle.json", ".env", "credentials")
+SOURCES_FILE = "mapsage-sources.json"
+MAPSAGE_FIELDS = ("notebook", "parameters", "loveda_source", "checkpoint_source", "outputs_of",
+                  "measures")
+PAPERMILL_LOCAL_FIELDS = ("input_path", "output_path", "environment_variables")
+"""papermill notebook metadata that describes the build machine, not the run."""
 
 
 
@@ -159,6 +178,18 @@ os.environ["PYTHONPATH"] = _src + os.pathsep + os.environ.get("PYTHONPATH", "")
 print(f"MapSage code {{_BUNDLE_SHA256[:12]}} unpacked to {{_src}}")
 '''
 
+FIRST_CHECKS_CELL = '''\
+# First checks, standard library only, in seconds and before anything is installed or built:
+# LoveDA attached (found by the same search training uses), GPU and compute capability, disk room,
+# the internet when mmcv would have to be built, session time spent. An error stops here.
+from envcheck.kaggle import run_first_checks
+from mapsage.kaggle.env import input_dir, localize, working_dir
+
+_first_checks = run_first_checks(localize({data_root!r}), input_root=input_dir(),
+                                 working_dir=working_dir(), device={device!r},
+                                 loveda_source={loveda_source!r})
+'''
+
 PROVISION_CELL = '''\
 # mmcv 2.1.0 with compiled ops and the pinned OpenMMLab stack: from an attached wheelhouse data
 # set when one fits (offline, seconds), else built once for this GPU (see the printed command
@@ -185,12 +216,93 @@ def load_definition(kernel_dir: Path) -> tuple[dict, dict]:
     return spec, params or {}
 
 
+INHERITED_FIELDS = ("loveda_source", "machine_shape", "enable_gpu", "docker_image_pinning_type")
+"""What a ``measures`` definition (the bootstrap) takes from the definition it measures, unless it
+sets them itself: the same data set, machine and image."""
+
+
+def resolve_spec(spec: dict, kernel_dir: Path) -> dict:
+    """``spec`` with the fields it inherits from the definition it ``measures``."""
+    measured = spec.get("measures")
+    if not measured:
+        return spec
+    base, _ = load_definition(kernel_dir.parent / measured)
+    return {**{k: base[k] for k in INHERITED_FIELDS if k in base}, **spec}
+
+
+def kernel_id(kernel_dir: Path, owner: str) -> str:
+    """``owner/<slug of the title>`` of the kernel a definition builds."""
+    spec, _ = load_definition(kernel_dir)
+    return f"{owner}/{slug_of(spec['title'])}"
+
+
+def _fill(value, owner: str):
+    return None if value is None else str(value).replace("{owner}", owner)
+
+
+def sources(spec: dict, params: dict, owner: str, kernel_dir: Path) -> list[dict]:
+    """Every source the kernel attaches: {"field", "id", "required", "role", "why"}.
+
+    LoveDA and any listed ``dataset_sources`` are required; a ``checkpoint_source`` is attached
+    only when set (required when ``load_from`` names a checkpoint); the outputs of ``outputs_of``
+    kernels are optional (without them provisioning builds mmcv, with the internet on).
+    """
+    found = []
+    loveda = _fill(spec.get("loveda_source"), owner)
+    if loveda:
+        found.append({"field": "dataset_sources", "id": loveda, "required": True,
+                      "role": "loveda", "why": "the LoveDA data set"})
+    for source in spec.get("dataset_sources", []):
+        found.append({"field": "dataset_sources", "id": _fill(source, owner), "required": True,
+                      "role": "listed", "why": "listed in dataset_sources"})
+    checkpoint = _fill(spec.get("checkpoint_source"), owner)
+    if checkpoint:
+        found.append({"field": "dataset_sources", "id": checkpoint,
+                      "required": bool(params.get("load_from")), "role": "checkpoint",
+                      "why": "the checkpoint data set" + (" of load_from" if params.get("load_from")
+                                                          else "")})
+    for name in spec.get("outputs_of", []):
+        found.append({"field": "kernel_sources", "id": kernel_id(kernel_dir.parent / name, owner),
+                      "required": False, "role": "outputs",
+                      "why": f"the output of the {name} kernel (its wheelhouse: without it mmcv is "
+                             "built in the session)"})
+    for source in spec.get("kernel_sources", []):
+        found.append({"field": "kernel_sources", "id": _fill(source, owner), "required": True,
+                      "role": "listed", "why": "listed in kernel_sources"})
+    return found
+
+
+def clean_notebook_metadata(nb: nbformat.NotebookNode) -> None:
+    """Drop what papermill records about the build machine (paths, environment variables)."""
+    papermill_meta = nb.metadata.get("papermill", {})
+    for field in PAPERMILL_LOCAL_FIELDS:
+        papermill_meta.pop(field, None)
+
+
+def notebook_parameters(spec: dict, params: dict, kernel_dir: Path,
+                        overrides: dict) -> dict:
+    """What papermill injects: the run's parameters, or for a ``measures`` definition (the
+    bootstrap) ``train`` (the measured run's parameters overlaid with this definition's and the
+    overrides) and ``full_run`` (the measured run as it will be pushed)."""
+    measured = spec.get("measures")
+    if not measured:
+        return {**params, **overrides}
+    _, base = load_definition(kernel_dir.parent / measured)
+    full_run = {**base, **{k: v for k, v in overrides.items() if k not in params}}
+    train = {**base, **params, **overrides}
+    validate(full_run)
+    validate(train)
+    return {"train": train, "full_run": full_run}
+
+
 def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
           parameters: dict | None = None) -> Path:
+    """Write ``out_dir/<slug>/`` (notebook, kernel-metadata.json, mapsage-sources.json)."""
     kernel_dir = Path(kernel_dir)
     spec, params = load_definition(kernel_dir)
-    params.update(parameters or {})
-    validate(params)
+    spec = resolve_spec(spec, kernel_dir)
+    injected = notebook_parameters(spec, params, kernel_dir, parameters or {})
+    run = validate(injected.get("train", injected)).as_dict()
     owner = owner or kaggle_username()
     if not owner:
         raise MapSageError(
@@ -203,33 +315,42 @@ def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
     target = Path(out_dir) / slug
     target.mkdir(parents=True, exist_ok=True)
     code_file = f"{slug}.ipynb"
+    attached = sources(spec, run, owner, kernel_dir)
 
     source_nb = ROOT / spec["notebook"]
     if not source_nb.is_file():
         raise MapSageError(f"notebook {source_nb} named in {kernel_dir / 'kernel.json'} is missing")
     prepared = target / code_file
-    papermill.execute_notebook(str(source_nb), str(prepared), parameters=params,
+    papermill.execute_notebook(str(source_nb), str(prepared), parameters=injected,
                                prepare_only=True, kernel_name="python3", language="python",
                                progress_bar=False)
     nb = nbformat.read(prepared, as_version=4)
     payload = make_bundle()
     sha256 = hashlib.sha256(payload).hexdigest()
     unpack = UNPACK_CELL.format(sha256=sha256, payload=base64.b64encode(payload).decode())
+    loveda = next((s["id"] for s in attached if s["role"] == "loveda"), None)
+    checks = FIRST_CHECKS_CELL.format(data_root=run["data_root"], device=run["device"],
+                                      loveda_source=loveda)
     nb.cells[:0] = [_tagged_code_cell(unpack, "mapsage-bundle", 0),
-                    _tagged_code_cell(PROVISION_CELL, "mapsage-provision", 1)]
+                    _tagged_code_cell(checks, "mapsage-first-checks", 1),
+                    _tagged_code_cell(PROVISION_CELL, "mapsage-provision", 2)]
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",
                                  "name": "python3"}
     nb.metadata.setdefault("language_info", {"name": "python"})
     nb.metadata["mapsage"] = {"bundle_sha256": sha256, "kernel_definition": kernel_dir.name}
+    clean_notebook_metadata(nb)
     nbformat.validate(nb)
     nbformat.write(nb, prepared)
 
-    meta = {k: v for k, v in spec.items() if k not in ("notebook", "parameters")}
+    meta = {k: v for k, v in spec.items() if k not in MAPSAGE_FIELDS}
     meta = json.loads(json.dumps(meta).replace("{owner}", owner))
+    for field in ("dataset_sources", "kernel_sources"):
+        meta[field] = [s["id"] for s in attached if s["field"] == field]
     meta.update(id=f"{owner}/{slug}", code_file=code_file)
     problems = validate_metadata(meta, target)
     if problems:
         raise MetadataError("kernel-metadata.json would be refused by `kaggle kernels push`:\n"
                             + "\n".join(f"  - {p}" for p in problems))
     (target / "kernel-metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (target / SOURCES_FILE).write_text(json.dumps({"sources": attached}, indent=2) + "\n")
     return target

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import getpass
 import hashlib
 import importlib.util
 import io
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,7 +18,7 @@ import nbformat
 import pytest
 
 from mapsage.errors import MapSageError, MetadataError
-from mapsage.kaggle.build import build, validate_metadata
+from mapsage.kaggle.build import SOURCES_FILE, build, slug_of, validate_metadata
 from mapsage.kaggle.push import scan_for_credentials
 from mapsage.paths import KERNELS_DIR
 
@@ -76,15 +78,25 @@ def test_built_metadata(built):
     assert meta["kernel_type"] == "notebook" and meta["language"] == "python"
     assert meta["docker_image_pinning_type"] == "original"
     assert meta["enable_gpu"] is True and meta["is_private"] is True
-    assert "alice/mapsage-mmcv-wheelhouse" in meta["dataset_sources"]
+    # only what the user has: LoveDA; the bootstrap's wheelhouse comes as its kernel's output
+    assert meta["dataset_sources"] == ["alice/loveda"]
+    assert meta["kernel_sources"] == ["alice/" + slug_of(
+        json.loads((KERNELS_DIR / "mapsage-bootstrap" / "kernel.json").read_text())["title"])]
+    assert not set(meta) & {"notebook", "parameters", "loveda_source", "checkpoint_source",
+                            "outputs_of", "measures"}
     assert validate_metadata(meta, built) == []
+    sources = json.loads((built / SOURCES_FILE).read_text())["sources"]
+    assert [(s["id"], s["required"]) for s in sources] == [
+        ("alice/loveda", True), (meta["kernel_sources"][0], False)]
 
 
 def test_built_notebook_has_injected_parameters_kernelspec_and_verified_code(built):
     nb = nbformat.read(built / f"{built.name}.ipynb", as_version=4)
     assert nb.metadata.kernelspec.name == "python3" and nb.metadata.kernelspec.language == "python"
     tags = [c.metadata.get("tags", []) for c in nb.cells]
-    assert tags[0] == ["mapsage-bundle"] and tags[1] == ["mapsage-provision"]
+    assert tags[:3] == [["mapsage-bundle"], ["mapsage-first-checks"], ["mapsage-provision"]]
+    assert "localize('/kaggle/input')" in nb.cells[1].source
+    assert "loveda_source='alice/loveda'" in nb.cells[1].source
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1
     assert 'model = "b2"' in injected[0].source and 'device = "cuda"' in injected[0].source
@@ -143,3 +155,52 @@ def test_repository_has_no_importable_kaggle_package(repo_root):
                           cwd=repo_root, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "site-packages" in proc.stdout
     assert importlib.util.find_spec("kaggle").origin.endswith("site-packages/kaggle/__init__.py")
+
+
+def test_checkpoint_source_is_attached_only_when_set(tmp_path):
+    kernel = tmp_path / "defs" / "train"
+    shutil.copytree(KERNEL, kernel)
+    shutil.copytree(KERNELS_DIR / "mapsage-bootstrap", tmp_path / "defs" / "mapsage-bootstrap")
+    spec = json.loads((kernel / "kernel.json").read_text())
+    spec["checkpoint_source"] = "{owner}/stage1-weights"
+    (kernel / "kernel.json").write_text(json.dumps(spec))
+    out = build(kernel, owner="alice", out_dir=tmp_path / "a",
+                parameters={"load_from": "/kaggle/input/stage1-weights/best.pth"})
+    meta = json.loads((out / "kernel-metadata.json").read_text())
+    assert meta["dataset_sources"] == ["alice/loveda", "alice/stage1-weights"]
+    sources = json.loads((out / SOURCES_FILE).read_text())["sources"]
+    assert {s["id"]: s["required"] for s in sources}["alice/stage1-weights"] is True
+
+
+def test_built_notebooks_hold_no_path_of_the_build_machine(tmp_path, repo_root):
+    """Item 5: no local absolute path, user name or environment value in what is pushed."""
+    user = getpass.getuser()
+    forbidden = {str(repo_root), str(Path.home()), str(tmp_path), f"/home/{user}",
+                 f"/{user}/", sys.executable, sys.prefix}
+    for definition in ("train-segformer-loveda", "mapsage-bootstrap"):
+        out = build(KERNELS_DIR / definition, owner="alice", out_dir=tmp_path / "out")
+        nb = nbformat.read(out / f"{out.name}.ipynb", as_version=4)
+        assert "input_path" not in nb.metadata.papermill
+        assert "output_path" not in nb.metadata.papermill
+        payload = base64.b64decode(nb.cells[0].source.split('b64decode("')[1].split('")')[0])
+        texts = {path.name: path.read_text() for path in out.iterdir()}
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            texts.update({f"bundle:{n}": archive.read(n).decode("utf-8", "replace")
+                          for n in archive.namelist()})
+        leaks = [(name, bad) for name, text in texts.items() for bad in forbidden if bad in text]
+        assert leaks == [], leaks
+
+
+def test_bootstrap_measures_the_training_definition(tmp_path):
+    out = build(KERNELS_DIR / "mapsage-bootstrap", owner="alice", out_dir=tmp_path,
+                parameters={"batch_size": 4})
+    meta = json.loads((out / "kernel-metadata.json").read_text())
+    training = json.loads((KERNEL / "kernel.json").read_text())
+    assert meta["dataset_sources"] == ["alice/loveda"] and meta["kernel_sources"] == []
+    assert meta["machine_shape"] == training["machine_shape"]
+    assert meta["enable_gpu"] is True
+    nb = nbformat.read(out / f"{out.name}.ipynb", as_version=4)
+    injected = nb.metadata.papermill.parameters
+    assert injected["train"]["max_iters"] == 200 and injected["train"]["model"] == "b2"
+    assert injected["train"]["batch_size"] == injected["full_run"]["batch_size"] == 4
+    assert injected["full_run"]["max_iters"] == 16000

@@ -8,17 +8,20 @@ import subprocess
 import sys
 
 from mapsage.notebook import render as notebook
+from mapsage.paths import NOTEBOOK_DIR
+
+TRAINING = NOTEBOOK_DIR / "train_segformer_loveda.py"
 
 
 def test_committed_notebooks_are_in_sync_with_their_sources():
     sources = notebook.sources()
-    assert [s.name for s in sources] == ["train_segformer_loveda.py"]
+    assert [s.name for s in sources] == ["kaggle_bootstrap.py", "train_segformer_loveda.py"]
     for source in sources:
         assert notebook.check(source) == []
 
 
 def test_generation_is_byte_stable(tmp_path):
-    source = notebook.sources()[0]
+    source = TRAINING
     copy = tmp_path / source.name
     shutil.copy(source, copy)
     first = notebook.build(copy).read_bytes()
@@ -27,7 +30,7 @@ def test_generation_is_byte_stable(tmp_path):
 
 
 def test_notebook_carries_kernelspec_language_and_parameters_tag():
-    nb = json.loads(notebook.target_for(notebook.sources()[0]).read_text())
+    nb = json.loads(notebook.target_for(TRAINING).read_text())
     assert nb["metadata"]["kernelspec"] == {"display_name": "Python 3", "language": "python",
                                             "name": "python3"}
     assert nb["metadata"]["language_info"]["name"] == "python"
@@ -37,7 +40,7 @@ def test_notebook_carries_kernelspec_language_and_parameters_tag():
 
 
 def test_check_reports_a_difference_and_the_cli_exits_non_zero(tmp_path):
-    source = notebook.sources()[0]
+    source = TRAINING
     copy = tmp_path / source.name
     shutil.copy(source, copy)
     notebook.build(copy)
@@ -51,7 +54,7 @@ def test_check_reports_a_difference_and_the_cli_exits_non_zero(tmp_path):
 
 
 def test_missing_notebook_is_reported(tmp_path):
-    source = notebook.sources()[0]
+    source = TRAINING
     copy = tmp_path / source.name
     shutil.copy(source, copy)
     assert "is missing" in notebook.check(copy)[0]

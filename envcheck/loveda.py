@@ -1,0 +1,71 @@
+"""Where LoveDA is under a folder: the ONE search that preflight (envcheck) and training
+(``mapsage.data.layout``) both use, so they can never disagree. Standard library only.
+
+LoveDA's archives unpack as ``Train/{Urban,Rural}/{images_png,masks_png}`` and
+``Val/{Urban,Rural}/...``; a split may sit one folder deeper (``Train/Train/Urban/...``), and
+Kaggle mounts an attached data set as ``/kaggle/input/<slug>/`` or
+``/kaggle/input/datasets/<owner>/<slug>/`` (a notebook's output as
+``/kaggle/input/notebooks/<owner>/<slug>/``), often with one more folder (``LoveDA/``) inside.
+The search is breadth-first from the given folder, :data:`MAX_DEPTH` folders down, so the
+shallowest LoveDA root wins, and it never descends into image folders.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SPLITS = ("Train", "Val")
+DOMAINS = ("Urban", "Rural")
+IMAGES, MASKS = "images_png", "masks_png"
+MAX_DEPTH = 5
+"""Folders below the search root a LoveDA root may be: enough for
+``input/datasets/<owner>/<slug>/LoveDA`` (4) plus one spare level."""
+MAX_DIRS = 5000
+"""Folders visited at most: an attached input can be large; the search must stay fast."""
+_SKIP = {IMAGES, MASKS, "__pycache__"}
+
+
+def split_dir(root: Path, split: str) -> Path | None:
+    """``root/split`` holding at least one domain's images, allowing a doubled ``split/split``."""
+    for candidate in (root / split, root / split / split):
+        if any((candidate / d / IMAGES).is_dir() for d in DOMAINS):
+            return candidate
+    return None
+
+
+def splits_at(root: Path) -> dict[str, Path]:
+    """split name -> the folder holding its ``{Urban,Rural}`` folders, for the splits at ``root``."""
+    found = {}
+    for split in SPLITS:
+        folder = split_dir(root, split)
+        if folder is not None:
+            found[split] = folder
+    return found
+
+
+def find_root(base: str | Path, max_depth: int = MAX_DEPTH,
+              max_dirs: int = MAX_DIRS) -> Path | None:
+    """The shallowest folder at or below ``base`` that holds LoveDA's splits, or None.
+
+    A folder counts when at least one split (``Train`` or ``Val``) with a domain's
+    ``images_png`` is directly in it or in a doubled ``split/split``; whether both splits and
+    the masks are there is for the caller to judge (it can then say what is missing).
+    """
+    base = Path(base)
+    queue = [(base, 0)]
+    seen = 0
+    while queue and seen < max_dirs:
+        here, depth = queue.pop(0)
+        seen += 1
+        if splits_at(here):
+            return here
+        if depth >= max_depth:
+            continue
+        try:
+            children = sorted(e.name for e in os.scandir(here)
+                              if e.is_dir() and not e.name.startswith(".") and e.name not in _SKIP)
+        except OSError:
+            continue
+        queue.extend((here / name, depth + 1) for name in children)
+    return None

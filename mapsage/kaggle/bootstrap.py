@@ -1,0 +1,185 @@
+"""The bootstrap kernel's work (``kaggle/mapsage-bootstrap``): leave in ``/kaggle/working``
+everything later runs need to go with the internet off, and measure the real recipe.
+
+- :func:`leave_mmcv_wheel`: the mmcv wheel for this image, with its ``manifest.json`` key, in
+  the working wheelhouse (``mapsage-wheelhouse/<key>/``): the one provisioning just built or
+  found, else one built now by provisioning's own plan;
+- :func:`download_pinned_wheels`: the pinned pure-Python stack (mmengine, mmseg, ftfy, regex,
+  ...) as wheels for this Python, from ``requirements-lock.txt``;
+- :func:`stage_pretrained_weights`: the backbone weights the recipe starts from;
+- :func:`measure_config` + :func:`summarize`: a short run of the real recipe with
+  ``RunMeasureHook`` (``mapsage.training.measure``), turned into ``bootstrap.json``: seconds per
+  iteration, images per second, peak GPU memory per device, data-loader wait share, and the
+  projected wall time of the full run.
+
+A training kernel attaches the bootstrap kernel's output through ``kernel_sources``; Kaggle
+mounts it under ``/kaggle/input``, where provisioning finds the wheels by their keys.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from mapsage.errors import MapSageError
+from mapsage.provision import mmcv, wheelhouse
+
+PYTHON_WHEELS = "python"
+"""Sub-folder of the wheelhouse holding the pinned pure-Python wheels."""
+BOOTSTRAP_JSON = "bootstrap.json"
+WARMUP_SHARE = 0.1
+"""Share of the first iterations left out of the timings (cuDNN autotuning, worker start)."""
+
+
+def leave_mmcv_wheel(dest: Path, roots: list[Path], *, python: str | None = None,
+                     jobs: int | None = None, log=print) -> wheelhouse.CachedWheel:
+    """The wheelhouse entry for this image's mmcv key in ``dest`` (copied from ``roots`` or
+    built with provisioning's plan when no wheel for the key exists anywhere)."""
+    facts = mmcv.probe_torch(python)
+    arch_list = mmcv.arch_list_for(facts)
+    key = mmcv.wheel_key(facts, arch_list)
+    here, _ = wheelhouse.find(key, [dest])
+    if here is not None:
+        log(f"mmcv wheel for {key.slug} already in {dest}")
+        return here
+    hit, refused = wheelhouse.find(key, [r for r in roots if r != dest])
+    for line in refused:
+        log(f"  - refused {line}")
+    if hit is not None:
+        log(f"mmcv wheel for {key.slug}: copying {hit.wheel}")
+        return wheelhouse.store(hit.wheel, key, dest)
+    with tempfile.TemporaryDirectory(prefix="mapsage-mmcv-") as tmp:
+        steps, notes = mmcv.plan(facts, installed=(False, "the bootstrap leaves a wheel"),
+                                 roots=[], jobs=jobs or 1, build_dir=Path(tmp), python=python)
+        for note in notes:
+            log(f"  - {note}")
+        if steps[-1].strategy != "source":
+            raise MapSageError(
+                f"no mmcv wheel to leave for {key.slug}: provisioning would use "
+                f"'{steps[-1].strategy}' ({steps[-1].description}), which leaves no wheel file")
+        for step in steps:
+            mmcv.run_step(step, log)
+        built = sorted(Path(tmp).glob("mmcv-*.whl"))
+        if not built:
+            raise MapSageError(f"the mmcv build finished but left no wheel in {tmp}")
+        return wheelhouse.store(built[0], key, dest)
+
+
+def download_pinned_wheels(dest: Path, *, python: str | None = None,
+                           requirements: list[str] | None = None, log=print) -> list[str]:
+    """``pip wheel --no-deps`` of the pinned stack into ``dest`` for ``python``; the file names.
+
+    Their own dependencies (numpy, opencv, matplotlib, ...) come with the Kaggle image; the
+    offline install (``provision --with-deps --offline``) resolves them against it.
+    """
+    from mapsage.pins import kaggle_requirements
+
+    requirements = requirements or kaggle_requirements()
+    dest.mkdir(parents=True, exist_ok=True)
+    step = mmcv.Step("deps", f"wheels of {', '.join(requirements)}",
+                     [python or sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                      "-w", str(dest), *requirements])
+    mmcv.run_step(step, log)
+    names = sorted(p.name for p in dest.glob("*.whl"))
+    have = {n.split("-")[0].lower().replace("_", "-") for n in names}
+    missing = [r for r in requirements if r.split("==")[0].lower().replace("_", "-") not in have]
+    if missing:
+        raise MapSageError(f"pip wheel left no wheel for {', '.join(missing)} in {dest}")
+    return names
+
+
+PRETRAINED_MODULE = "mapsage.training.pretrained"
+
+
+def stage_pretrained_weights(model: str, dest: Path, log=print) -> dict:
+    """Integration point for the recipe's pretrained backbone weights.
+
+    ``mapsage.training.pretrained`` (added by the recipes change) knows which weights a model
+    starts from and how to fetch them; its ``stage(model, dest) -> Path | None`` is called here.
+    Until that module exists the bootstrap says so in ``bootstrap.json`` ("unavailable") rather
+    than pretending the weights are there.
+    """
+    if importlib.util.find_spec(PRETRAINED_MODULE) is None:
+        detail = (f"{PRETRAINED_MODULE} is not in this MapSage version: no weights staged; the "
+                  "recipe starts from its config's init_cfg")
+        log(f"pretrained weights: {detail}")
+        return {"status": "unavailable", "detail": detail}
+    module = importlib.import_module(PRETRAINED_MODULE)
+    path = module.stage(model, dest)
+    log(f"pretrained weights for {model}: {path}")
+    return {"status": "staged" if path else "none-needed",
+            "file": Path(path).name if path else None}
+
+
+def measure_config(model_config: Path, out: Path) -> Path:
+    """A config that is ``model_config`` plus ``RunMeasureHook``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        "# Written by the MapSage bootstrap: the recipe's config plus the measuring hook.\n"
+        f"_base_ = [{str(Path(model_config).resolve())!r}]\n"
+        "custom_imports = dict(imports=['mapsage.training.measure'], "
+        "allow_failed_imports=False)\n"
+        "custom_hooks = [dict(type='RunMeasureHook')]\n")
+    return out
+
+
+def _after_warmup(values: list[float]) -> list[float]:
+    skip = min(len(values) - 1, math.ceil(len(values) * WARMUP_SHARE)) if values else 0
+    return values[skip:]
+
+
+def validations(max_iters: int, val_interval: int) -> int:
+    """How many validations a run of ``max_iters`` makes (every ``val_interval``, and at the end)."""
+    return math.ceil(max_iters / val_interval)
+
+
+def summarize(measure_dir: Path, full_run: dict, measured: dict) -> dict:
+    """``bootstrap.json`` from the per-process files ``RunMeasureHook`` wrote."""
+    records = [json.loads(p.read_text()) for p in sorted(Path(measure_dir).glob("rank*.json"))]
+    if not records:
+        raise MapSageError(f"no measurements in {measure_dir}: did the run use RunMeasureHook?")
+    records.sort(key=lambda r: r["rank"])
+    main = records[0]
+    times = _after_warmup(main["iter_time_s"])
+    waits = _after_warmup(main["data_time_s"])
+    if not times:
+        raise MapSageError(f"{measure_dir}: the run recorded no training iterations")
+    s_per_iter = statistics.fmean(times)
+    images_per_iter = sum(r["batch_size"] for r in records)
+    val_s = statistics.fmean(main["val_time_s"]) if main["val_time_s"] else None
+    n_val = validations(full_run["max_iters"], full_run["val_interval"])
+    train_s = s_per_iter * full_run["max_iters"]
+    same_recipe = {k: measured.get(k) == full_run.get(k)
+                   for k in ("model", "batch_size", "crop_size", "amp", "device")}
+    return {
+        "seconds_per_iteration": round(s_per_iter, 4),
+        "images_per_second": round(images_per_iter / s_per_iter, 2),
+        "peak_gpu_memory_bytes": [{"device": r["device"], "name": r["device_name"],
+                                   "bytes": r["peak_memory_bytes"]} for r in records],
+        "data_loader_wait_share": round(sum(waits) / sum(times), 4),
+        "validation_seconds": round(val_s, 2) if val_s is not None else None,
+        "projected_full_run_seconds": round(train_s + (val_s or 0.0) * n_val, 1),
+        "projection": {
+            "max_iters": full_run["max_iters"], "val_interval": full_run["val_interval"],
+            "validations": n_val, "train_seconds": round(train_s, 1),
+            "validation_seconds": round((val_s or 0.0) * n_val, 1),
+            "same_recipe": same_recipe,
+            "note": ("seconds_per_iteration x max_iters + validation_seconds x validations; "
+                     "checkpoint saves and the session's setup are not included"),
+        },
+        "measured": {"iterations": main["iterations"], "timed_iterations": len(times),
+                     "warmup_iterations": len(main["iter_time_s"]) - len(times),
+                     "processes": len(records), "images_per_iteration": images_per_iter,
+                     "devices": [r["device_name"] or r["device"] for r in records],
+                     "parameters": measured},
+    }
+
+
+def write_summary(path: Path, summary: dict) -> Path:
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    return path

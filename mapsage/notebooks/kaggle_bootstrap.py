@@ -1,0 +1,96 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,language_info
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+#   language_info:
+#     name: python
+# ---
+
+# %% [markdown]
+# # MapSage bootstrap: provision once, measure the recipe
+#
+# A short Kaggle GPU session, built by `mapsage build kaggle kaggle/mapsage-bootstrap`. The cells
+# `mapsage build kaggle` puts in front of this one have checked the inputs and provisioned mmcv
+# for this image. This notebook then leaves in `/kaggle/working` what later runs need to go with
+# the internet off (the mmcv wheel and its `manifest.json`, the pinned pure-Python wheels, the
+# pretrained weights), trains the real recipe for a few hundred iterations with a measuring hook,
+# and writes `bootstrap.json`. The training kernel attaches this kernel's output through
+# `kernel_sources`. Edit `mapsage/notebooks/kaggle_bootstrap.py`, never the `.ipynb`.
+
+# %% tags=["parameters"]
+train = {}
+full_run = {}
+
+# %% [markdown]
+# ## Parameters
+# `train`: the measured run (the training definition's parameters with this definition's
+# `max_iters`, `work_dir`, ...); `full_run`: the run being measured, for the projection.
+
+# %%
+from mapsage.params import validate
+
+params = validate(train)
+full = validate(full_run or train)
+print(f"measuring {params.max_iters} iterations of model={params.model} "
+      f"batch_size={params.batch_size} crop_size={params.crop_size} amp={params.amp}; "
+      f"projecting {full.max_iters} iterations")
+
+# %% [markdown]
+# ## Leave the wheelhouse
+# The mmcv wheel for this image (built by the provisioning cell, or built here) and the pinned
+# pure-Python wheels, in `/kaggle/working/mapsage-wheelhouse`.
+
+# %%
+from mapsage.kaggle import bootstrap
+from mapsage.kaggle import env as kaggle_env
+from mapsage.provision import mmcv, wheelhouse
+
+wheel_dir = wheelhouse.default_root()
+mmcv_wheel = bootstrap.leave_mmcv_wheel(wheel_dir, mmcv.search_roots())
+python_wheels = bootstrap.download_pinned_wheels(wheel_dir / bootstrap.PYTHON_WHEELS)
+pretrained = bootstrap.stage_pretrained_weights(params.model,
+                                                kaggle_env.working_dir() / "pretrained")
+print(f"mmcv: {mmcv_wheel.wheel.name} ({mmcv_wheel.key.slug})")
+print(f"python wheels: {', '.join(python_wheels)}")
+
+# %% [markdown]
+# ## Measure the recipe
+# The same training process as the training notebook, its config extended by
+# `RunMeasureHook` (`mapsage.training.measure`).
+
+# %%
+import tempfile
+from pathlib import Path
+
+from mapsage.models import config_for_model
+from mapsage.notebook.launch import for_this_platform, run_training
+
+run = for_this_platform(params)
+config = bootstrap.measure_config(config_for_model(params.model),
+                                  Path(tempfile.mkdtemp(prefix="mapsage-bootstrap-")) / "config.py")
+metrics = run_training(params, config=str(config))
+
+# %% [markdown]
+# ## bootstrap.json
+
+# %%
+import json
+
+summary = bootstrap.summarize(Path(run.work_dir) / "measure", full.as_dict(), params.as_dict())
+summary["wheelhouse"] = {"mmcv": {"key": mmcv_wheel.key.slug, "wheel": mmcv_wheel.wheel.name,
+                                  "sha256": mmcv_wheel.sha256},
+                         "python": python_wheels}
+summary["pretrained"] = pretrained
+summary["mIoU"] = metrics["mIoU"]
+path = bootstrap.write_summary(kaggle_env.working_dir() / bootstrap.BOOTSTRAP_JSON, summary)
+print(json.dumps({k: v for k, v in summary.items() if k != "measured"}, indent=2))
+print(f"wrote {path}")
