@@ -1,7 +1,9 @@
 """`mapsage push` against a stand-in for Kaggle's servers (they cannot exist here).
 
-``KaggleServerStandIn`` answers the three client calls push uses with the kaggle SDK's real
-response types; everything on MapSage's side (validation, credential scan, refusal detection,
+``KaggleServerStandIn`` answers the client calls push uses (``dataset_status``,
+``kernels_status``, ``kernels_push``, ``kernels_output``) with the kaggle SDK's real response
+types, and a missing data set or kernel with the ``requests.HTTPError`` (404) the client raises;
+everything on MapSage's side (validation, source check, credential scan, refusal detection,
 polling, download) is the real code path.
 """
 
@@ -11,11 +13,14 @@ import json
 from pathlib import Path
 
 import pytest
+from kagglesdk.datasets.types.dataset_api_service import ApiGetDatasetStatusResponse
+from kagglesdk.datasets.types.dataset_enums import DatabundleVersionStatus
 from kagglesdk.kernels.types.kernels_api_service import (
     ApiGetKernelSessionStatusResponse,
     ApiSaveKernelResponse,
 )
 from kagglesdk.kernels.types.kernels_enums import KernelWorkerStatus
+from requests import HTTPError, Response
 
 from mapsage.errors import PushFailed
 from mapsage.kaggle.build import build
@@ -23,17 +28,39 @@ from mapsage.kaggle.push import push
 from mapsage.paths import KERNELS_DIR
 
 
+def _not_found(name: str) -> HTTPError:
+    response = Response()
+    response.status_code = 404
+    return HTTPError(f"404 Client Error: Not Found for {name}", response=response)
+
+
 class KaggleServerStandIn:
+    """Kaggle's servers as the official client shows them. ``datasets``: existing data sets;
+    ``kernels``: other existing kernels -> their session status (the pushed kernel's statuses
+    come from ``statuses``, one per poll)."""
+
     def __init__(self, *, error=None, invalid_sources=(), statuses=("RUNNING", "COMPLETE"),
-                 failure=""):
+                 failure="", datasets=("alice/loveda",),
+                 kernels=(("alice/mapsage-bootstrap", "COMPLETE"),), version=3):
         self.error, self.invalid_sources = error, list(invalid_sources)
         self.statuses, self.failure = list(statuses), failure
-        self.pushed, self.downloads = [], []
+        self.datasets, self.kernels, self.version = set(datasets), dict(kernels), version
+        self.pushed, self.downloads, self.asked = [], [], []
+
+    def dataset_status(self, dataset):
+        self.asked.append(dataset)
+        if dataset not in self.datasets:
+            raise _not_found(dataset)
+        response = ApiGetDatasetStatusResponse()
+        response.status = DatabundleVersionStatus.READY
+        return response.status.name.lower()  # what KaggleApi.dataset_status returns
 
     def kernels_push(self, folder):
         self.pushed.append(folder)
         response = ApiSaveKernelResponse()
-        response.url, response.version_number = "https://www.kaggle.com/code/alice/x", 3
+        response.url = "https://www.kaggle.com/code/alice/x"
+        if self.version is not None:
+            response.version_number = self.version
         if self.error:
             response.error = self.error
         response.invalid_dataset_sources = self.invalid_sources
@@ -41,6 +68,12 @@ class KaggleServerStandIn:
 
     def kernels_status(self, kernel):
         response = ApiGetKernelSessionStatusResponse()
+        if kernel in self.kernels:
+            self.asked.append(kernel)
+            response.status = KernelWorkerStatus[self.kernels[kernel]]
+            return response
+        if not self.pushed:
+            raise _not_found(kernel)
         response.status = KernelWorkerStatus[self.statuses.pop(0)]
         if self.failure:
             response.failure_message = self.failure
@@ -73,10 +106,40 @@ def test_server_error_with_exit_code_zero_is_an_error(bundle):
         push(bundle, server, log=lambda *_: None)
 
 
-def test_invalid_dataset_sources_are_an_error(bundle):
-    server = KaggleServerStandIn(invalid_sources=["alice/loveda"])
+def test_invalid_sources_without_a_version_are_an_error(bundle):
+    server = KaggleServerStandIn(invalid_sources=["alice/loveda"], version=None)
     with pytest.raises(PushFailed, match="invalid dataset sources: alice/loveda"):
         push(bundle, server, log=lambda *_: None)
+
+
+def test_a_version_number_means_the_run_is_going_despite_invalid_sources(bundle, tmp_path):
+    server = KaggleServerStandIn(invalid_sources=["alice/mapsage-segformer-checkpoint"])
+    lines = []
+    out = push(bundle, server, poll_s=0, download_to=tmp_path / "out", log=lines.append)
+    assert (out / "run" / "metrics.json").is_file() and server.downloads == [str(out)]
+    assert any("warning: Kaggle started version 3 without invalid dataset sources: "
+               "alice/mapsage-segformer-checkpoint" in line for line in lines)
+
+
+def test_sources_are_asked_about_before_the_push(bundle, tmp_path):
+    server = KaggleServerStandIn()
+    push(bundle, server, poll_s=0, download_to=tmp_path / "out", log=lambda *_: None)
+    assert server.asked == ["alice/loveda", "alice/mapsage-bootstrap"]
+
+
+def test_a_missing_required_source_stops_the_push_by_name(bundle):
+    server = KaggleServerStandIn(datasets=())
+    with pytest.raises(PushFailed, match=r"alice/loveda \(the LoveDA data set; dataset_sources\)"):
+        push(bundle, server, log=lambda *_: None)
+    assert server.pushed == []
+
+
+def test_a_missing_optional_source_is_a_warning(bundle, tmp_path):
+    server = KaggleServerStandIn(kernels=())
+    lines = []
+    push(bundle, server, poll_s=0, download_to=tmp_path / "out", log=lines.append)
+    assert server.pushed == [str(bundle)]
+    assert any(line.startswith("warning: alice/mapsage-bootstrap does not exist") for line in lines)
 
 
 def test_failed_session_downloads_the_notebook_and_fails(bundle, tmp_path):
