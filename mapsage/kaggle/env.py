@@ -62,3 +62,21 @@ def find_input_file(path: str, search_root: Path | None = None) -> Path | None:
     same_parent = [m for m in matches if m.parent.name == candidate.parent.name]
     found = same_parent or matches
     return found[0] if found else None
+
+
+BOOTSTRAP_DEFINITION = "kaggle/mapsage-bootstrap"
+
+
+def wheel_reuse_hint(wheel_folder: Path) -> str:
+    """What to do so the next run does not build mmcv again, after a build into ``wheel_folder``."""
+    if not on_kaggle():
+        return (f"  The wheel is cached in {wheel_folder}: the next setup on this machine "
+                "installs it in seconds.")
+    return (f"  This session built mmcv for this image; the wheel is in {wheel_folder}, among "
+            "this version's outputs.\n"
+            "  So that the next runs install it offline, re-run the bootstrap kernel for this "
+            "image and keep it in the training kernel's kernel_sources:\n"
+            f"    mapsage build kaggle --kernel {BOOTSTRAP_DEFINITION} && "
+            "mapsage push build/kaggle/mapsage-bootstrap\n"
+            "  (a kernel that attaches this kernel's output, like a continuation, finds the "
+            "wheel too).")

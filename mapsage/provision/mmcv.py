@@ -291,9 +291,9 @@ def provision(*, python: str | None = None, extra_roots: list[Path] | None = Non
             run_step(Step("source", "install the built wheel",
                           [_python(python), "-m", "pip", "install", "--no-index", "--no-deps",
                            "--force-reinstall", str(entry.wheel)]), log)
-            log("  To reuse this wheel on Kaggle with the internet off, publish it once:\n"
-                f"    kaggle datasets create -p {entry.wheel.parent}\n"
-                "  and add it to the kernel's dataset_sources.")
+            from mapsage.kaggle.env import wheel_reuse_hint
+
+            log(wheel_reuse_hint(entry.wheel.parent))
     ok, why = installed_mmcv(python)
     if not ok:
         raise MapSageError(f"mmcv still unusable after '{strategy}': {why}")
