@@ -147,6 +147,8 @@ def check_sources(bundle: Path, api, log=print) -> None:
         elif state is None:
             log(f"warning: {source['id']} does not exist or is not visible to you: "
                 f"{source['why']}")
+        elif source["field"] == "dataset_sources" and state != "ready":
+            log(f"warning: {source['id']} is {state}, not ready: Kaggle may not attach it yet")
         elif source["field"] == "kernel_sources" and state != "complete":
             log(f"warning: {source['id']}'s latest version is {state}, not complete: its output "
                 "may not be attached")
