@@ -45,6 +45,7 @@ import yaml
 
 from mapsage import paths
 from mapsage.errors import MapSageError, MetadataError
+from mapsage.kaggle import env as kaggle_env
 from mapsage.params import validate
 from mapsage.paths import PROJECT_ROOT
 
@@ -59,7 +60,7 @@ BOOLEAN_FIELDS = ("is_private", "enable_gpu", "enable_tpu", "enable_internet")
 SECRET_FILES = ("kaggle.json", ".env", "credentials")
 SOURCES_FILE = "mapsage-sources.json"
 MAPSAGE_FIELDS = ("notebook", "parameters", "loveda_source", "checkpoint_source", "outputs_of",
-                  "measures")
+                  "measures", "also_for_gpus")
 PAPERMILL_LOCAL_FIELDS = ("input_path", "output_path", "environment_variables")
 """papermill notebook metadata that describes the build machine, not the run."""
 
@@ -198,6 +199,34 @@ import subprocess, sys
 subprocess.run([sys.executable, "-m", "mapsage.provision", "--with-deps"], check=True)
 '''
 
+ARCH_PROVISION_CELL = '''\
+# mmcv 2.1.0 with compiled ops and the pinned OpenMMLab stack, its CUDA ops built for this
+# session's GPUs and also for {shapes} (TORCH_CUDA_ARCH_LIST), so that the wheel this session
+# leaves serves those machine shapes too.
+import os, subprocess, sys
+from envcheck.compat import torch_cuda_arch_list
+from envcheck.kaggle import gpus
+
+_capabilities = [tuple(int(x) for x in cap.split(".")) for _, cap in gpus()] + {capabilities!r}
+os.environ["TORCH_CUDA_ARCH_LIST"] = torch_cuda_arch_list(_capabilities)
+print("TORCH_CUDA_ARCH_LIST =", os.environ["TORCH_CUDA_ARCH_LIST"])
+subprocess.run([sys.executable, "-m", "mapsage.provision", "--with-deps"], check=True)
+'''
+
+
+def provision_cell(spec: dict) -> str:
+    """The provisioning cell; with ``also_for_gpus`` (Kaggle machine shapes) mmcv's CUDA ops are
+    built for those GPUs as well as the session's."""
+    shapes = spec.get("also_for_gpus") or []
+    if not shapes:
+        return PROVISION_CELL
+    unknown = [s for s in shapes if s not in kaggle_env.GPU_CAPABILITIES]
+    if unknown:
+        raise MetadataError(f"also_for_gpus {unknown} are not Kaggle GPU machine shapes: use "
+                            f"{', '.join(kaggle_env.GPU_CAPABILITIES)}")
+    return ARCH_PROVISION_CELL.format(
+        shapes=", ".join(shapes), capabilities=[kaggle_env.GPU_CAPABILITIES[s] for s in shapes])
+
 
 def _tagged_code_cell(source: str, tag: str, index: int) -> nbformat.NotebookNode:
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": [tag]})
@@ -333,7 +362,7 @@ def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
                                       loveda_source=loveda)
     nb.cells[:0] = [_tagged_code_cell(unpack, "mapsage-bundle", 0),
                     _tagged_code_cell(checks, "mapsage-first-checks", 1),
-                    _tagged_code_cell(PROVISION_CELL, "mapsage-provision", 2)]
+                    _tagged_code_cell(provision_cell(spec), "mapsage-provision", 2)]
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",
                                  "name": "python3"}
     nb.metadata.setdefault("language_info", {"name": "python"})

@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 
 KAGGLE = "/kaggle"
+GPU_CAPABILITIES = {"NvidiaTeslaT4": (7, 5), "NvidiaTeslaP100": (6, 0)}
+"""Compute capability of each Kaggle GPU machine shape (``machine_shape`` in kernel metadata)."""
 ROOT_ENV = "MAPSAGE_KAGGLE_ROOT"
 
 

@@ -204,3 +204,29 @@ def test_bootstrap_measures_the_training_definition(tmp_path):
     assert injected["train"]["max_iters"] == 200 and injected["train"]["model"] == "b2"
     assert injected["train"]["batch_size"] == injected["full_run"]["batch_size"] == 4
     assert injected["full_run"]["max_iters"] == 16000
+
+
+def _bootstrap_copy(tmp_path, also):
+    defs = tmp_path / "defs"
+    shutil.copytree(KERNELS_DIR / "mapsage-bootstrap", defs / "mapsage-bootstrap")
+    shutil.copytree(KERNEL, defs / KERNEL.name)
+    spec = json.loads((defs / "mapsage-bootstrap" / "kernel.json").read_text())
+    spec["also_for_gpus"] = also
+    (defs / "mapsage-bootstrap" / "kernel.json").write_text(json.dumps(spec))
+    return defs / "mapsage-bootstrap"
+
+
+def test_bootstrap_builds_mmcv_also_for_listed_gpu_kinds(tmp_path):
+    out = build(_bootstrap_copy(tmp_path, ["NvidiaTeslaP100"]), owner="alice",
+                out_dir=tmp_path / "out")
+    nb = nbformat.read(out / f"{out.name}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "mapsage-provision" in c.metadata.get("tags", []))
+    assert "+ [(6, 0)]" in cell.source and 'os.environ["TORCH_CUDA_ARCH_LIST"]' in cell.source
+    compile(cell.source, "provision-cell", "exec")
+    meta = json.loads((out / "kernel-metadata.json").read_text())
+    assert "also_for_gpus" not in meta
+
+
+def test_unknown_gpu_kind_fails_the_build(tmp_path):
+    with pytest.raises(MetadataError, match="NvidiaA100"):
+        build(_bootstrap_copy(tmp_path, ["NvidiaA100"]), owner="alice", out_dir=tmp_path / "o")
