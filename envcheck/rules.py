@@ -642,8 +642,8 @@ def kaggle_rules(facts: Facts, ctx: Context, found: list[Finding]) -> Iterator[F
             "packages installed",
             "pip cannot download anything; only wheels in attached data sets can be installed.",
             Remedy("Notebook editor: Settings > Internet > On (a phone-verified account is "
-                   "needed), or attach the mmcv wheelhouse data set that `mapsage.provision` "
-                   "published, under Add Input"),
+                   "needed), or attach the output of the MapSage bootstrap kernel for this image "
+                   "(kernel_sources; see docs/kaggle.md)"),
             severity="warning" if wheel and all(i.startswith("mmcv") for i in must_install)
             else "error")
     if not any("loveda" in i.kinds for i in k.inputs):
