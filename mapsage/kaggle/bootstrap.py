@@ -183,3 +183,22 @@ def summarize(measure_dir: Path, full_run: dict, measured: dict) -> dict:
 def write_summary(path: Path, summary: dict) -> Path:
     path.write_text(json.dumps(summary, indent=2) + "\n")
     return path
+
+
+def one_line(path: Path) -> str:
+    """A downloaded ``bootstrap.json`` in one line (checked: it comes from a remote session)."""
+    try:
+        data = json.loads(Path(path).read_text())
+        s_per_iter = float(data["seconds_per_iteration"])
+        images = float(data["images_per_second"])
+        wait = float(data["data_loader_wait_share"])
+        projected = float(data["projected_full_run_seconds"])
+        peaks = [d["bytes"] for d in data["peak_gpu_memory_bytes"]]
+        if not all(p is None or isinstance(p, int) for p in peaks):
+            raise TypeError("peak_gpu_memory_bytes")
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        return f"{path}: not a MapSage bootstrap summary ({type(exc).__name__}: {exc})"
+    memory = ", ".join("n/a" if p is None else f"{p / 2**30:.1f} GiB" for p in peaks)
+    return (f"{path}: {s_per_iter:.3f} s/iteration, {images:.1f} images/s, data wait "
+            f"{wait:.0%}, peak GPU memory {memory}; full run projected at "
+            f"{projected / 3600:.1f} h")

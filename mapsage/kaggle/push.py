@@ -192,6 +192,10 @@ def push(bundle: Path, api=None, *, wait: bool = True, poll_s: float = 30.0,
     out.mkdir(parents=True, exist_ok=True)
     files, _ = api.kernels_output(meta["id"], str(out), force=True, quiet=True)
     log(f"downloaded {len(files)} output file(s) to {out}")
+    from mapsage.kaggle.bootstrap import BOOTSTRAP_JSON, one_line
+
+    for summary in sorted(out.rglob(BOOTSTRAP_JSON)):
+        log(one_line(summary))
     if state != "complete":
         message = getattr(response, "failure_message", "") or "no failure message"
         raise PushFailed(f"the Kaggle session ended with status {state}: {message}. The executed "

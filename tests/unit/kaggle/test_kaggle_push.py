@@ -41,11 +41,12 @@ class KaggleServerStandIn:
 
     def __init__(self, *, error=None, invalid_sources=(), statuses=("RUNNING", "COMPLETE"),
                  failure="", datasets=("alice/loveda",),
-                 kernels=(("alice/mapsage-bootstrap", "COMPLETE"),), version=3):
+                 kernels=(("alice/mapsage-bootstrap", "COMPLETE"),), version=3, outputs=None):
         self.error, self.invalid_sources = error, list(invalid_sources)
         self.statuses, self.failure = list(statuses), failure
         self.datasets, self.kernels, self.version = set(datasets), dict(kernels), version
         self.pushed, self.downloads, self.asked = [], [], []
+        self.outputs = dict(outputs or {})
 
     def dataset_status(self, dataset):
         self.asked.append(dataset)
@@ -83,6 +84,8 @@ class KaggleServerStandIn:
         out = Path(path) / "run"
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps({"mIoU": 1.0}))
+        for name, text in self.outputs.items():
+            (Path(path) / name).write_text(text)
         self.downloads.append(path)
         return [str(out / "metrics.json")], ""
 
@@ -159,3 +162,20 @@ def test_a_bundle_with_credentials_is_never_sent(bundle, tmp_path):
     finally:
         leaked.unlink()
     assert server.pushed == []
+
+
+def test_a_downloaded_bootstrap_summary_is_shown_and_checked(bundle, tmp_path):
+    good = {"seconds_per_iteration": 0.9, "images_per_second": 17.8,
+            "data_loader_wait_share": 0.05, "projected_full_run_seconds": 16000 * 0.9,
+            "peak_gpu_memory_bytes": [{"device": "cuda:0", "bytes": 6 * 2**30},
+                                      {"device": "cuda:1", "bytes": 5 * 2**30}]}
+    lines = []
+    server = KaggleServerStandIn(outputs={"bootstrap.json": json.dumps(good)})
+    push(bundle, server, poll_s=0, download_to=tmp_path / "a", log=lines.append)
+    assert any(line.endswith("0.900 s/iteration, 17.8 images/s, data wait 5%, peak GPU memory "
+                             "6.0 GiB, 5.0 GiB; full run projected at 4.0 h") for line in lines)
+    lines.clear()
+    bad = {**good, "images_per_second": "fast"}
+    server = KaggleServerStandIn(outputs={"bootstrap.json": json.dumps(bad)})
+    push(bundle, server, poll_s=0, download_to=tmp_path / "b", log=lines.append)
+    assert any("not a MapSage bootstrap summary (ValueError" in line for line in lines)
