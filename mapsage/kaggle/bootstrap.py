@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -96,13 +97,14 @@ def download_pinned_wheels(dest: Path, *, python: str | None = None,
 PRETRAINED_MODULE = "mapsage.training.pretrained"
 
 
-def stage_pretrained_weights(model: str, dest: Path, log=print) -> dict:
-    """Integration point for the recipe's pretrained backbone weights.
+def stage_pretrained_weights(dest: Path, log=print) -> dict:
+    """Make the measured run download the recipe's pretrained backbone weights into ``dest``.
 
-    ``mapsage.training.pretrained`` (added by the recipes change) knows which weights a model
-    starts from and how to fetch them; its ``stage(model, dest) -> Path | None`` is called here.
-    Until that module exists the bootstrap says so in ``bootstrap.json`` ("unavailable") rather
-    than pretending the weights are there.
+    ``mapsage.training.pretrained`` (the recipes change) fetches the weights a config's
+    ``init_cfg`` names into the folder its ``CACHE_ENV`` variable names, when training starts;
+    pointing that variable at ``dest`` (in ``/kaggle/working``) leaves them in this kernel's
+    output, where a training kernel finds them by file name under ``/kaggle/input``. Until that
+    module exists, ``bootstrap.json`` says "unavailable" rather than pretending.
     """
     if importlib.util.find_spec(PRETRAINED_MODULE) is None:
         detail = (f"{PRETRAINED_MODULE} is not in this MapSage version: no weights staged; the "
@@ -110,10 +112,15 @@ def stage_pretrained_weights(model: str, dest: Path, log=print) -> dict:
         log(f"pretrained weights: {detail}")
         return {"status": "unavailable", "detail": detail}
     module = importlib.import_module(PRETRAINED_MODULE)
-    path = module.stage(model, dest)
-    log(f"pretrained weights for {model}: {path}")
-    return {"status": "staged" if path else "none-needed",
-            "file": Path(path).name if path else None}
+    dest.mkdir(parents=True, exist_ok=True)
+    os.environ[module.CACHE_ENV] = str(dest)
+    log(f"pretrained weights: the measured run fetches them into {dest} ({module.CACHE_ENV})")
+    return {"status": "fetched by the measured run", "dir": dest.name}
+
+
+def staged_weights(dest: Path) -> list[str]:
+    """The weights files the measured run left in ``dest``."""
+    return sorted(p.name for p in Path(dest).glob("*.pth"))
 
 
 def measure_config(model_config: Path, out: Path) -> Path:

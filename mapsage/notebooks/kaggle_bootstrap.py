@@ -57,8 +57,8 @@ from mapsage.provision import mmcv, wheelhouse
 wheel_dir = wheelhouse.default_root()
 mmcv_wheel = bootstrap.leave_mmcv_wheel(wheel_dir, mmcv.search_roots())
 python_wheels = bootstrap.download_pinned_wheels(wheel_dir / bootstrap.PYTHON_WHEELS)
-pretrained = bootstrap.stage_pretrained_weights(params.model,
-                                                kaggle_env.working_dir() / "pretrained")
+pretrained_dir = kaggle_env.working_dir() / "pretrained"
+pretrained = bootstrap.stage_pretrained_weights(pretrained_dir)
 print(f"mmcv: {mmcv_wheel.wheel.name} ({mmcv_wheel.key.slug})")
 print(f"python wheels: {', '.join(python_wheels)}")
 
@@ -89,7 +89,7 @@ summary = bootstrap.summarize(Path(run.work_dir) / "measure", full.as_dict(), pa
 summary["wheelhouse"] = {"mmcv": {"key": mmcv_wheel.key.slug, "wheel": mmcv_wheel.wheel.name,
                                   "sha256": mmcv_wheel.sha256},
                          "python": python_wheels}
-summary["pretrained"] = pretrained
+summary["pretrained"] = {**pretrained, "files": bootstrap.staged_weights(pretrained_dir)}
 summary["mIoU"] = metrics["mIoU"]
 path = bootstrap.write_summary(kaggle_env.working_dir() / bootstrap.BOOTSTRAP_JSON, summary)
 print(json.dumps({k: v for k, v in summary.items() if k != "measured"}, indent=2))

@@ -112,6 +112,8 @@ def test_bootstrap_leaves_a_wheelhouse_the_training_kernel_finds(synthetic_root,
     assert summary["projected_full_run_seconds"] == pytest.approx(
         projection["train_seconds"] + projection["validation_seconds"], abs=0.2)
     assert summary["wheelhouse"]["mmcv"]["key"] == cached.key.slug
+    assert summary["pretrained"]["files"] == sorted(
+        p.name for p in (working / "pretrained").glob("*.pth"))
     wheel_dir = working / "mapsage-wheelhouse"
     entry = wheelhouse.read_entry(wheel_dir / cached.key.slug)
     assert entry is not None and entry.sha256 == cached.sha256
