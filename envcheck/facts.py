@@ -241,7 +241,8 @@ def mapsage_loader_available() -> bool:
     spec = importlib.util.find_spec("mapsage")  # top-level: locates without importing
     if spec is None or not spec.submodule_search_locations:
         return False
-    return any((Path(p) / "checkpoint.py").is_file() for p in spec.submodule_search_locations)
+    return any((Path(p) / "training" / "checkpoint.py").is_file()
+               for p in spec.submodule_search_locations)
 
 
 def nvidia_driver(path: str = NVIDIA_DRIVER_FILE) -> str | None:
