@@ -93,7 +93,7 @@ def _pip_config() -> dict[str, list[str]]:
     return found
 
 
-def _installer_args(session: nox.Session) -> list[str]:
+def _installer_args(session: nox.Session, hashed: bool = False) -> list[str]:
     """For uv: the package sources pip is configured with here.
 
     pip reads its config files and PIP_* variables; uv reads neither. On a machine whose pip is
@@ -101,7 +101,9 @@ def _installer_args(session: nox.Session) -> list[str]:
     would otherwise install different builds: ``torch==2.13.0`` takes a local CPU wheel with pip
     and several GB of CUDA torch from PyPI with uv. So the same settings are passed to uv on its
     command line, and, as pip does, every index is searched for the best match. Nothing is
-    configured on a plain machine: then both use PyPI."""
+    configured on a plain machine: then both use PyPI. Constraint files are left out of a
+    hash-checked install (``hashed``): uv refuses unpinned constraints in --require-hashes mode,
+    and the lock's exact pins with hashes leave them nothing to decide."""
     if not _uses_uv(session):
         return []
     config = _pip_config()
@@ -112,24 +114,25 @@ def _installer_args(session: nox.Session) -> list[str]:
         args += ["--extra-index-url", url]
     for link in config.get("find-links", []):
         args += ["--find-links", link]
-    for path in config.get("constraint", []):
+    for path in [] if hashed else config.get("constraint", []):
         args += ["--constraint", path]
     if len(config.get("extra-index-url", [])) + len(config.get("index-url", [])) > 0:
         args += ["--index-strategy", "unsafe-best-match"]
     return args
 
 
-_VENV_FACTS = (
-    "import importlib.metadata as m, json\n"
-    "from envcheck.lockfile import default_environment\n"
-    "reqs = {}\n"
-    "for name in {names!r}:\n"
-    "    try:\n"
-    "        reqs[name] = m.requires(name) or []\n"
-    "    except m.PackageNotFoundError:\n"
-    "        pass\n"
-    "print(json.dumps({{'environment': default_environment(), 'requires': reqs}}))\n"
-)
+# run in the session's venv: its marker environment and the Requires-Dist of the given packages
+_VENV_FACTS = """
+import importlib.metadata as m, json, sys
+from envcheck.lockfile import default_environment
+reqs = {}
+for name in sys.argv[1:]:
+    try:
+        reqs[name] = m.requires(name) or []
+    except m.PackageNotFoundError:
+        pass
+print(json.dumps({"environment": default_environment(), "requires": reqs}))
+"""
 
 
 def install_lock(session: nox.Session) -> None:
@@ -142,11 +145,10 @@ def install_lock(session: nox.Session) -> None:
        for this venv, where the packages the lock has only for torch (PyPI's CUDA runtime) are
        the ones the installed torch build requires.
     """
-    extra = _installer_args(session)
     lock = lockfile.read(LOCK)
     for name in SEPARATE:
-        session.install("--no-deps", lock.pin(name), *extra)
-    out = session.run("python", "-c", _VENV_FACTS.format(names=list(SEPARATE)), silent=True,
+        session.install("--no-deps", lock.pin(name), *_installer_args(session))
+    out = session.run("python", "-c", _VENV_FACTS, *SEPARATE, silent=True,
                       env={"PYTHONPATH": str(ROOT)})
     facts = json.loads(str(out).strip().splitlines()[-1])
     entries = lockfile.install_entries(lock, facts["environment"], facts["requires"])
@@ -154,7 +156,7 @@ def install_lock(session: nox.Session) -> None:
     selected.write_text(f"# {LOCK.name}: the entries for this venv, without "
                         f"{', '.join(SEPARATE)} (installed first)\n"
                         + "\n".join(e.text for e in entries) + "\n")
-    session.install("--require-hashes", "-r", str(selected), *extra)
+    session.install("--require-hashes", "-r", str(selected), *_installer_args(session, True))
 
 
 def install_stack(session: nox.Session) -> None:
@@ -261,9 +263,13 @@ def lock(session: nox.Session) -> None:
     if problems:
         session.error("the new lock is not installable from PyPI alone:\n  "
                       + "\n  ".join(problems))
-    nox_in = ROOT / "requirements-nox.in"
-    _compile(session, [nox_in.name], NOX_LOCK,
+    _compile(session, ["requirements-nox.in"], NOX_LOCK,
              "The task runner (nox, and uv as its installer), for Python >= 3.10.")
+    problems = lockfile.check_lock(lockfile.read(NOX_LOCK), ROOT,
+                                   requirements="requirements-nox.in", digest=False)
+    if problems:
+        session.error(f"{NOX_LOCK.name} is not installable from PyPI alone:\n  "
+                      + "\n  ".join(problems))
 
 
 @nox.session

@@ -423,10 +423,12 @@ PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 PLATFORMS = (("Linux", "x86_64"), ("Linux", "aarch64"), ("Darwin", "arm64"))
 
 
-def check_lock(lock: Lock, root: str | Path, index: str = PYPI) -> list[str]:
+def check_lock(lock: Lock, root: str | Path, index: str = PYPI,
+               requirements: str = "requirements.in", digest: bool = True) -> list[str]:
     """Everything that makes ``lock`` not installable from ``index`` alone, or out of date with
-    ``root``'s requirements.in / pyproject.toml; empty when it is fine. No network: the lock
-    itself records what the resolver saw (``# from`` index annotations and PyPI's sha256)."""
+    ``root``'s ``requirements`` (and, with ``digest``, pyproject.toml): empty when it is fine. No
+    network: the lock itself records what the resolver saw (a ``# from`` index annotation and
+    the sha256 of the index's files for every pin)."""
     problems = []
     for opt in lock.options:
         problems.append(f"option line {opt!r}: the lock must not name indexes or wheel folders")
@@ -435,8 +437,9 @@ def check_lock(lock: Lock, root: str | Path, index: str = PYPI) -> list[str]:
         v = try_parse(e.version)
         if v is None:
             problems.append(f"{where}: not a PEP 440 version")
-        elif v.local is not None:
-            problems.append(f"{where}: local version label '+{v.local}' (a build PyPI does not "
+        elif v.local:
+            label = "+" + e.version.split("+", 1)[1]
+            problems.append(f"{where}: local version label '{label}' (a build PyPI does not "
                             "serve; pin the public version)")
         if not e.hashes:
             problems.append(f"{where}: no --hash (every pin needs the sha256 of its PyPI files)")
@@ -450,7 +453,7 @@ def check_lock(lock: Lock, root: str | Path, index: str = PYPI) -> list[str]:
             except (ValueError, KeyError) as exc:
                 problems.append(f"{where}: marker: {exc}")
     root = Path(root)
-    wanted = requirements_in(root / "requirements.in")
+    wanted = requirements_in(root / requirements)
     for py in PYTHONS:
         for system, machine in PLATFORMS:
             env = target_environment(py, system, machine)
@@ -464,13 +467,15 @@ def check_lock(lock: Lock, root: str | Path, index: str = PYPI) -> list[str]:
                                     f"{system} {machine}")
             for name, spec in wanted:
                 if name not in applicable:
-                    problems.append(f"{name} (requirements.in) is not pinned for Python {py} "
+                    problems.append(f"{name} ({requirements}) is not pinned for Python {py} "
                                     f"{system} {machine}")
                 elif spec and not SpecifierSet.parse(spec).contains(applicable[name][0].version):
                     problems.append(f"{name}=={applicable[name][0].version} does not satisfy "
-                                    f"requirements.in's {name}{spec}")
+                                    f"{requirements}'s {name}{spec}")
     recorded = lock.header.get(DIGEST_KEY)
-    if recorded is None:
+    if not digest:
+        pass
+    elif recorded is None:
         problems.append(f"no '# {DIGEST_KEY}:' line in the header (regenerate with make lock)")
     elif recorded.split()[0] != input_digest(root):
         problems.append("requirements.in or pyproject.toml's dependencies changed since the lock "
