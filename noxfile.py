@@ -25,6 +25,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nox
@@ -93,7 +94,8 @@ def _pip_config() -> dict[str, list[str]]:
     return found
 
 
-def _installer_args(session: nox.Session, hashed: bool = False) -> list[str]:
+def _installer_args(session: nox.Session, hashed: bool = False,
+                    index_url: str | None = None) -> list[str]:
     """For uv: the package sources pip is configured with here.
 
     pip reads its config files and PIP_* variables; uv reads neither. On a machine whose pip is
@@ -103,12 +105,13 @@ def _installer_args(session: nox.Session, hashed: bool = False) -> list[str]:
     command line, and, as pip does, every index is searched for the best match. Nothing is
     configured on a plain machine: then both use PyPI. Constraint files are left out of a
     hash-checked install (``hashed``): uv refuses unpinned constraints in --require-hashes mode,
-    and the lock's exact pins with hashes leave them nothing to decide."""
+    and the lock's exact pins with hashes leave them nothing to decide. ``index_url`` replaces
+    pip's configured index (it is then added by the caller)."""
     if not _uses_uv(session):
         return []
     config = _pip_config()
     args = []
-    for url in config.get("index-url", []):
+    for url in [] if index_url else config.get("index-url", []):
         args += ["--index-url", url]
     for url in config.get("extra-index-url", []):
         args += ["--extra-index-url", url]
@@ -116,47 +119,52 @@ def _installer_args(session: nox.Session, hashed: bool = False) -> list[str]:
         args += ["--find-links", link]
     for path in [] if hashed else config.get("constraint", []):
         args += ["--constraint", path]
-    if len(config.get("extra-index-url", [])) + len(config.get("index-url", [])) > 0:
+    if config.get("extra-index-url") or config.get("index-url") or index_url:
         args += ["--index-strategy", "unsafe-best-match"]
     return args
 
 
-# run in the session's venv: its marker environment and the Requires-Dist of the given packages
-_VENV_FACTS = """
-import importlib.metadata as m, json, sys
-from envcheck.lockfile import default_environment
-reqs = {}
-for name in sys.argv[1:]:
-    try:
-        reqs[name] = m.requires(name) or []
-    except m.PackageNotFoundError:
-        pass
-print(json.dumps({"environment": default_environment(), "requires": reqs}))
-"""
+def _torch_args(session: nox.Session) -> list[str]:
+    """Where torch comes from: the installer's configuration, or TORCH_INDEX_URL (e.g. PyTorch's
+    https://download.pytorch.org/whl/cpu for a CPU-only build on Linux)."""
+    url = os.environ.get("TORCH_INDEX_URL")
+    return _installer_args(session, index_url=url) + (["--index-url", url] if url else [])
 
 
 def install_lock(session: nox.Session) -> None:
-    """requirements-lock.txt in two steps (docs/setup.md, "How make installs the lock").
+    """requirements-lock.txt in three steps (docs/setup.md, "How make installs the lock").
 
     1. torch at the locked version, without its dependencies and without a hash check: the
-       installer's configuration picks the build (here a local CPU wheel; elsewhere PyPI's, or
-       PyTorch's CPU or CUDA index when the user points pip at it).
+       installer's configuration (or TORCH_INDEX_URL) picks the build: here a local CPU wheel;
+       elsewhere PyPI's (CUDA on Linux, CPU on macOS) or the one PyTorch's index serves.
     2. The rest of the lock, hash-checked (``--require-hashes``): every entry whose markers hold
        for this venv, where the packages the lock has only for torch (PyPI's CUDA runtime) are
        the ones the installed torch build requires.
+    3. torch again with its dependencies, the lock as constraints: a no-op, unless the torch
+       build needs packages the lock cannot know (a cu126 build from PyTorch's index, say).
     """
+    started = time.perf_counter()
     lock = lockfile.read(LOCK)
     for name in SEPARATE:
-        session.install("--no-deps", lock.pin(name), *_installer_args(session))
-    out = session.run("python", "-c", _VENV_FACTS, *SEPARATE, silent=True,
-                      env={"PYTHONPATH": str(ROOT)})
+        session.install("--no-deps", lock.pin(name), *_torch_args(session))
+    # the venv's marker environment and what the torch build just installed requires
+    out = session.run("python", "-c", "from envcheck.lockfile import main; main()", "requires",
+                      *SEPARATE, silent=True, env={"PYTHONPATH": str(ROOT)})
     facts = json.loads(str(out).strip().splitlines()[-1])
     entries = lockfile.install_entries(lock, facts["environment"], facts["requires"])
-    selected = Path(session.virtualenv.location) / "mapsage-lock-selected.txt"
+    venv = Path(session.virtualenv.location)
+    selected = venv / "mapsage-lock-selected.txt"
     selected.write_text(f"# {LOCK.name}: the entries for this venv, without "
                         f"{', '.join(SEPARATE)} (installed first)\n"
                         + "\n".join(e.text for e in entries) + "\n")
     session.install("--require-hashes", "-r", str(selected), *_installer_args(session, True))
+    constraints = venv / "mapsage-lock-constraints.txt"
+    constraints.write_text("".join(f"{name}=={version}\n" for name, version in
+                                   lock.pins(facts["environment"]).items()))
+    for name in SEPARATE:
+        session.install(lock.pin(name), "-c", str(constraints), *_torch_args(session))
+    session.log(f"lock installed in {time.perf_counter() - started:.1f} s "
+                f"({'uv' if _uses_uv(session) else 'pip'}, {len(entries) + len(SEPARATE)} packages)")
 
 
 def install_stack(session: nox.Session) -> None:

@@ -273,10 +273,8 @@ def lock_pins(path: str | Path) -> dict[str, str]:
     the packages the lock holds only for torch (PyPI's CUDA runtime) count when the installed
     torch build requires them (a CPU build does not)."""
     separately = {}
-    try:
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
         separately["torch"] = importlib.metadata.requires("torch") or []
-    except importlib.metadata.PackageNotFoundError:
-        pass
     return lockfile.expected_pins(lockfile.read(path), separately=separately)
 
 

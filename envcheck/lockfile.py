@@ -20,6 +20,7 @@ interpreter, follows the ``# via`` graph, and checks that a lock is installable 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -481,3 +482,34 @@ def check_lock(lock: Lock, root: str | Path, index: str = PYPI,
         problems.append("requirements.in or pyproject.toml's dependencies changed since the lock "
                         "was made (the input digest differs): run make lock")
     return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m envcheck.lockfile check [ROOT]``: check_lock on ROOT's requirements-lock.txt.
+    ``python -m envcheck.lockfile requires NAME...``: this interpreter's marker environment and
+    the Requires-Dist of each installed NAME, as JSON (noxfile.py asks a session venv this)."""
+    import importlib.metadata
+
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["requires"]:
+        requires = {}
+        for name in args[1:]:
+            with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+                requires[canonical(name)] = importlib.metadata.requires(name) or []
+        print(json.dumps({"environment": default_environment(), "requires": requires}))
+        return 0
+    if args[:1] == ["check"] and len(args) <= 2:
+        root = Path(args[1] if len(args) == 2 else ".")
+        problems = check_lock(read(root / "requirements-lock.txt"), root)
+        for problem in problems:
+            print(problem)
+        print(f"{root / 'requirements-lock.txt'}: "
+              + (f"{len(problems)} problem(s)" if problems else "installable from PyPI alone, "
+                 "up to date with requirements.in and pyproject.toml"))
+        return 1 if problems else 0
+    print("usage: python -m envcheck.lockfile check [ROOT] | requires NAME...", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

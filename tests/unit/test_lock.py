@@ -10,8 +10,16 @@ from pathlib import Path
 import pytest
 
 from envcheck import facts, lockfile
-from envcheck.lockfile import (Lock, check_lock, evaluate_marker, install_entries, parse,
-                               read, read_pins, target_environment)
+from envcheck.lockfile import (
+    Lock,
+    check_lock,
+    evaluate_marker,
+    install_entries,
+    parse,
+    read,
+    read_pins,
+    target_environment,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 LINUX_311 = target_environment("3.11", "Linux", "x86_64")
