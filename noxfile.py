@@ -202,7 +202,9 @@ def demo(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Preflight the environment, then the test suite (pytest args after --)."""
     install_stack(session)
-    session.run("python", "-m", "envcheck", "--profile", "ci" if session.env.get("CI") else "local")
+    # session.env holds only what the session set: CI comes from the caller's environment
+    ci = os.environ.get("CI", "").lower() in ("true", "1", "yes")
+    session.run("python", "-m", "envcheck", "--profile", "ci" if ci else "local")
     session.run("python", "-m", "pytest", *(session.posargs or ["-q"]))
 
 
