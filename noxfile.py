@@ -57,8 +57,9 @@ def _lock_pin(name: str) -> str:
 
 def _fingerprint() -> str:
     """Lock + project metadata + the set of top-level packages (an editable install maps each
-    package when it is made, so a new package needs a reinstall)."""
+    package when it is made, so a new package needs a reinstall) + the torch index asked for."""
     digest = hashlib.sha256(LOCK.read_bytes())
+    digest.update(os.environ.get("TORCH_INDEX_URL", "").encode())
     digest.update((ROOT / "pyproject.toml").read_bytes())
     digest.update(" ".join(sorted(p.parent.name for p in ROOT.glob("*/__init__.py"))).encode())
     return digest.hexdigest()
