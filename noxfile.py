@@ -10,10 +10,10 @@
   ``requirements-nox.in`` into ``requirements-nox.txt``) with ``uv pip compile --universal``.
 
 Session environments are made and filled by uv (pinned in requirements-nox.txt), or by venv +
-pip when uv is not there. ``demo`` and ``tests`` install the lock in two steps (docs/setup.md):
-torch, whichever build the machine's installer configuration offers for the locked version, then
-the rest of the lock, hash-checked, with the packages only torch needs taken from what that torch
-build requires. mmcv comes from ``python -m mapsage.provision`` (local wheelhouse, or a one-time
+pip when uv is not there. ``demo`` and ``tests`` install the lock in steps (docs/setup.md):
+torch, whichever build the machine's installer configuration (or TORCH_INDEX_URL) offers for the
+locked version, then the rest of the lock, hash-checked, with the packages only torch needs taken
+from what that torch build requires. mmcv comes from ``python -m mapsage.provision`` (local wheelhouse, or a one-time
 source build). A stamp keeps a reused session environment from reinstalling when nothing changed.
 """
 
@@ -70,29 +70,28 @@ def _uses_uv(session: nox.Session) -> bool:
 
 
 def _pip_config() -> dict[str, list[str]]:
-    """pip's find-links, index-url, extra-index-url and constraint settings on this machine, from
-    its config files and PIP_* variables as ``pip config list`` reports them (environment first,
-    as pip applies them), or from the PIP_* variables alone when pip cannot be asked."""
+    """pip's find-links, index-url, extra-index-url and constraint settings on this machine, as
+    ``pip config list`` reports them from its config files and PIP_* variables, each key taken
+    from where pip's install command takes it: a PIP_* variable (even an empty one) over the
+    files' [install] section over their [global] one. Without pip, the PIP_* variables alone."""
     wanted = ("find-links", "index-url", "extra-index-url", "constraint")
-    found: dict[str, list[str]] = {}
     try:
         out = subprocess.run([sys.executable, "-m", "pip", "config", "list"], check=True,
                              capture_output=True, text=True, timeout=60).stdout
     except (OSError, subprocess.SubprocessError):
         variables = {key: "PIP_" + key.upper().replace("-", "_") for key in wanted}
         out = "".join(f":env:.{key}='{os.environ[var]}'\n"
-                      for key, var in variables.items() if os.environ.get(var))
-    lines = sorted(out.splitlines(), key=lambda line: not line.startswith(":env:"))
-    for line in lines:
+                      for key, var in variables.items() if var in os.environ)
+    rank = {":env:": 0, "install": 1, "global": 2}
+    chosen: dict[str, tuple[int, list[str]]] = {}
+    for line in out.splitlines():
         m = re.match(r"^(.*)\.([a-z-]+)='(.*)'$", line.strip())
-        if not m or m.group(2) not in wanted:
+        if not m or m.group(2) not in wanted or m.group(1) not in rank:
             continue
-        key, values = m.group(2), m.group(3).split()
-        if key == "index-url" and key in found:
-            continue  # the environment's index-url overrides the config file's
-        found.setdefault(key, [])
-        found[key] += [v for v in values if v not in found[key]]
-    return found
+        key, level = m.group(2), rank[m.group(1)]
+        if key not in chosen or level < chosen[key][0]:
+            chosen[key] = (level, m.group(3).split())
+    return {key: values for key, (_, values) in chosen.items() if values}
 
 
 def _installer_args(session: nox.Session, hashed: bool = False,
