@@ -1,8 +1,9 @@
 # Two commands on a fresh machine (Python 3.10+ with venv and a C++ compiler):
 #   make demo   train the demo notebook end to end and print its mIoU
 #   make test   run the test suite
-# Both bootstrap the task runner (nox, pinned in requirements-nox.txt) into .tools/ and hand over
-# to the nox session of the same name (see noxfile.py).
+# Both bootstrap the task runner (nox and uv, pinned with hashes in requirements-nox.txt) into
+# .tools/ and hand over to the nox session of the same name (see noxfile.py, docs/setup.md).
+# ARGS go to the session (pytest's for test): make test ARGS="tests/unit -q"
 PYTHON ?= python3
 NOX := .tools/bin/nox
 
@@ -10,29 +11,29 @@ NOX := .tools/bin/nox
 
 $(NOX): requirements-nox.txt
 	$(PYTHON) -m venv .tools
-	.tools/bin/python -m pip install --quiet -r requirements-nox.txt
+	.tools/bin/python -m pip install --quiet --require-hashes -r requirements-nox.txt
 	@touch $(NOX)
 
 demo: $(NOX)
-	$(NOX) -s demo
+	$(NOX) -s demo$(if $(ARGS), -- $(ARGS))
 
 test: $(NOX)
-	$(NOX) -s tests
+	$(NOX) -s tests$(if $(ARGS), -- $(ARGS))
 
 lint: $(NOX)
-	$(NOX) -s lint
+	$(NOX) -s lint$(if $(ARGS), -- $(ARGS))
 
 sync: $(NOX)
-	$(NOX) -s sync
+	$(NOX) -s sync$(if $(ARGS), -- $(ARGS))
 
 notebooks: $(NOX)
-	$(NOX) -s notebooks
+	$(NOX) -s notebooks$(if $(ARGS), -- $(ARGS))
 
 bench: $(NOX)
-	$(NOX) -s bench
+	$(NOX) -s bench$(if $(ARGS), -- $(ARGS))
 
 lock: $(NOX)
-	$(NOX) -s lock
+	$(NOX) -s lock$(if $(ARGS), -- $(ARGS))
 
 clean:
 	rm -rf .tools .nox runs build

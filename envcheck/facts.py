@@ -19,7 +19,9 @@ import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from envcheck import lockfile
 from envcheck.compat import PROVIDERS
+from envcheck.lockfile import canonical
 
 LOCK_NAME = "requirements-lock.txt"
 KAGGLE_ENV_VARS = ("KAGGLE_KERNEL_RUN_TYPE", "KAGGLE_URL_BASE", "KAGGLE_DATA_PROXY_TOKEN")
@@ -27,9 +29,6 @@ KAGGLE_PATHS = ("/kaggle/input", "/kaggle/working")
 NVIDIA_DRIVER_FILE = "/proc/driver/nvidia/version"
 
 
-def canonical(name: str) -> str:
-    """PEP 503 name: ``MMCV_Lite`` -> ``mmcv-lite``."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @dataclass
@@ -264,17 +263,20 @@ def find_lock(start: str | Path, name: str = LOCK_NAME) -> Path | None:
     return None
 
 
-_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;#\\]+)")
-
-
 def read_pins(path: str | Path) -> dict[str, str]:
-    """``name==version`` lines of a pip-compile lock (comments, options and hashes skipped)."""
-    pins = {}
-    for line in Path(path).read_text().splitlines():
-        m = _PIN.match(line.strip())
-        if m:
-            pins[canonical(m.group(1))] = m.group(2)
-    return pins
+    """canonical name -> version of a lock (pip-compile's or uv's universal format), for this
+    interpreter and platform; :mod:`envcheck.lockfile` is the parser."""
+    return lockfile.read_pins(path)
+
+
+def lock_pins(path: str | Path) -> dict[str, str]:
+    """The pins this environment should show: the lock's for this interpreter and platform, where
+    the packages the lock holds only for torch (PyPI's CUDA runtime) count when the installed
+    torch build requires them (a CPU build does not)."""
+    separately = {}
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        separately["torch"] = importlib.metadata.requires("torch") or []
+    return lockfile.expected_pins(lockfile.read(path), separately=separately)
 
 
 def disk_free(path: str | Path) -> int | None:
@@ -313,5 +315,5 @@ def gather_static(work_dir: str | Path = ".", lock: str | Path | None = None,
         work_dir=str(work.resolve()),
         disk_free_bytes=disk_free(work),
         lock_path=str(lock_path) if lock_path else None,
-        lock_pins=read_pins(lock_path) if lock_path and lock_path.is_file() else {},
+        lock_pins=lock_pins(lock_path) if lock_path and lock_path.is_file() else {},
     )
