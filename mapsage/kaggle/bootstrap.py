@@ -78,7 +78,7 @@ def download_pinned_wheels(dest: Path, *, python: str | None = None,
     Their own dependencies (numpy, opencv, matplotlib, ...) come with the Kaggle image; the
     offline install (``provision --with-deps --offline``) resolves them against it.
     """
-    from mapsage.pins import kaggle_requirements
+    from mapsage.provision.requirements import kaggle_requirements
 
     requirements = requirements or kaggle_requirements()
     dest.mkdir(parents=True, exist_ok=True)

@@ -237,7 +237,7 @@ def dependency_step(requirements: list[str], roots: list[Path], python: str | No
 
 def install_dependencies(*, python: str | None = None, roots: list[Path], offline: bool,
                          log=print) -> None:
-    from mapsage.pins import kaggle_requirements
+    from mapsage.provision.requirements import kaggle_requirements
 
     missing = missing_requirements(kaggle_requirements(), python)
     if not missing:
