@@ -24,8 +24,8 @@ import pytest
 
 from mapsage.kaggle.build import build
 from mapsage.paths import KERNELS_DIR
-from mapsage.pins import kaggle_requirements
 from mapsage.provision import mmcv, wheelhouse
+from mapsage.provision.requirements import kaggle_requirements
 
 pytestmark = pytest.mark.slow
 TINY = {"model": "tiny", "batch_size": 2, "crop_size": 64, "lr": 0.002, "seed": 0,
