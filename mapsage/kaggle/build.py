@@ -31,6 +31,7 @@ import yaml
 
 from mapsage import paths
 from mapsage.errors import MapSageError, MetadataError
+from mapsage.kaggle import continuation
 from mapsage.params import validate
 from mapsage.paths import PROJECT_ROOT
 
@@ -186,9 +187,13 @@ def load_definition(kernel_dir: Path) -> tuple[dict, dict]:
 
 
 def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
-          parameters: dict | None = None) -> Path:
+          parameters: dict | None = None, continue_from: str | None = None) -> Path:
+    """``continue_from`` (OWNER/SLUG): build the kernel that continues that run
+    (:mod:`mapsage.kaggle.continuation`)."""
     kernel_dir = Path(kernel_dir)
     spec, params = load_definition(kernel_dir)
+    if continue_from:
+        spec, parameters = continuation.prepare(spec, parameters or {}, continue_from)
     params.update(parameters or {})
     validate(params)
     owner = owner or kaggle_username()
@@ -221,6 +226,8 @@ def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
                                  "name": "python3"}
     nb.metadata.setdefault("language_info", {"name": "python"})
     nb.metadata["mapsage"] = {"bundle_sha256": sha256, "kernel_definition": kernel_dir.name}
+    if continue_from:
+        continuation.insert_restore_cell(nb, continue_from, params["work_dir"])
     nbformat.validate(nb)
     nbformat.write(nb, prepared)
 

@@ -286,7 +286,9 @@ def run_step(step: Step, log=print) -> None:
     reader.start()
     while proc.poll() is None:
         reader.join(PROGRESS_EVERY_S)
-        if proc.poll() is None:
+        if not reader.is_alive():  # output closed: the process is exiting, no progress lines
+            proc.wait()
+        elif proc.poll() is None:
             log(f"  ... {step.strategy}: {step.description}: {time.perf_counter() - started:.0f}s "
                 "elapsed")
     reader.join()

@@ -115,6 +115,8 @@ class TimeBudgetHook(Hook):
         self._mark = 0.0
         self._val_started = 0.0
         self._last_ckpt = None
+        self._validated_at: int | None = None
+        self._stopped_at: int | None = None
 
     # --- measuring -------------------------------------------------------------------------
     def before_train(self, runner) -> None:
@@ -140,6 +142,21 @@ class TimeBudgetHook(Hook):
         if self._val_started:
             self._validation = now - self._val_started
         self._mark = now
+        self._validated_at = runner.iter
+
+    def after_train_epoch(self, runner) -> None:
+        """After a stop: validate once if the run (earlier sessions included) never has, so
+        metrics.json always carries a score. The loop has ended, so the validation is logged
+        and checkpointed at the iteration reached."""
+        if self._stopped_at is None or self._validated_at == self._stopped_at:
+            return
+        from mapsage.results.record import read_run_scalars
+
+        if any("mIoU" in row for row in read_run_scalars(runner.work_dir)):
+            return
+        runner.logger.info(f"mapsage: time budget: no validation yet in this run; validating "
+                           f"at iteration {self._stopped_at} so metrics.json has a score")
+        runner.val_loop.run()
 
     def _iteration_seconds(self) -> float:
         if self._iterations:
@@ -213,6 +230,7 @@ class TimeBudgetHook(Hook):
         # resumed=False: a continuation resuming from this checkpoint must not inherit the stop
         runner.message_hub.update_info(STATUS_KEY, status, resumed=False)
         runner.train_loop.stop_training = True
+        self._stopped_at = done
         runner.logger.info(
             f"mapsage: time budget: stopping at iteration {done} of {runner.max_iters}: the next "
             f"checkpoint needs ~{status['estimate_to_next_checkpoint_s']:.0f} s, "

@@ -1,5 +1,5 @@
 """The C++ standard of the mmcv source build: decided from torch's own ATen.h, applied by patching
-mmcv 2.1.0's real setup.py (tests/fixtures/mmcv-2.1.0-setup.py is that file, unchanged)."""
+mmcv 2.1.0's real setup.py (tests/fixtures/mmcv-2.1.0-setup.py.txt is that file, unchanged)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from mapsage.provision import mmcv as provision
 from mapsage.provision.cxx_standard import PatchError, patch_setup_py, required_standard
 from mapsage.provision.mmcv import TorchFacts
 
-SETUP_PY = Path(__file__).resolve().parents[2] / "fixtures" / "mmcv-2.1.0-setup.py"
+SETUP_PY = Path(__file__).resolve().parents[2] / "fixtures" / "mmcv-2.1.0-setup.py.txt"
 # The requirement lines of torch 2.14.1's include/ATen/ATen.h (CUDA 13.0 wheel), verbatim.
 TORCH_214_ATEN = ("#if !defined(_MSC_VER) && __cplusplus < 202002L\n"
                   "#error C++20 or later compatible compiler is required to use ATen.\n")
