@@ -6,8 +6,10 @@ when its session started, so MapSage takes the start time of the container's fir
 (PID 1, from ``/proc/1/stat`` and the boot time in ``/proc/stat``): each Kaggle session is a
 fresh container, started when the session starts. The assumption is checked where it can be:
 a PID 1 older than a whole session cannot be a session's container (a laptop, a CI machine, a
-long-lived VM), and then there is no default limit. ``MAPSAGE_KAGGLE_SESSION_START`` (seconds
-since the epoch) overrides the start, for rehearsals and for anyone who knows better.
+long-lived VM), and then there is no default limit; nor is there in a rehearsal
+(``MAPSAGE_KAGGLE_ROOT`` set), which simulates Kaggle's file system, not its clock.
+``MAPSAGE_KAGGLE_SESSION_START`` (seconds since the epoch) sets the start, for rehearsals and for
+anyone who knows better.
 
 Standard library only, so the cheap first cells of a Kaggle notebook can import it.
 """
@@ -17,6 +19,8 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+
+from mapsage.kaggle.env import ROOT_ENV  # set in a rehearsal of Kaggle's file system
 
 SESSION_LIMIT_S = 12 * 3600
 """Kaggle's limit on one CPU or GPU notebook session: 12 hours (it was 9 hours until 2023; TPU
@@ -50,6 +54,9 @@ def session_started_at(now: float | None = None) -> tuple[float | None, str]:
             return float(os.environ[START_ENV]), f"{START_ENV}"
         except ValueError:
             return None, f"{START_ENV}={os.environ[START_ENV]!r} is not a number of seconds"
+    if os.environ.get(ROOT_ENV):
+        return None, (f"a rehearsal ({ROOT_ENV} set) has no Kaggle session clock; set "
+                      f"{START_ENV} to simulate one")
     try:
         started = process_start_time(1)
     except (OSError, ValueError, IndexError) as exc:

@@ -54,6 +54,7 @@ def test_kaggle_session_default_is_limit_minus_margin_minus_time_spent(monkeypat
 
 def test_session_start_from_pid_1_is_refused_when_older_than_a_session(monkeypatch):
     monkeypatch.delenv(session.START_ENV, raising=False)
+    monkeypatch.delenv(session.ROOT_ENV, raising=False)
     started = session.process_start_time(1)
     assert started <= time.time()
     found, why = session.session_started_at(now=started + session.SESSION_LIMIT_S + 60)
@@ -64,6 +65,15 @@ def test_session_start_from_pid_1_is_refused_when_older_than_a_session(monkeypat
 
 def test_process_start_time_of_this_process_is_in_the_recent_past():
     assert 0 <= time.time() - session.process_start_time(os.getpid()) < 24 * 3600
+
+
+def test_a_rehearsal_has_no_session_clock_unless_one_is_set(monkeypatch, tmp_path):
+    monkeypatch.setenv(session.ROOT_ENV, str(tmp_path))
+    monkeypatch.delenv(session.START_ENV, raising=False)
+    assert session.session_deadline() == (None, session.session_started_at()[1])
+    assert "rehearsal" in session.session_started_at()[1]
+    monkeypatch.setenv(session.START_ENV, "1000")
+    assert session.session_started_at()[0] == 1000.0
 
 
 def test_a_bad_session_start_override_is_named(monkeypatch):
