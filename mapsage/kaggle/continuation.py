@@ -72,6 +72,24 @@ def continuation_title(title: str, source_slug: str) -> str:
     return new
 
 
+def definition_of(continue_from: str, kernel_dirs: list[Path]) -> Path:
+    """The kernel definition (among ``kernel_dirs``) whose title the source kernel's slug
+    continues; with one definition given, that one."""
+    from mapsage.kaggle.build import slug_of
+
+    _, slug = parse_kernel_ref(continue_from)
+    if len(kernel_dirs) == 1:
+        return kernel_dirs[0]
+    base = PART.match(slug).group("base") if PART.match(slug) else slug
+    for folder in kernel_dirs:
+        spec = json.loads((folder / "kernel.json").read_text())
+        if slug_of(base_title(spec.get("title", ""))) == base:
+            return folder
+    raise MapSageError(
+        f"no kernel definition in {', '.join(str(k) for k in kernel_dirs)} has the title of "
+        f"{continue_from}: name the definition the run was built from with --kernel DIR.")
+
+
 def prepare(spec: dict, parameters: dict, continue_from: str) -> tuple[dict, dict]:
     """The definition and parameters of the kernel that continues ``continue_from``."""
     parse_kernel_ref(continue_from)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-from mapsage.errors import MapSageError
+from mapsage.errors import MapSageError, PatchError
 
 DEFAULT_STANDARD = "c++17"
 """What mmcv 2.1.0's setup.py passes for torch > 1.12 (unpatched)."""
@@ -39,10 +39,6 @@ SETUP_PY_LINES = (
     "extra_compile_args['cxx'] = ['-std=c++17']",
     "extra_compile_args['nvcc'] += ['-std=c++17']",
 )
-
-
-class PatchError(MapSageError):
-    """mmcv's setup.py does not look like the one the C++ standard patch was written for."""
 
 
 def standard_from_header(text: str) -> str | None:

@@ -98,3 +98,14 @@ def test_built_continuation_attaches_the_source_and_resumes(tmp_path):
     assert json.loads((third / "kernel-metadata.json").read_text())["kernel_sources"][-1] == \
         meta["id"], "stage 3 is built from stage 2's id alone"
     assert third.name.endswith("-part-3")
+
+
+def test_cli_builds_the_continuation_and_refuses_a_bad_id(tmp_path, capsys):
+    from mapsage.cli import main
+
+    assert main(["build", "kaggle", "--owner", "alice", "--out", str(tmp_path),
+                 "--continue-from", FIRST]) == 0
+    assert (tmp_path / "mapsage-segformer-loveda-training-part-2" / "kernel-metadata.json").is_file()
+    assert main(["build", "kaggle", "--owner", "alice", "--out", str(tmp_path),
+                 "--continue-from", "alice"]) == 2
+    assert "is not a Kaggle kernel id OWNER/SLUG" in capsys.readouterr().err
