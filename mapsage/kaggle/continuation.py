@@ -136,12 +136,13 @@ def find_previous_work_dir(slug: str, relative: Path, input_root: Path) -> Path 
 
 def _previous_status(folder: Path) -> str:
     """One line on what the previous session's metrics.json says (not trusted: only shown)."""
-    path = folder / "metrics.json"
+    from mapsage.results.record import read_metrics
+
     try:
-        metrics = json.loads(path.read_text())
-        status, iterations = metrics.get("status"), int(metrics.get("iterations"))
+        _, metrics = read_metrics(folder)
+        status, iterations = metrics.get("status"), int(metrics["iterations"])
         max_iters = int(metrics.get("params", {}).get("max_iters"))
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (MapSageError, KeyError, ValueError, TypeError, AttributeError):
         return "its metrics.json is missing or unreadable; resuming from its newest checkpoint"
     if status == "finished":
         return (f"it had already finished ({iterations} of {max_iters} iterations): this session "

@@ -12,6 +12,7 @@ from mapsage.errors import InputError, MapSageError
 from mapsage.kaggle import continuation
 from mapsage.kaggle.build import build
 from mapsage.paths import KERNELS_DIR
+from mapsage.results.record import build_metrics, write_json
 
 FIRST = "alice/mapsage-segformer-loveda-training"
 
@@ -42,8 +43,10 @@ def _previous_output(root, *parts):
     (run / "20260101_000000" / "vis_data").mkdir(parents=True)
     (run / "20260101_000000" / "vis_data" / "scalars.json").write_text('{"step": 1}\n')
     (run / "iter_1.pth").write_bytes(b"checkpoint bytes")
-    (run / "metrics.json").write_text(json.dumps(
-        {"status": "time_limit", "iterations": 1, "params": {"max_iters": 40}}))
+    rows = [{"step": 1, "loss": 2.0}, {"step": 1, "aAcc": 9.0, "mIoU": 3.0, "mAcc": 4.0}]
+    write_json(run / "metrics.json", build_metrics(
+        rows, ["road"], best_checkpoint=None, iterations=1, wall_time_s=9.0,
+        status="time_limit", params={"max_iters": 40}))
     return run
 
 
@@ -58,6 +61,8 @@ def test_restore_copies_the_previous_work_dir_once(layout, tmp_path, monkeypatch
     assert (target / "iter_1.pth").read_bytes() == b"checkpoint bytes"
     assert (target / "20260101_000000" / "vis_data" / "scalars.json").is_file()
     assert "stopped with status 'time_limit' at iteration 1 of 40" in lines[0]
+    (target / "metrics.json").write_text("{not json")  # a damaged file is only reported
+    assert "unreadable" in continuation._previous_status(target)
     (target / "iter_1.pth").write_bytes(b"trained further in this session")
     continuation.restore_previous_stage(FIRST, "/kaggle/working/run", log=lines.append)
     assert (target / "iter_1.pth").read_bytes() == b"trained further in this session", \
