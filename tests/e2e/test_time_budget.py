@@ -115,3 +115,21 @@ def test_kaggle_session_default_stops_a_run_started_at_the_end_of_its_session(sy
     assert "Kaggle session limit 12 h" in proc.stdout + proc.stderr
     metrics = json.loads((root / "working" / "run" / "metrics.json").read_text())
     assert metrics["status"] == "time_limit" and metrics["iterations"] == 1
+
+
+def test_every_process_of_a_distributed_run_stops_at_the_same_iteration(synthetic_root,
+                                                                        tmp_path):
+    """torchrun with 2 CPU processes (gloo), as the notebook launches it: rank 0 decides and
+    broadcasts, every rank leaves the loop at iteration 1 and nobody waits forever."""
+    from mapsage.notebook.launch import training_command
+    from mapsage.params import validate
+
+    params = validate({**CPU_PARAMS, "data_root": str(synthetic_root),
+                       "work_dir": str(tmp_path / "run"), "gpus": 2, "time_limit": 0.001})
+    proc = subprocess.run(training_command(params, processes=2), capture_output=True, text=True,
+                          timeout=900, env={k: v for k, v in os.environ.items()
+                                            if k != "MAPSAGE_KAGGLE_ROOT"})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["status"] == "time_limit" and metrics["iterations"] == 1
+    assert metrics["batch"]["processes"] == 2
