@@ -115,8 +115,8 @@ class RunResultsHook(Hook):
 
         outcome = run_status(runner)  # "finished", or "time_limit" and where it stopped
         metrics["status"] = outcome.pop("status")
-        if metrics["status"] != "finished":
-            metrics[metrics["status"]] = outcome
+        if metrics["status"] == "time_limit":
+            metrics["time_limit"] = outcome
         matrix = runner.message_hub.get_info("confusion_matrix")
         if matrix is not None:
             metrics["confusion_matrix"] = {"rows": "ground truth", "columns": "prediction",
