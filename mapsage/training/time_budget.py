@@ -10,7 +10,8 @@ one iteration). When the answer is no, the hook
 1. saves a checkpoint of the iteration reached (``iter_N.pth`` through the run's own
    ``CheckpointHook``, unless that hook saved this very iteration),
 2. tells mmengine's loop to stop (``train_loop.stop_training``, as ``EarlyStoppingHook`` does;
-   a validation due at this iteration still runs),
+   a validation due at this iteration still runs, and a run that has never validated, in any
+   of its sessions, validates once so that metrics.json has a score),
 3. leaves the outcome in the message hub (:func:`run_status` reads it), so the normal end-of-run
    code writes ``metrics.json`` with ``"status": "time_limit"`` and the iteration reached, and the
    process exits 0. ``resume=auto`` in the same work_dir continues from that checkpoint.
