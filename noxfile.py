@@ -292,3 +292,23 @@ def bench(session: nox.Session) -> None:
                    "bench_notebook_overhead"):
         session.run("python", f"bench/{script}.py",
                     *(session.posargs if script == "bench_setup" else shared))
+
+
+# Off-GPU CUDA build rehearsal (issue 13): deliberately not in nox.options.sessions or CI.
+CUDA_REHEARSAL_TORCH = "torch==2.14.1"  # the CUDA 13.0 build PyPI serves for Linux
+CUDA_REHEARSAL_TOOLKIT = ("cuda-toolkit[nvcc,cccl,crt,nvvm,cudart,cublas,cusparse,cusolver,cufft,"
+                          "curand]==13.0.3")  # the CUDA 13.0.x wheels torch 2.14.1 was built with
+MMCV_RUNTIME = ("mmengine", "numpy", "opencv-python", "addict", "yapf", "packaging", "pillow",
+                "pyyaml")
+
+
+@nox.session(name="cuda_rehearsal")
+def cuda_rehearsal(session: nox.Session) -> None:
+    """Compile mmcv's CUDA ops with MapSage's provisioning, without a GPU: torch 2.14.1 (CUDA 13.0)
+    and PyPI's CUDA 13.0 toolkit wheels, TORCH_CUDA_ARCH_LIST=7.5; then import mmcv._ext on the
+    CPU. About 35 min on 2 cores. Args after -- go to bench/bench_cuda_build.py (--jobs, --arch,
+    --results FILE). Not Kaggle's torch (2.10, CUDA 12.8): see docs/cuda-build.md."""
+    session.install(CUDA_REHEARSAL_TORCH, CUDA_REHEARSAL_TOOLKIT)
+    session.install(*(_lock_pin(name) for name in MMCV_RUNTIME))
+    session.install("--no-deps", "-e", ".")
+    session.run("python", "bench/bench_cuda_build.py", *session.posargs)

@@ -32,6 +32,10 @@ class MetadataError(MapSageError):
     """kernel-metadata.json would be refused by ``kaggle kernels push``."""
 
 
+class PatchError(MapSageError):
+    """mmcv's setup.py does not look like the one the C++ standard patch was written for."""
+
+
 class PushFailed(MapSageError):
     """Kaggle refused the push, or the pushed kernel failed or could not be followed."""
 

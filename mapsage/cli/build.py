@@ -13,6 +13,9 @@ def add_arguments(p) -> None:
     p.add_argument("--kernel", action="append", default=[], help="kernel folder (default: all)")
     p.add_argument("--owner", help="Kaggle user name (default: KAGGLE_USERNAME / kaggle.json)")
     p.add_argument("--out", help="output folder (default: build/kaggle)")
+    p.add_argument("--continue-from", metavar="OWNER/SLUG",
+                   help="build the next part of a long run: attaches that kernel's output, "
+                        "copies its work_dir and resumes to max_iters (docs/long-runs.md)")
 
 
 def run(args) -> int:
@@ -21,8 +24,13 @@ def run(args) -> int:
 
     kernels = [Path(k) for k in args.kernel] or sorted(
         p for p in KERNELS_DIR.iterdir() if (p / "kernel.json").is_file())
+    if args.continue_from:
+        from mapsage.kaggle.continuation import definition_of
+
+        kernels = [definition_of(args.continue_from, kernels)]
     for kernel in kernels:
-        target = build(kernel, owner=args.owner, out_dir=Path(args.out or BUILD_DIR))
+        target = build(kernel, owner=args.owner, out_dir=Path(args.out or BUILD_DIR),
+                       continue_from=args.continue_from)
         print(f"built {target}\n  push it with: mapsage push {target}   "
               f"(or: kaggle kernels push -p {target})")
     return 0

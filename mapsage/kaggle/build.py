@@ -45,6 +45,7 @@ import yaml
 
 from mapsage import paths
 from mapsage.errors import MapSageError, MetadataError
+from mapsage.kaggle import continuation
 from mapsage.kaggle import env as kaggle_env
 from mapsage.params import validate
 from mapsage.paths import PROJECT_ROOT
@@ -325,10 +326,15 @@ def notebook_parameters(spec: dict, params: dict, kernel_dir: Path,
 
 
 def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
-          parameters: dict | None = None) -> Path:
-    """Write ``out_dir/<slug>/`` (notebook, kernel-metadata.json, mapsage-sources.json)."""
+          parameters: dict | None = None, continue_from: str | None = None) -> Path:
+    """Write ``out_dir/<slug>/`` (notebook, kernel-metadata.json, mapsage-sources.json).
+
+    ``continue_from`` (OWNER/SLUG): build the kernel that continues that run
+    (:mod:`mapsage.kaggle.continuation`)."""
     kernel_dir = Path(kernel_dir)
     spec, params = load_definition(kernel_dir)
+    if continue_from:
+        spec, parameters = continuation.prepare(spec, parameters or {}, continue_from)
     spec = resolve_spec(spec, kernel_dir)
     injected = notebook_parameters(spec, params, kernel_dir, parameters or {})
     run = validate(injected.get("train", injected)).as_dict()
@@ -368,6 +374,8 @@ def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
     nb.metadata.setdefault("language_info", {"name": "python"})
     nb.metadata["mapsage"] = {"bundle_sha256": sha256, "kernel_definition": kernel_dir.name}
     clean_notebook_metadata(nb)
+    if continue_from:
+        continuation.insert_restore_cell(nb, continue_from, run["work_dir"])
     nbformat.validate(nb)
     nbformat.write(nb, prepared)
 

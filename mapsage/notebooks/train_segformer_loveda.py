@@ -62,6 +62,7 @@ device = "auto"
 amp = False
 trust_checkpoint = False
 gpus = 0
+time_limit = None
 
 # %% [markdown]
 # ## Check the parameters

@@ -8,11 +8,15 @@ strategies are tried in this order, cheapest first:
    architecture) sits in the local wheelhouse or an attached Kaggle data set: installed offline
    (``pip install --no-index``) after its sha256 is checked;
 3. **prebuilt** - OpenMMLab publishes a wheel for this torch/CUDA (envcheck's table says when);
-4. **source** - build from the sdist: ``setuptools<82`` (mmcv's setup.py imports pkg_resources),
-   no build isolation (it compiles against the installed torch), ``MAX_JOBS`` = CPUs, CUDA ops
-   only for this GPU's architecture (``TORCH_CUDA_ARCH_LIST``). The wheel is stored in the
-   wheelhouse, so the next setup on this machine skips the build, and MapSage prints the command
-   that publishes it as a Kaggle data set.
+4. **source** - build from the sdist: ``setuptools<82`` (mmcv's setup.py imports pkg_resources)
+   and ninja first, no build isolation (it compiles against the installed torch), ``MAX_JOBS``
+   capped by CPUs and free RAM (:func:`build_jobs`), CUDA ops only for this GPU's architecture
+   (``TORCH_CUDA_ARCH_LIST``, or the one set in the environment), and the C++ standard the
+   installed torch requires: when that is not mmcv's hard-coded c++17 (torch >= 2.14 needs
+   c++20), the sdist is downloaded, unpacked and its setup.py patched
+   (:mod:`mapsage.provision.cxx_standard`) before the wheel is built from that tree. The wheel is
+   stored in the wheelhouse with what was patched, so the next setup on this machine skips the
+   build, and MapSage prints the command that publishes it as a Kaggle data set.
 
 Everything here uses the standard library and subprocesses, so it runs before (and without
 importing) torch or mmcv in the calling process.
@@ -34,19 +38,29 @@ from pathlib import Path
 
 from envcheck.compat import PROJECT_MMCV as MMCV_VERSION  # envcheck decides, provision acts
 from mapsage.errors import MapSageError
-from mapsage.provision import wheelhouse
+from mapsage.provision import cxx_standard, wheelhouse
 
 PROGRESS_EVERY_S = 30.0
+# Peak resident memory of one compile job, measured building mmcv 2.1.0: nvcc on a CUDA op with
+# torch 2.14's headers ~1.5 GB (2.9 GB peak for 2 jobs), g++ on a CPU op ~1 GB. MAX_JOBS is
+# capped so that the jobs fit in MemAvailable.
+GB = 1024 ** 3
+MEMORY_PER_JOB = {"cuda": int(1.5 * GB), "cpu": 1 * GB}
 
 _TORCH_PROBE = """
-import json, torch
+import json, os, torch
 caps = []
 if torch.cuda.is_available():
     caps = sorted({torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())})
 import sys
 python = f"{sys.version_info.major}.{sys.version_info.minor}"
+header = os.path.join(os.path.dirname(torch.__file__), sys.argv[1])  # include/ATen/ATen.h
+aten = None
+if os.path.isfile(header):
+    with open(header, errors="replace") as fh:
+        aten = "".join(line for line in fh if "__cplusplus" in line)
 print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda, "capabilities": caps,
-                  "python": python}))
+                  "python": python, "aten_header": aten}))
 """
 _MMCV_PROBE = """
 import importlib.metadata as md
@@ -62,6 +76,11 @@ class TorchFacts:
     cuda: str | None  # None for a CPU build
     capabilities: tuple[tuple[int, int], ...] = ()
     python: str | None = None  # "3.11" of the target interpreter; None = this one
+    aten_header: str | None = None  # the __cplusplus lines of torch's ATen.h; None = unread
+
+    def cxx_requirement(self) -> tuple[str, str]:
+        """(C++ standard, why) mmcv's ops need with this torch."""
+        return cxx_standard.required_standard(self.torch, self.aten_header)
 
 
 @dataclass
@@ -81,8 +100,8 @@ def _python(python: str | None) -> str:
 
 
 def probe_torch(python: str | None = None) -> TorchFacts:
-    proc = subprocess.run([_python(python), "-c", _TORCH_PROBE], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([_python(python), "-c", _TORCH_PROBE, cxx_standard.ATEN_HEADER],
+                          capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         raise MapSageError(
             "torch is not importable, and mmcv's compiled ops are built against it. Install the "
@@ -91,7 +110,7 @@ def probe_torch(python: str | None = None) -> TorchFacts:
         )
     data = json.loads(proc.stdout.strip().splitlines()[-1])
     return TorchFacts(data["torch"], data["cuda"], tuple(tuple(c) for c in data["capabilities"]),
-                      data["python"])
+                      data["python"], data.get("aten_header"))
 
 
 def installed_mmcv(python: str | None = None) -> tuple[bool, str]:
@@ -114,9 +133,37 @@ def wheel_key(facts: TorchFacts, arch_list: str = "") -> wheelhouse.WheelKey:
 
 
 def arch_list_for(facts: TorchFacts) -> str:
+    """TORCH_CUDA_ARCH_LIST for a CUDA build: the environment's when set (a build for other GPUs,
+    or on a machine without one), else the architectures of the visible GPUs."""
     from envcheck.compat import torch_cuda_arch_list
 
-    return torch_cuda_arch_list(list(facts.capabilities)) if facts.cuda and facts.capabilities else ""
+    if not facts.cuda:
+        return ""
+    if os.environ.get("TORCH_CUDA_ARCH_LIST", "").strip():
+        return os.environ["TORCH_CUDA_ARCH_LIST"].strip()
+    return torch_cuda_arch_list(list(facts.capabilities)) if facts.capabilities else ""
+
+
+def memory_available() -> int | None:
+    """MemAvailable from /proc/meminfo in bytes (None where there is no such file)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def build_jobs(cpus: int, available: int | None, cuda: bool) -> tuple[int, str]:
+    """Parallel compile jobs (MAX_JOBS): the CPUs, capped so every job fits in free RAM."""
+    per_job = MEMORY_PER_JOB["cuda" if cuda else "cpu"]
+    if available is None:
+        return max(1, cpus), f"{cpus} CPUs (free RAM unknown)"
+    by_memory = max(1, available // per_job)
+    jobs = max(1, min(cpus, by_memory))
+    return jobs, (f"{cpus} CPUs, {available / GB:.1f} GB free at "
+                  f"~{per_job / GB:g} GB per {'nvcc' if cuda else 'g++'} job")
 
 
 def search_roots(extra: list[Path] | None = None) -> list[Path]:
@@ -128,18 +175,65 @@ def search_roots(extra: list[Path] | None = None) -> list[Path]:
     return roots
 
 
+def _bin_path(python: str | None) -> str:
+    """PATH with the target interpreter's bin folder first, where pip puts ninja: torch's
+    cpp_extension looks for ``ninja`` on PATH and compiles one file at a time without it."""
+    return os.pathsep.join([str(Path(_python(python)).parent), os.environ.get("PATH", "")])
+
+
 def source_build_step(facts: TorchFacts, arch_list: str, jobs: int, out_dir: Path,
-                      python: str | None = None) -> Step:
-    env = {"MMCV_WITH_OPS": "1", "MAX_JOBS": str(jobs)}
+                      python: str | None = None, tree: Path | None = None) -> Step:
+    """``pip wheel`` of mmcv: from the index's sdist, or from an unpacked (patched) ``tree``."""
+    env = {"MMCV_WITH_OPS": "1", "MAX_JOBS": str(jobs), "PATH": _bin_path(python)}
     if facts.cuda:
         env["FORCE_CUDA"] = "1"
         if arch_list:
             env["TORCH_CUDA_ARCH_LIST"] = arch_list
-    command = [_python(python), "-m", "pip", "wheel", "--no-build-isolation", "--no-deps",
-               "--no-binary", "mmcv", "-w", str(out_dir), f"mmcv=={MMCV_VERSION}"]
+    command = [_python(python), "-m", "pip", "wheel", "--no-build-isolation", "--no-deps"]
+    command += (["-w", str(out_dir), str(tree)] if tree else
+                ["--no-binary", "mmcv", "-w", str(out_dir), f"mmcv=={MMCV_VERSION}"])
     what = f"CUDA {facts.cuda}, archs {arch_list or 'all of torch'}" if facts.cuda else "CPU ops"
-    return Step("source", f"build mmcv {MMCV_VERSION} from the sdist ({what}, {jobs} jobs)",
-                command, env)
+    standard, _ = facts.cxx_requirement()
+    return Step("source", f"build mmcv {MMCV_VERSION} from the sdist ({what}, {standard}, "
+                f"{jobs} jobs)", command, env)
+
+
+def source_steps(facts: TorchFacts, arch_list: str, jobs: int, build_dir: Path,
+                 python: str | None = None) -> list[Step]:
+    """The source build: tools first, then (when torch needs another C++ standard than mmcv's
+    c++17) download, unpack and patch the sdist, then build the wheel into ``build_dir``."""
+    py = _python(python)
+    steps = [
+        Step("source", "make sure setuptools < 82 (mmcv's setup.py imports pkg_resources)",
+             [py, "-m", "pip", "install", "setuptools<82", "wheel"]),
+        Step("source", "install ninja (parallel compilation; torch compiles serially without it)",
+             [py, "-m", "pip", "install", "ninja"]),
+    ]
+    standard, why = facts.cxx_requirement()
+    if not cxx_standard.needs_patch(standard):
+        return [*steps, source_build_step(facts, arch_list, jobs, build_dir, python)]
+    sdist_dir, tree_dir = build_dir / "sdist", build_dir / "src"
+    steps += [
+        Step("source", f"download the mmcv {MMCV_VERSION} sdist ({why}; mmcv's setup.py says "
+             f"{cxx_standard.DEFAULT_STANDARD})",
+             [py, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
+              "--no-build-isolation", "-d", str(sdist_dir), f"mmcv=={MMCV_VERSION}"]),
+        Step("source", f"unpack it and patch setup.py to -std={standard}",
+             [sys.executable, "-m", "mapsage.provision.sdist", str(sdist_dir), str(tree_dir),
+              "--standard", standard]),
+    ]
+    tree = tree_dir / f"mmcv-{MMCV_VERSION}"
+    return [*steps, source_build_step(facts, arch_list, jobs, build_dir, python, tree)]
+
+
+def build_record(facts: TorchFacts, build_dir: Path) -> dict:
+    """What the wheel's manifest says about how it was built (standard, patch)."""
+    from mapsage.provision.sdist import read_record
+
+    standard, why = facts.cxx_requirement()
+    record = read_record(build_dir / "src" / f"mmcv-{MMCV_VERSION}") or {
+        "cxx_standard": standard, "setup_py_patch": []}
+    return {**record, "cxx_standard_reason": why}
 
 
 def plan(facts: TorchFacts, *, installed: tuple[bool, str], roots: list[Path], jobs: int,
@@ -169,11 +263,7 @@ def plan(facts: TorchFacts, *, installed: tuple[bool, str], roots: list[Path], j
                       "-f", url])], notes
     notes.append(f"prebuilt: OpenMMLab has no mmcv {MMCV_VERSION} wheel for torch {facts.torch}"
                  f" / {'CUDA ' + facts.cuda if facts.cuda else 'CPU'}")
-    return [
-        Step("source", "make sure setuptools < 82 (mmcv's setup.py imports pkg_resources)",
-             [py, "-m", "pip", "install", "setuptools<82", "wheel"]),
-        source_build_step(facts, arch_list, jobs, build_dir, python),
-    ], notes
+    return source_steps(facts, arch_list, jobs, build_dir, python), notes
 
 
 def run_step(step: Step, log=print) -> None:
@@ -196,7 +286,9 @@ def run_step(step: Step, log=print) -> None:
     reader.start()
     while proc.poll() is None:
         reader.join(PROGRESS_EVERY_S)
-        if proc.poll() is None:
+        if not reader.is_alive():  # output closed: the process is exiting, no progress lines
+            proc.wait()
+        elif proc.poll() is None:
             log(f"  ... {step.strategy}: {step.description}: {time.perf_counter() - started:.0f}s "
                 "elapsed")
     reader.join()
@@ -260,7 +352,9 @@ def provision(*, python: str | None = None, extra_roots: list[Path] | None = Non
     """Make mmcv 2.1.0 with compiled ops importable; return the strategy that did it."""
     started = time.perf_counter()
     facts = probe_torch(python)
-    jobs = jobs or os.cpu_count() or 1
+    if not jobs:
+        jobs, why = build_jobs(os.cpu_count() or 1, memory_available(), bool(facts.cuda))
+        log(f"  - compile jobs: {jobs} ({why})")
     with tempfile.TemporaryDirectory(prefix="mapsage-mmcv-") as tmp:
         steps, notes = plan(facts, installed=installed_mmcv(python), roots=search_roots(extra_roots),
                             jobs=jobs, build_dir=Path(tmp), python=python)
@@ -286,7 +380,8 @@ def provision(*, python: str | None = None, extra_roots: list[Path] | None = Non
             if not built:
                 raise MapSageError(f"the mmcv build finished but left no wheel in {tmp}")
             entry = wheelhouse.store(built[0], wheel_key(facts, arch_list_for(facts)),
-                                     wheelhouse.default_root(), kaggle_owner)
+                                     wheelhouse.default_root(), kaggle_owner,
+                                     build=build_record(facts, Path(tmp)))
             log(f"  stored {entry.wheel} (sha256 {entry.sha256[:12]}...)")
             run_step(Step("source", "install the built wheel",
                           [_python(python), "-m", "pip", "install", "--no-index", "--no-deps",
@@ -307,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", help="interpreter whose environment gets mmcv (default: this)")
     parser.add_argument("--wheelhouse", action="append", type=Path, default=[],
                         help="extra folder to search for cached wheels (repeatable)")
-    parser.add_argument("--jobs", type=int, help="parallel compile jobs (default: CPU count)")
+    parser.add_argument("--jobs", type=int,
+                        help="parallel compile jobs (default: CPUs, capped by free RAM)")
     parser.add_argument("--no-build", action="store_true", help="fail rather than build")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument("--kaggle-owner", help="Kaggle user name for the wheel's data set id")

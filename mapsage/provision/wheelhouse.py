@@ -123,8 +123,13 @@ def find(key: WheelKey, roots: list[Path]) -> tuple[CachedWheel | None, list[str
     return None, refused
 
 
-def store(wheel: Path, key: WheelKey, root: Path, kaggle_owner: str | None = None) -> CachedWheel:
-    """Copy a freshly built wheel into ``root/<key.slug>/`` with its manifest."""
+def store(wheel: Path, key: WheelKey, root: Path, kaggle_owner: str | None = None,
+          build: dict | None = None) -> CachedWheel:
+    """Copy a freshly built wheel into ``root/<key.slug>/`` with its manifest.
+
+    ``build`` goes into the manifest as is: how the wheel was made (the C++ standard and the
+    patch of mmcv's setup.py, see :func:`mapsage.provision.mmcv.build_record`).
+    """
     folder = root / key.slug
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / wheel.name
@@ -133,6 +138,8 @@ def store(wheel: Path, key: WheelKey, root: Path, kaggle_owner: str | None = Non
     tmp.replace(target)
     digest = sha256(target)
     manifest = {**asdict(key), "wheel": target.name, "sha256": digest}
+    if build is not None:
+        manifest["build"] = build
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     slug = key.slug.lower().replace(".", "-").replace("_", "-")[:50].strip("-")
     (folder / KAGGLE_METADATA).write_text(json.dumps({

@@ -111,6 +111,12 @@ class RunResultsHook(Hook):
             iterations=runner.iter, wall_time_s=round(time.time() - self.started_at, 2),
             work_dir=str(work_dir), batch=self.scaling, environment=environment(device),
         )
+        from mapsage.training.time_budget import run_status
+
+        outcome = run_status(runner)  # "finished", or "time_limit" and where it stopped
+        metrics["status"] = outcome.pop("status")
+        if metrics["status"] == "time_limit":
+            metrics["time_limit"] = outcome
         matrix = runner.message_hub.get_info("confusion_matrix")
         if matrix is not None:
             metrics["confusion_matrix"] = {"rows": "ground truth", "columns": "prediction",

@@ -24,7 +24,21 @@ def metrics_table(metrics: dict) -> str:
         f"({metrics['wall_time_s']:.0f} s on {env.get('device', '?')}); "
         f"best mIoU {_num(best['mIoU'])} at iteration {best['iteration']}.",
     ]
+    stopped = time_limit_note(metrics)
+    if stopped:
+        lines += ["", f"**{stopped}**"]
     return "\n".join(lines)
+
+
+def time_limit_note(metrics: dict) -> str | None:
+    """What to do about a run the time budget stopped (``"status": "time_limit"``), else None."""
+    if metrics.get("status") != "time_limit":
+        return None
+    stop = metrics.get("time_limit") or {}
+    return (f"Stopped at the time limit after {stop.get('iteration', metrics['iterations'])} of "
+            f"{stop.get('max_iters', '?')} iterations; a checkpoint was saved. Continue with "
+            "resume=auto in the same work_dir (on Kaggle: mapsage build kaggle --continue-from "
+            "OWNER/SLUG, see docs/long-runs.md).")
 
 
 def one_line(metrics: dict) -> str:
@@ -32,7 +46,8 @@ def one_line(metrics: dict) -> str:
     best = metrics["best"]
     return (f"mIoU {_num(metrics['mIoU'])}  aAcc {_num(metrics['aAcc'])}  "
             f"best mIoU {_num(best['mIoU'])} @ {best['iteration']}  "
-            f"({metrics['iterations']} iterations, {metrics['wall_time_s']:.0f} s)")
+            f"({metrics['iterations']} iterations, {metrics['wall_time_s']:.0f} s"
+            f"{', stopped at the time limit' if metrics.get('status') == 'time_limit' else ''})")
 
 
 PICTURES = (("training_curve.png", "Training loss and validation metrics"),

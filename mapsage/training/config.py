@@ -140,6 +140,7 @@ def apply_device(cfg: Config, *, device: str, distributed: bool, amp: bool,
 
 
 RESULTS_HOOK = "RunResultsHook"  # mapsage.results.hook
+TIME_BUDGET_HOOK = "TimeBudgetHook"  # mapsage.training.time_budget
 PLUGINS = "mapsage.training.plugins"  # registers every MapSage addition (hook, metric, backend)
 
 
@@ -164,6 +165,9 @@ def apply_run(cfg: Config, p: TrainParams, config_file: Path) -> None:
     hooks = [h for h in cfg.get("custom_hooks", []) if h.get("type") != RESULTS_HOOK]
     cfg.custom_hooks = [*hooks, dict(type=RESULTS_HOOK, model=p.model, config=str(config_file),
                                      params=p.as_dict())]
+    # the time budget (mapsage.training.time_budget): inert without a limit off Kaggle
+    cfg.custom_hooks = [*(h for h in cfg.custom_hooks if h.get("type") != TIME_BUDGET_HOOK),
+                        dict(type=TIME_BUDGET_HOOK, time_limit=p.time_limit)]
     imports = list(cfg.get("custom_imports", {}).get("imports", []))
     cfg.custom_imports = dict(imports=[*imports, *([PLUGINS] if PLUGINS not in imports else [])],
                               allow_failed_imports=False)

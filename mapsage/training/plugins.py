@@ -4,7 +4,8 @@ of them, so it is the one module a config lists in ``custom_imports``:
 - ``PerClassIoUMetric`` (below);
 - ``RunResultsHook`` (:mod:`mapsage.results.hook`): metrics.json, pictures and report.md;
 - the ``mapsage_atomic_local`` checkpoint file backend (:mod:`mapsage.training.atomic_checkpoint`);
-- ``CPUDistributedDataParallel`` (:mod:`mapsage.training.distributed`).
+- ``CPUDistributedDataParallel`` (:mod:`mapsage.training.distributed`);
+- ``TimeBudgetHook`` (:mod:`mapsage.training.time_budget`): the ``time_limit`` parameter.
 
 ``PerClassIoUMetric`` is mmseg's own ``IoUMetric`` (same per-batch areas, same
 ``total_area_to_metrics``) that additionally
@@ -28,7 +29,8 @@ from mmseg.registry import METRICS
 
 import mapsage.results.hook
 import mapsage.training.atomic_checkpoint
-import mapsage.training.distributed  # noqa: F401  (each registers its part)
+import mapsage.training.distributed
+import mapsage.training.time_budget  # noqa: F401  (each registers its part)
 
 CONFUSION_KEY = "confusion_matrix"
 

@@ -84,11 +84,13 @@ def test_source_build_command_for_kaggle_gpus(gpu, capability, arch, tmp_path):
     facts = TorchFacts("2.10.0+cu128", "12.8", (capability,))
     steps, notes = provision.plan(facts, installed=(False, "absent"), roots=[tmp_path], jobs=4,
                                   build_dir=tmp_path / "out", python="/usr/bin/python3")
-    assert [s.strategy for s in steps] == ["source", "source"]
+    assert [s.strategy for s in steps] == ["source", "source", "source"]
     assert steps[0].command[-2:] == ["setuptools<82", "wheel"]
-    build = steps[1]
+    assert steps[1].command[-2:] == ["install", "ninja"]
+    build = steps[2]
     assert build.env == {"MMCV_WITH_OPS": "1", "MAX_JOBS": "4", "FORCE_CUDA": "1",
-                         "TORCH_CUDA_ARCH_LIST": arch}
+                         "TORCH_CUDA_ARCH_LIST": arch, "PATH": build.env["PATH"]}
+    assert build.env["PATH"].startswith("/usr/bin:"), "the interpreter's bin (ninja) first"
     assert build.command == ["/usr/bin/python3", "-m", "pip", "wheel", "--no-build-isolation",
                              "--no-deps", "--no-binary", "mmcv", "-w", str(tmp_path / "out"),
                              "mmcv==2.1.0"]

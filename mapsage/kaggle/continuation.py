@@ -1,0 +1,177 @@
+"""Long runs across Kaggle sessions: ``mapsage build kaggle --continue-from OWNER/SLUG``.
+
+A training kernel that reaches its ``time_limit`` (by default the end of the Kaggle session,
+:mod:`mapsage.kaggle.session`) saves a checkpoint and ends green with ``"status": "time_limit"`` in
+``metrics.json``. The continuation kernel built here
+
+- is the same definition under the title ``<title> part N`` (N = the source's part + 1; the
+  first kernel is part 1), so stage N+1 is built from stage N's id alone;
+- attaches the source kernel's output through ``kernel_sources`` (Kaggle mounts it read-only
+  under ``/kaggle/input``);
+- gets one extra cell, right after the code bundle, that copies the source's work_dir (its
+  checkpoints, mmengine's logs of every earlier session and metrics.json) into this session's
+  work_dir (:func:`restore_previous_stage`);
+- trains with ``resume="auto"``: from the newest valid checkpoint to ``max_iters``. The loss and
+  mIoU history of metrics.json joins every session's logs (``read_run_scalars``), and stage N+1's
+  output again holds the whole run, ready for stage N+2.
+
+Standard library only at import time (the extra cell runs before anything is installed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+from mapsage.errors import InputError, MapSageError
+from mapsage.kaggle import env as kaggle_env
+
+PART = re.compile(r"^(?P<base>.+)-part-(?P<part>\d+)$")
+MAX_TITLE = 50  # Kaggle's limit on a kernel title
+SEARCH_DEPTH = 4  # /kaggle/input/<slug>, or deeper (e.g. notebooks/<owner>/<slug>)
+
+RESTORE_CELL = '''\
+# Continuation of the Kaggle run {source}: its work_dir, mounted read-only under /kaggle/input
+# through kernel_sources, is copied to this session's work_dir; training resumes there from the
+# newest valid checkpoint (resume="auto"). Built by `mapsage build kaggle --continue-from`.
+from mapsage.kaggle.continuation import restore_previous_stage
+
+_restored = restore_previous_stage({source!r}, {work_dir!r})
+'''
+
+
+def parse_kernel_ref(ref: str) -> tuple[str, str]:
+    """(owner, slug) of ``OWNER/SLUG``; a clear error for anything else."""
+    match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9_-]*)/([a-z0-9][a-z0-9-]*)", ref or "")
+    if not match:
+        raise MapSageError(
+            f"--continue-from {ref!r} is not a Kaggle kernel id OWNER/SLUG (e.g. "
+            "alice/mapsage-segformer-loveda-training, as `mapsage push` printed it)."
+        )
+    return match.group(1), match.group(2)
+
+
+def part_of(slug: str) -> int:
+    """1 for a first kernel, N for ``...-part-N``."""
+    match = PART.match(slug)
+    return int(match.group("part")) if match else 1
+
+
+def base_title(title: str) -> str:
+    return re.sub(r"\s+part\s+\d+$", "", title.strip(), flags=re.IGNORECASE)
+
+
+def continuation_title(title: str, source_slug: str) -> str:
+    """The title of the kernel that continues ``source_slug``: ``<title> part N``."""
+    new = f"{base_title(title)} part {part_of(source_slug) + 1}"
+    if len(new) > MAX_TITLE:
+        raise MapSageError(f"the continuation's title {new!r} is longer than Kaggle's "
+                           f"{MAX_TITLE} characters: shorten the definition's title")
+    return new
+
+
+def definition_of(continue_from: str, kernel_dirs: list[Path]) -> Path:
+    """The kernel definition (among ``kernel_dirs``) whose title the source kernel's slug
+    continues; with one definition given, that one."""
+    from mapsage.kaggle.build import slug_of
+
+    _, slug = parse_kernel_ref(continue_from)
+    if len(kernel_dirs) == 1:
+        return kernel_dirs[0]
+    base = PART.match(slug).group("base") if PART.match(slug) else slug
+    for folder in kernel_dirs:
+        spec = json.loads((folder / "kernel.json").read_text())
+        if slug_of(base_title(spec.get("title", ""))) == base:
+            return folder
+    raise MapSageError(
+        f"no kernel definition in {', '.join(str(k) for k in kernel_dirs)} has the title of "
+        f"{continue_from}: name the definition the run was built from with --kernel DIR.")
+
+
+def prepare(spec: dict, parameters: dict, continue_from: str) -> tuple[dict, dict]:
+    """The definition and parameters of the kernel that continues ``continue_from``."""
+    parse_kernel_ref(continue_from)
+    sources = [s for s in spec.get("kernel_sources", []) if s != continue_from]
+    spec = {**spec, "title": continuation_title(spec["title"], continue_from.split("/")[1]),
+            "kernel_sources": [*sources, continue_from]}
+    return spec, {**parameters, "resume": "auto"}
+
+
+def restore_cell(continue_from: str, work_dir: str) -> str:
+    """The notebook cell that brings the source's work_dir into this session."""
+    working = kaggle_env.KAGGLE + "/working/"
+    if not str(work_dir).startswith(working):
+        raise MapSageError(
+            f"work_dir {work_dir!r} is not under {working}: only that folder becomes the "
+            "kernel's output, so a continuation could not find the checkpoints. Set work_dir "
+            "under /kaggle/working (e.g. /kaggle/working/run).")
+    return RESTORE_CELL.format(source=continue_from, work_dir=work_dir)
+
+
+def insert_restore_cell(nb, continue_from: str, work_dir: str) -> None:
+    """Put the restore cell right after the code bundle's cell (it needs the code, nothing else)."""
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(restore_cell(continue_from, work_dir),
+                                     metadata={"tags": ["mapsage-continue"]})
+    cell["id"] = "mapsage-continue"
+    tags = [c.get("metadata", {}).get("tags", []) for c in nb.cells]
+    after = next((i for i, t in enumerate(tags) if "mapsage-bundle" in t), -1)
+    nb.cells.insert(after + 1, cell)
+
+
+def find_previous_work_dir(slug: str, relative: Path, input_root: Path) -> Path | None:
+    """``<mount of slug>/<relative>`` under ``input_root`` holding checkpoints, in any layout."""
+    candidates = []
+    for depth in range(SEARCH_DEPTH):
+        pattern = "/".join(["*"] * depth + [slug])
+        candidates += sorted(p / relative for p in input_root.glob(pattern) if p.is_dir())
+    for candidate in candidates:
+        if any(candidate.glob("iter_*.pth")):
+            return candidate
+    return None
+
+
+def _previous_status(folder: Path) -> str:
+    """One line on what the previous session's metrics.json says (not trusted: only shown)."""
+    from mapsage.results.record import read_metrics
+
+    try:
+        _, metrics = read_metrics(folder)
+        status, iterations = metrics.get("status"), int(metrics["iterations"])
+        max_iters = int(metrics.get("params", {}).get("max_iters"))
+    except (MapSageError, KeyError, ValueError, TypeError, AttributeError):
+        return "its metrics.json is missing or unreadable; resuming from its newest checkpoint"
+    if status == "finished":
+        return (f"it had already finished ({iterations} of {max_iters} iterations): this session "
+                "only writes the results again")
+    return f"it stopped with status {status!r} at iteration {iterations} of {max_iters}"
+
+
+def restore_previous_stage(continue_from: str, work_dir: str, log=print) -> Path:
+    """Copy the previous stage's work_dir from its kernel_sources mount into ``work_dir``.
+
+    Nothing is overwritten: when ``work_dir`` already holds checkpoints (the notebook was run
+    again in this session), it is left as it is.
+    """
+    _, slug = parse_kernel_ref(continue_from)
+    relative = Path(work_dir).relative_to(kaggle_env.KAGGLE + "/working")
+    target = Path(kaggle_env.localize(work_dir))
+    if any(target.glob("iter_*.pth")):
+        log(f"{target} already holds checkpoints: not copied again; resuming from them")
+        return target
+    source = find_previous_work_dir(slug, relative, kaggle_env.input_dir())
+    if source is None:
+        raise InputError(
+            f"the output of {continue_from} (its {relative}/ with iter_*.pth checkpoints) is not "
+            f"under {kaggle_env.input_dir()}: attach it (Add Input > Notebook Output > "
+            f"{continue_from}); `mapsage build kaggle --continue-from` lists it in "
+            "kernel_sources, so pushing the built kernel attaches it.")
+    log(f"continuing {continue_from}: {_previous_status(source)}")
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    checkpoints = sorted(p.name for p in target.glob("iter_*.pth"))
+    log(f"copied {source} -> {target} ({len(checkpoints)} checkpoint(s), newest "
+        f"{max(checkpoints, key=lambda n: int(n[5:-4]))})")
+    return target

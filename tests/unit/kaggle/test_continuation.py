@@ -1,0 +1,116 @@
+"""`mapsage build kaggle --continue-from`: the continuation kernel's definition and the cell that
+brings the previous stage's work_dir into the session (on a simulated /kaggle tree)."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from mapsage.errors import InputError, MapSageError
+from mapsage.kaggle import continuation
+from mapsage.kaggle.build import build
+from mapsage.paths import KERNELS_DIR
+from mapsage.results.record import build_metrics, write_json
+
+FIRST = "alice/mapsage-segformer-loveda-training"
+
+
+def test_each_stage_is_the_next_part_of_the_same_title():
+    title = "MapSage SegFormer LoveDA Training"
+    assert continuation.continuation_title(title, "mapsage-segformer-loveda-training") == \
+        f"{title} part 2"
+    assert continuation.continuation_title(f"{title} part 2",
+                                           "mapsage-segformer-loveda-training-part-2") == \
+        f"{title} part 3"
+
+
+@pytest.mark.parametrize("ref", ["", "alice", "alice/", "/slug", "alice/Bad Slug", "a/b/c"])
+def test_a_malformed_kernel_id_is_refused(ref):
+    with pytest.raises(MapSageError, match="OWNER/SLUG"):
+        continuation.parse_kernel_ref(ref)
+
+
+def test_work_dir_outside_kaggle_working_is_refused():
+    with pytest.raises(MapSageError, match="not under /kaggle/working/"):
+        continuation.restore_cell(FIRST, "/kaggle/input/run")
+
+
+def _previous_output(root, *parts):
+    """What Kaggle mounts for a kernel_sources entry: the kernel's /kaggle/working."""
+    run = root.joinpath("input", *parts, "run")
+    (run / "20260101_000000" / "vis_data").mkdir(parents=True)
+    (run / "20260101_000000" / "vis_data" / "scalars.json").write_text('{"step": 1}\n')
+    (run / "iter_1.pth").write_bytes(b"checkpoint bytes")
+    rows = [{"step": 1, "loss": 2.0}, {"step": 1, "aAcc": 9.0, "mIoU": 3.0, "mAcc": 4.0}]
+    write_json(run / "metrics.json", build_metrics(
+        rows, ["road"], best_checkpoint=None, iterations=1, wall_time_s=9.0,
+        status="time_limit", params={"max_iters": 40}))
+    return run
+
+
+@pytest.mark.parametrize("layout", [("mapsage-segformer-loveda-training",),
+                                    ("notebooks", "alice", "mapsage-segformer-loveda-training")])
+def test_restore_copies_the_previous_work_dir_once(layout, tmp_path, monkeypatch):
+    monkeypatch.setenv("MAPSAGE_KAGGLE_ROOT", str(tmp_path))
+    _previous_output(tmp_path, *layout)
+    lines = []
+    target = continuation.restore_previous_stage(FIRST, "/kaggle/working/run", log=lines.append)
+    assert target == tmp_path / "working" / "run"
+    assert (target / "iter_1.pth").read_bytes() == b"checkpoint bytes"
+    assert (target / "20260101_000000" / "vis_data" / "scalars.json").is_file()
+    assert "stopped with status 'time_limit' at iteration 1 of 40" in lines[0]
+    (target / "metrics.json").write_text("{not json")  # a damaged file is only reported
+    assert "unreadable" in continuation._previous_status(target)
+    (target / "iter_1.pth").write_bytes(b"trained further in this session")
+    continuation.restore_previous_stage(FIRST, "/kaggle/working/run", log=lines.append)
+    assert (target / "iter_1.pth").read_bytes() == b"trained further in this session", \
+        "a second run of the cell never overwrites this session's checkpoints"
+
+
+def test_restore_without_the_mount_names_what_to_attach(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAPSAGE_KAGGLE_ROOT", str(tmp_path))
+    (tmp_path / "input").mkdir()
+    with pytest.raises(InputError, match=f"the output of {FIRST}"):
+        continuation.restore_previous_stage(FIRST, "/kaggle/working/run", log=lambda *_: None)
+
+
+def test_restore_ignores_an_output_without_checkpoints(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAPSAGE_KAGGLE_ROOT", str(tmp_path))
+    run = _previous_output(tmp_path, "mapsage-segformer-loveda-training")
+    (run / "iter_1.pth").unlink()
+    with pytest.raises(InputError, match="iter_\\*.pth"):
+        continuation.restore_previous_stage(FIRST, "/kaggle/working/run", log=lambda *_: None)
+
+
+def test_built_continuation_attaches_the_source_and_resumes(tmp_path):
+    bundle = build(KERNELS_DIR / "train-segformer-loveda", owner="alice", out_dir=tmp_path,
+                   continue_from=FIRST)
+    assert bundle.name == "mapsage-segformer-loveda-training-part-2"
+    meta = json.loads((bundle / "kernel-metadata.json").read_text())
+    assert meta["id"] == "alice/mapsage-segformer-loveda-training-part-2"
+    assert FIRST in meta["kernel_sources"]
+    nb = nbformat.read(bundle / f"{bundle.name}.ipynb", as_version=4)
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    restore = next(i for i, t in enumerate(tags) if "mapsage-continue" in t)
+    assert "mapsage-bundle" in tags[restore - 1]
+    assert f"restore_previous_stage({FIRST!r}, '/kaggle/working/run')" in nb.cells[restore].source
+    injected = next(c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert 'resume = "auto"' in injected
+    third = build(KERNELS_DIR / "train-segformer-loveda", owner="alice", out_dir=tmp_path,
+                  continue_from=meta["id"])
+    assert json.loads((third / "kernel-metadata.json").read_text())["kernel_sources"][-1] == \
+        meta["id"], "stage 3 is built from stage 2's id alone"
+    assert third.name.endswith("-part-3")
+
+
+def test_cli_builds_the_continuation_and_refuses_a_bad_id(tmp_path, capsys):
+    from mapsage.cli import main
+
+    assert main(["build", "kaggle", "--owner", "alice", "--out", str(tmp_path),
+                 "--continue-from", FIRST]) == 0
+    assert (tmp_path / "mapsage-segformer-loveda-training-part-2" / "kernel-metadata.json").is_file()
+    assert main(["build", "kaggle", "--owner", "alice", "--out", str(tmp_path),
+                 "--continue-from", "alice"]) == 2
+    assert "is not a Kaggle kernel id OWNER/SLUG" in capsys.readouterr().err

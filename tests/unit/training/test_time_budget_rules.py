@@ -1,0 +1,82 @@
+"""The time budget's arithmetic (when to stop) and where its deadline comes from."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from mapsage.kaggle import session
+from mapsage.training.time_budget import Costs, Schedule, resolve_deadline, should_stop
+
+SCHEDULE = Schedule(max_iters=1000, val_interval=200, checkpoint_interval=100)
+COSTS = Costs(iteration=1.0, validation=30.0, checkpoint=5.0)
+
+
+@pytest.mark.parametrize(("done", "expected"), [
+    (0, 100 + 5),            # 100 iterations to the first checkpoint, no validation on the way
+    (150, 50 + 30 + 5),      # to 200: the validation at 200 is on the way
+    (200, 30 + 100 + 5),     # the validation due at 200 runs first, then 100 iterations to 300
+    (999, 1 + 30 + 5),       # the last iteration validates and saves
+])
+def test_seconds_to_next_checkpoint(done, expected):
+    assert SCHEDULE.seconds_to_next_checkpoint(done, COSTS) == pytest.approx(expected)
+
+
+def test_stops_exactly_when_the_next_checkpoint_no_longer_fits():
+    assert not should_stop(150, remaining=85.0, schedule=SCHEDULE, costs=COSTS)
+    assert should_stop(150, remaining=84.9, schedule=SCHEDULE, costs=COSTS)
+    assert should_stop(1, remaining=-5.0, schedule=SCHEDULE, costs=COSTS)
+    assert not should_stop(1000, remaining=-5.0, schedule=SCHEDULE, costs=COSTS), \
+        "a finished run is not stopped"
+
+
+def test_deadline_is_the_earlier_of_time_limit_and_the_kaggle_session():
+    start = 1_000_000.0
+    assert resolve_deadline(None, start, on_kaggle=False, session_deadline=None) is None
+    assert resolve_deadline(None, start, on_kaggle=False, session_deadline=start + 5) is None
+    assert resolve_deadline(60.0, start, on_kaggle=False, session_deadline=None) == start + 60
+    assert resolve_deadline(None, start, on_kaggle=True, session_deadline=start + 500) == start + 500
+    assert resolve_deadline(60.0, start, on_kaggle=True, session_deadline=start + 500) == start + 60
+    assert resolve_deadline(9e9, start, on_kaggle=True, session_deadline=start + 500) == start + 500
+
+
+def test_kaggle_session_default_is_limit_minus_margin_minus_time_spent(monkeypatch):
+    now = time.time()
+    monkeypatch.setenv(session.START_ENV, str(now - 3600))  # an hour into the session
+    deadline, why = session.session_deadline(now)
+    assert deadline == pytest.approx(now - 3600 + session.SESSION_LIMIT_S - session.SAFETY_MARGIN_S)
+    assert session.session_remaining(now) == pytest.approx(
+        session.SESSION_LIMIT_S - session.SAFETY_MARGIN_S - 3600)
+    assert "12 h" in why
+
+
+def test_session_start_from_pid_1_is_refused_when_older_than_a_session(monkeypatch):
+    monkeypatch.delenv(session.START_ENV, raising=False)
+    monkeypatch.delenv(session.ROOT_ENV, raising=False)
+    started = session.process_start_time(1)
+    assert started <= time.time()
+    found, why = session.session_started_at(now=started + session.SESSION_LIMIT_S + 60)
+    assert found is None and "not a fresh session container" in why
+    found, why = session.session_started_at(now=started + 60)
+    assert found == pytest.approx(started) and "PID 1" in why
+
+
+def test_process_start_time_of_this_process_is_in_the_recent_past():
+    assert 0 <= time.time() - session.process_start_time(os.getpid()) < 24 * 3600
+
+
+def test_a_rehearsal_has_no_session_clock_unless_one_is_set(monkeypatch, tmp_path):
+    monkeypatch.setenv(session.ROOT_ENV, str(tmp_path))
+    monkeypatch.delenv(session.START_ENV, raising=False)
+    assert session.session_deadline() == (None, session.session_started_at()[1])
+    assert "rehearsal" in session.session_started_at()[1]
+    monkeypatch.setenv(session.START_ENV, "1000")
+    assert session.session_started_at()[0] == 1000.0
+
+
+def test_a_bad_session_start_override_is_named(monkeypatch):
+    monkeypatch.setenv(session.START_ENV, "yesterday")
+    found, why = session.session_started_at()
+    assert found is None and "'yesterday'" in why
