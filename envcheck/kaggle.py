@@ -13,10 +13,11 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from envcheck import loveda
+from envcheck import loveda, session
 from envcheck.facts import InputDataset
 
 _MAX_DEPTH = 4  # checkpoints and wheels: folders below each attached input
@@ -115,10 +116,6 @@ def scan_inputs(root: str | Path = "/kaggle/input") -> list[InputDataset]:
 
 # --- the first cell of a Kaggle notebook: seconds, standard library, before any pip or build ---
 
-KAGGLE_SESSION_LIMIT_S = 12 * 3600
-"""Kaggle stops a CPU or GPU notebook session after 12 hours."""
-
-
 class FirstChecksFailed(RuntimeError):
     """A cheap check found something no amount of GPU time can fix (e.g. LoveDA not attached)."""
 
@@ -144,20 +141,6 @@ def gpus() -> list[tuple[str, str]]:
         return []
     rows = [line.split(",") for line in proc.stdout.strip().splitlines() if "," in line]
     return [(name.strip(), cap.strip()) for name, cap in rows]
-
-
-def session_elapsed_s(proc: Path = Path("/proc")) -> float | None:
-    """Seconds since this container (its process 1) started, from /proc; None when unknown.
-
-    A Kaggle session is one container, so this is the time already spent of the session.
-    """
-    try:
-        uptime = float((proc / "uptime").read_text().split()[0])
-        stat = (proc / "1" / "stat").read_text()
-        start_ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22: starttime
-        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def wheel_attached(input_root: Path) -> bool:
@@ -234,14 +217,16 @@ def first_checks(data_root: str, *, input_root: str | Path, working_dir: str | P
             f"mmcv must be built here and the internet is {'on' if ok else 'off'} ({why})"
             + ("" if ok else ": turn it on (Settings > Internet), or attach the bootstrap "
                "kernel's output (kernel_sources) that holds a wheel for this image")))
-    elapsed = session_elapsed_s()
-    if elapsed is None:
-        checks.append(FirstCheck("time", "info", "session time spent: unknown"))
+    started, how = session.session_started_at()
+    if started is None:
+        checks.append(FirstCheck("time", "info", f"session time spent: unknown ({how})"))
     else:
-        left = KAGGLE_SESSION_LIMIT_S - elapsed
+        left = session.session_remaining()
         checks.append(FirstCheck(
-            "time", "info", f"session running for {elapsed / 60:.1f} min; about "
-            f"{left / 3600:.1f} h left of Kaggle's {KAGGLE_SESSION_LIMIT_S // 3600} h limit"))
+            "time", "info", f"session running for {(time.time() - started) / 60:.1f} min; "
+            f"about {left / 3600:.1f} h left for training (Kaggle's "
+            f"{session.SESSION_LIMIT_S // 3600} h limit minus a "
+            f"{session.SAFETY_MARGIN_S // 60} min margin)"))
     return checks
 
 

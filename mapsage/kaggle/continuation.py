@@ -1,7 +1,7 @@
 """Long runs across Kaggle sessions: ``mapsage build kaggle --continue-from OWNER/SLUG``.
 
 A training kernel that reaches its ``time_limit`` (by default the end of the Kaggle session,
-:mod:`mapsage.kaggle.session`) saves a checkpoint and ends green with ``"status": "time_limit"`` in
+:mod:`envcheck.session`) saves a checkpoint and ends green with ``"status": "time_limit"`` in
 ``metrics.json``. The continuation kernel built here
 
 - is the same definition under the title ``<title> part N`` (N = the source's part + 1; the

@@ -14,10 +14,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from envcheck.session import ROOT_ENV  # one home: envcheck
+
 KAGGLE = "/kaggle"
 GPU_CAPABILITIES = {"NvidiaTeslaT4": (7, 5), "NvidiaTeslaP100": (6, 0)}
 """Compute capability of each Kaggle GPU machine shape (``machine_shape`` in kernel metadata)."""
-ROOT_ENV = "MAPSAGE_KAGGLE_ROOT"
 
 
 def root() -> Path:

@@ -17,7 +17,7 @@ one iteration). When the answer is no, the hook
    process exits 0. ``resume=auto`` in the same work_dir continues from that checkpoint.
 
 The deadline: the training process's start plus ``time_limit`` seconds; on Kaggle never later
-than the session's end minus a margin (:mod:`mapsage.kaggle.session`), which is also the default
+than the session's end minus a margin (:mod:`envcheck.session`), which is also the default
 when ``time_limit`` is None. Elsewhere None means no limit. Under torchrun rank 0 decides and
 broadcasts, so every process stops at the same iteration.
 """
@@ -101,8 +101,8 @@ class TimeBudgetHook(Hook):
     priority = "LOWEST"  # after CheckpointHook (VERY_LOW) has saved this iteration
 
     def __init__(self, time_limit: float | None = None) -> None:
+        from envcheck import session
         from mapsage.kaggle import env as kaggle_env
-        from mapsage.kaggle import session
 
         self.time_limit = time_limit
         session_end, self.session_note = session.session_deadline()

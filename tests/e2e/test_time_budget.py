@@ -21,8 +21,8 @@ import nbformat
 import papermill
 import pytest
 
+from envcheck.session import SAFETY_MARGIN_S, SESSION_LIMIT_S, START_ENV
 from mapsage.kaggle.build import build
-from mapsage.kaggle.session import SAFETY_MARGIN_S, SESSION_LIMIT_S, START_ENV
 from mapsage.paths import KERNELS_DIR
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from mapsage.kaggle import session
+from envcheck import session
 from mapsage.training.time_budget import Costs, Schedule, resolve_deadline, should_stop
 
 SCHEDULE = Schedule(max_iters=1000, val_interval=200, checkpoint_interval=100)

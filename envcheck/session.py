@@ -11,7 +11,7 @@ long-lived VM), and then there is no default limit; nor is there in a rehearsal
 ``MAPSAGE_KAGGLE_SESSION_START`` (seconds since the epoch) sets the start, for rehearsals and for
 anyone who knows better.
 
-Standard library only, so the cheap first cells of a Kaggle notebook can import it.
+Standard library only: envcheck's first checks and the training's time budget both use it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import os
 import time
 from pathlib import Path
 
-from mapsage.kaggle.env import ROOT_ENV  # set in a rehearsal of Kaggle's file system
+ROOT_ENV = "MAPSAGE_KAGGLE_ROOT"
+"""Set in a rehearsal: a temporary folder standing in for Kaggle's ``/kaggle`` file system."""
 
 SESSION_LIMIT_S = 12 * 3600
 """Kaggle's limit on one CPU or GPU notebook session: 12 hours (it was 9 hours until 2023; TPU
