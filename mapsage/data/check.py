@@ -16,8 +16,10 @@ folder found by :mod:`mapsage.data.layout`:
   every pair with ``check_all=True``, i.e. ``--all-masks``): the image is read completely
   (``PIL.Image.verify``: every chunk and its CRC, so a damaged middle is found) and the mask is
   decoded and its values checked against 0..7;
-- no split is empty; the training crop fits in the smallest training image;
-- free disk in ``work_dir`` covers the checkpoints the run will keep.
+- no split is empty; the training crop fits in the smallest training image
+  (:func:`crop_problem`);
+- free disk in ``work_dir`` covers the checkpoints the run will keep (:func:`check_disk`, called
+  by the preflight once the model's size is known).
 
 All problems are collected and reported together in one :class:`InputError`, so a user fixes them
 in one go. Progress with elapsed time is printed for large scans.
@@ -224,8 +226,12 @@ def check_layout(layout: LoveDALayout, *, check_all_masks: bool = False,
     return scan
 
 
-def crop_problem(crop_size: int, smallest: tuple[int, int] | None) -> str | None:
-    """A sentence when a ``crop_size`` square does not fit in the smallest training image."""
+def crop_problem(crop_size: int | tuple[int, int], smallest: tuple[int, int] | None
+                 ) -> str | None:
+    """A sentence when a ``crop_size`` crop (a square, or (height, width) as in mmseg's
+    configs) does not fit in the smallest training image."""
+    if not isinstance(crop_size, int):
+        crop_size = max(crop_size)
     if smallest is None or crop_size <= min(smallest):
         return None
     return (f"crop_size = {crop_size} is larger than the training images: the smallest is "
@@ -256,19 +262,3 @@ def raise_on_problems(layout: LoveDALayout, problems: list[str]) -> None:
             f"The data under {layout.root} cannot be trained on yet "
             f"({len(problems)} problem(s)); nothing was trained or overwritten:\n"
             + "\n".join(f"  - {p}" for p in problems))
-
-
-def check_inputs(layout: LoveDALayout, work_dir: str | Path, *, parameters: int, kept: int,
-                 crop_size: int | None = None, check_all_masks: bool = False,
-                 progress=print) -> Scan:
-    """Data, crop size and disk together; raise :class:`InputError` listing every problem."""
-    scan = check_layout(layout, check_all_masks=check_all_masks, progress=progress)
-    if crop_size is not None:
-        crop = crop_problem(crop_size, scan.smallest_train_image)
-        if crop:
-            scan.add(crop)
-    disk = check_disk(work_dir, checkpoint_bytes(parameters, kept))
-    if disk:
-        scan.add(disk)
-    raise_on_problems(layout, scan.problems)
-    return scan

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from mapsage.data import check_cache
-from mapsage.errors import InputError
 from mapsage.data.layout import find_loveda
 from mapsage.data.synth import SynthSpec, generate
+from mapsage.errors import InputError
 from mapsage.training.data_check import check_data, checks_data, record
 
 
@@ -45,18 +45,23 @@ def reused(lines: list[str]) -> bool:
     ({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"}, False),
     ({"RANK": "2", "WORLD_SIZE": "4", "LOCAL_RANK": "0"}, False),  # rank 0 of a second node
 ])
-def test_only_global_rank_0_checks(environ, expected):
-    assert checks_data(environ) is expected
+def test_only_global_rank_0_checks(environ, expected, monkeypatch):
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert checks_data() is expected
 
 
-def test_other_ranks_do_not_read_the_data(layout, tmp_path):
+def test_other_ranks_do_not_read_the_data(layout, tmp_path, monkeypatch):
     bad = layout.split("Train")[0].masks / "1000.png"
     Image.fromarray(np.full((32, 32), 9, np.uint8)).save(bad)
-    ranks = {"RANK": "1", "WORLD_SIZE": "2"}
-    assert check_data(layout, tmp_path / "w", crop_size=32, progress=None, environ=ranks) is None
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert check_data(layout, tmp_path / "w", crop_size=32, progress=None) is None
+    monkeypatch.setenv("RANK", "0")
     with pytest.raises(InputError, match="values outside 0..7"):
-        check_data(layout, tmp_path / "w", crop_size=32, progress=None,
-                   environ={"RANK": "0", "WORLD_SIZE": "2"})
+        check_data(layout, tmp_path / "w", crop_size=32, progress=None)
     assert not (tmp_path / "w").exists(), "a refused check writes nothing"
 
 
