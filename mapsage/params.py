@@ -75,6 +75,10 @@ SCHEMA: tuple[Param, ...] = (
     Param("gpus", int, 0,
           "training processes: 0 = one per visible GPU (one on a CPU); N > 1 launches torchrun "
           "with N processes (gloo on a CPU)", minimum=0),
+    Param("check_all_data", bool, False,
+          "the data check reads every file completely and decodes every mask (like "
+          "`mapsage check-data --all-masks`); by default it reads every file's header and "
+          "decodes an evenly spread sample"),
 )
 BY_NAME = {p.name: p for p in SCHEMA}
 DEFAULTS = {p.name: p.default for p in SCHEMA}

@@ -45,7 +45,8 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
     params = validate({**params.as_dict(), "data_root": str(resolve_data_root(params.data_root))})
     layout = find_loveda(params.data_root)
     check_work_dir(params)
-    data = check_data(layout, params.work_dir, crop_size=params.crop_size)
+    data = check_data(layout, params.work_dir, crop_size=params.crop_size,
+                      check_all=params.check_all_data)
     device = resolve_device(params.device)
     trusted: list = []
     if params.load_from:

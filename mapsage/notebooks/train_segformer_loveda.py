@@ -62,6 +62,7 @@ device = "auto"
 amp = False
 trust_checkpoint = False
 gpus = 0
+check_all_data = False
 
 # %% [markdown]
 # ## Check the parameters
