@@ -166,12 +166,10 @@ def _check_domain(domain: DomainDir, scan: Scan, *, check_all: bool, limit: int 
             found.multichannel.append(f"{name} ({mask.colour}, {mask.channels} channels)")
             mask = None
         if name in sample and image and mask:
-            for path in (image_path, mask_path):
-                error = _verify(path)
-                if error:
-                    found.broken.append(f"{path} ({error})")
+            errors = {path: _verify(path) for path in (image_path, mask_path)}
+            found.broken += [f"{path} ({error})" for path, error in errors.items() if error]
             try:
-                values = mask_values(mask_path)
+                values = set() if errors[mask_path] else mask_values(mask_path)
             except (OSError, SyntaxError, ValueError) as exc:
                 found.broken.append(f"{mask_path} ({type(exc).__name__}: {exc})")
             else:
