@@ -289,7 +289,7 @@ def bench(session: nox.Session) -> None:
     install_stack(session)
     shared = [arg for arg in session.posargs if arg != "--cold"]
     for script in ("bench_preflight", "bench_setup", "bench_data_pipeline", "bench_train_speed",
-                   "bench_notebook_overhead"):
+                   "bench_notebook_overhead", "bench_startup"):
         session.run("python", f"bench/{script}.py",
                     *(session.posargs if script == "bench_setup" else shared))
 

@@ -19,17 +19,20 @@ training cell minus the direct run's wall, and the report cell.
 from __future__ import annotations
 
 import json
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from common import (
     CONDITIONS_HEADER,
     ROOT,
+    TreeCPU,
     parser,
     report,
-    run_timed,
     settle,
     stats,
     table,
@@ -53,10 +56,43 @@ def iteration_time(work_dir: Path) -> float:
     return statistics.median(r["time"] for r in train_scalars(work_dir) if r["step"] > WARMUP)
 
 
-def direct(p: dict) -> float:
-    wall, _ = run_timed([sys.executable, "-m", "mapsage.train",
-                         *(f"{k}={v}" for k, v in p.items())], cwd=ROOT)
-    return wall
+def role(cmd: str) -> str:
+    """Which part of a run a process is, from its command line."""
+    if "mapsage.train" in cmd:
+        return "training process"  # and its data-loading workers
+    if "ipykernel_launcher" in cmd:
+        return "Jupyter kernel"
+    if "envcheck" in cmd:
+        return "envcheck probe"
+    if "mapsage run" in cmd:
+        return "papermill client (mapsage run)"
+    return "other"
+
+
+ROLES = ("training process", "papermill client (mapsage run)", "Jupyter kernel",
+         "envcheck probe", "other")
+
+
+def run_with_cpu(cmd: list[str]) -> tuple[float, float, dict[str, float]]:
+    """Wall time, exact CPU seconds of the whole process tree (getrusage of the reaped
+    children), and CPU seconds by role (sampled, :class:`common.TreeCPU`)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    with TreeCPU(proc.pid, role) as cpu:
+        output, _ = proc.communicate()
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{output[-3000:]}")
+    total = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, total, cpu.by_role()
+
+
+def direct(p: dict) -> tuple[float, float, dict[str, float]]:
+    return run_with_cpu([sys.executable, "-m", "mapsage.train",
+                         *(f"{k}={v}" for k, v in p.items())])
 
 
 def cell_kind(cell: dict) -> str | None:
@@ -74,10 +110,10 @@ def cell_kind(cell: dict) -> str | None:
     return "other cells"
 
 
-def through_notebook(p: dict, output: Path) -> tuple[float, dict]:
+def through_notebook(p: dict, output: Path) -> tuple[float, dict, float, dict[str, float]]:
     args = [a for k, v in p.items() for a in ("-p", k, str(v))]
-    wall, _ = run_timed([sys.executable, "-m", "mapsage", "run", str(NOTEBOOK), "-o",
-                         str(output), *args], cwd=ROOT)
+    wall, total, roles = run_with_cpu([sys.executable, "-m", "mapsage", "run", str(NOTEBOOK),
+                                       "-o", str(output), *args])
     cells: dict[str, float] = {}
     for cell in json.loads(output.read_text())["cells"]:
         duration = cell.get("metadata", {}).get("papermill", {}).get("duration")
@@ -85,7 +121,7 @@ def through_notebook(p: dict, output: Path) -> tuple[float, dict]:
             kind = cell_kind(cell)
             cells[kind] = cells.get(kind, 0.0) + duration
     cells["kernel start + papermill"] = wall - sum(cells.values())
-    return wall, cells
+    return wall, cells, total, roles
 
 
 def main(argv=None) -> int:
@@ -108,9 +144,11 @@ def main(argv=None) -> int:
                     work_dir = tmp / f"{kind}-{iters}-{r}"
                     p = params(data, work_dir, iters)
                     if kind == "direct":
-                        pair["wall_direct"] = direct(p)
+                        pair["wall_direct"], pair["cpu_direct"], pair["roles_direct"] = \
+                            direct(p)
                     else:
-                        pair["wall_notebook"], pair["cells"] = through_notebook(
+                        (pair["wall_notebook"], pair["cells"], pair["cpu_notebook"],
+                         pair["roles_notebook"]) = through_notebook(
                             p, tmp / f"notebook-{iters}-{r}.ipynb")
                     pair[f"time_{kind}"] = iteration_time(work_dir)
                 pair["cells"]["training cell - direct run"] = (
@@ -140,6 +178,18 @@ def main(argv=None) -> int:
         for part in PARTS:
             rows.append([f"{label}: - {part}",
                          stats([x["cells"].get(part, 0.0) for x in ps]).fmt("s", 2), "", ""])
+        rows.append([f"{label}: CPU time direct / notebook (whole process tree, exact)",
+                     f"{stats([x['cpu_direct'] for x in ps]).median:.1f} s / "
+                     f"{stats([x['cpu_notebook'] for x in ps]).median:.1f} s", "", ""])
+        for part in ROLES:
+            values = [x["roles_notebook"].get(part, 0.0) for x in ps]
+            if part == "training process":
+                rows.append([f"{label}: - CPU of the training process, direct / notebook",
+                             f"{stats([x['roles_direct'].get(part, 0.0) for x in ps]).median:.1f}"
+                             f" s / {stats(values).median:.1f} s", "", ""])
+            elif any(values):
+                rows.append([f"{label}: - CPU of the {part} (notebook)",
+                             stats(values).fmt("s", 2), "", ""])
         rows.append([f"{label}: {CONDITIONS_HEADER} of each pair (which ran first)",
                      "; ".join(f"{x['cond']} ({x['first']})" for x in ps), "", ""])
     report(args.results, "Notebook overhead",
@@ -151,7 +201,10 @@ def main(argv=None) -> int:
            f"{WARMUP} iterations. Walls include process start, the data check, evaluation, "
            "metrics and pictures in both; the notebook's parts come from papermill's per-cell "
            "`duration` metadata ('training cell - direct run' = the training cell's duration "
-           "minus the direct run's wall; it includes the iteration-time difference).",
+           "minus the direct run's wall; it includes the iteration-time difference). CPU time: "
+           "the whole process tree's, exact (getrusage of the reaped children), and by process "
+           "(command line), sampled from /proc every 0.2 s (a process's last 0.2 s before it "
+           "exits can be missed), which the machine's load affects far less than wall times.",
            table(["measure", "value", "target", "met"], rows), start=start, quick=args.quick)
     return 0
 

@@ -248,6 +248,75 @@ class TreeMemory:
         return self.peak / 2**20
 
 
+# --- CPU time of a process tree, by role -------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_table() -> dict[int, tuple[int, float, str]]:
+    """pid -> (parent pid, CPU seconds so far, command line) for every process, from /proc."""
+    found = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            continue
+        found[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK, cmd)
+    return found
+
+
+class TreeCPU:
+    """Samples the CPU time of ``pid`` and every descendant every ``interval`` s (from /proc) and
+    sums it by role, a function of the command line: where a process tree's CPU went. A
+    process's last ``interval`` before it exits is not seen: compare with the exact total
+    (getrusage) the caller measures."""
+
+    def __init__(self, pid: int, role, interval: float = 0.2):
+        self.pid, self.role, self.interval = pid, role, interval
+        self.seen: dict[int, tuple[float, str]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        table = _proc_table()
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _, _) in table.items():
+            children.setdefault(ppid, []).append(pid)
+        todo = [self.pid] if self.pid in table else []
+        while todo:
+            pid = todo.pop()
+            _, cpu, cmd = table[pid]
+            known = self.seen.get(pid)
+            self.seen[pid] = (cpu, known[1] if known and known[1] else cmd)
+            todo += children.get(pid, [])
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError):
+                self._sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> TreeCPU:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def by_role(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for cpu, cmd in self.seen.values():
+            role = self.role(cmd)
+            totals[role] = totals.get(role, 0.0) + cpu
+        return totals
+
+
 # A wrapper process runs the command so that getrusage(RUSAGE_CHILDREN) covers exactly this
 # command's process tree (ru_maxrss = the largest single process in it).
 _WRAPPER = (

@@ -62,7 +62,10 @@ SCHEMA: tuple[Param, ...] = (
           "True or 'auto': continue from the newest valid checkpoint in work_dir (a fresh start "
           "when there is none)", also=("auto",)),
     Param("seed", int, 0, "random seed", minimum=0),
-    Param("num_workers", int, 2, "data-loading worker processes", minimum=0),
+    Param("num_workers", int, None,
+          "data-loading worker processes per training process; None = from the CPUs this "
+          "process may use and the number of training processes (mapsage.training.loader)",
+          minimum=0, optional=True),
     Param("device", str, "auto", "auto picks CUDA when available", choices=DEVICES),
     Param("amp", bool, False, "mixed precision (CUDA only)"),
     Param("trust_checkpoint", bool, False,
@@ -78,6 +81,10 @@ SCHEMA: tuple[Param, ...] = (
           "resume=auto). None: no limit, except on Kaggle, where it is the session's limit "
           "minus a safety margin minus the time already spent in the session",
           optional=True, minimum=0.0),
+    Param("check_all_data", bool, False,
+          "the data check reads every file completely and decodes every mask (like "
+          "`mapsage check-data --all-masks`); by default it reads every file's header and "
+          "decodes an evenly spread sample"),
 )
 BY_NAME = {p.name: p for p in SCHEMA}
 DEFAULTS = {p.name: p.default for p in SCHEMA}

@@ -36,6 +36,7 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
     """Check everything that can be checked cheaply, build the config, train."""
     from mapsage.data.layout import find_loveda
     from mapsage.data.synth import resolve_data_root
+    from mapsage.training.data_check import check_data
     from mapsage.training.device import resolve_device
     from mapsage.training.workdir import check_work_dir
 
@@ -44,6 +45,8 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
     params = validate({**params.as_dict(), "data_root": str(resolve_data_root(params.data_root))})
     layout = find_loveda(params.data_root)
     check_work_dir(params)
+    data = check_data(layout, params.work_dir, crop_size=params.crop_size,
+                      check_all=params.check_all_data)
     device = resolve_device(params.device)
     trusted: list = []
     if params.load_from:
@@ -75,7 +78,7 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
         print(f"mapsage: removed {leftover.name}, an unfinished checkpoint save of an "
               "interrupted run", flush=True)
     select_resume(cfg, params)
-    preflight(cfg, params, layout, distributed=launcher != "none", trusted=trusted)
+    preflight(cfg, params, layout, distributed=launcher != "none", trusted=trusted, data=data)
     if launcher != "none" and device == "cpu":
         distributed.init_cpu_process_group()
     runner = Runner.from_cfg(cfg)

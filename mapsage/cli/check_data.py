@@ -9,8 +9,8 @@ HELP = "check a LoveDA tree (the check every run makes)"
 def add_arguments(p) -> None:
     p.add_argument("data_root")
     p.add_argument("--all-masks", action="store_true",
-                   help="decode every mask for the 0..7 value check (a training run decodes "
-                        "an evenly spread sample of large folders)")
+                   help="read every image completely and decode every mask (a training run "
+                        "reads every file's header and decodes an evenly spread sample)")
 
 
 def run(args) -> int:

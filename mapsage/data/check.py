@@ -1,15 +1,25 @@
 """Check a LoveDA tree and the disk before training: every problem found in seconds, not hours in.
 
-What is checked, per split and domain folder found by :mod:`mapsage.data.layout`:
+The cost is kept flat in the size of the data set (LoveDA: 4,191 image/mask pairs): what is cheap
+is checked on every file, what needs decoding on an evenly spread sample. Per split and domain
+folder found by :mod:`mapsage.data.layout`:
 
 - images without masks and masks without images (count and first examples);
-- every PNG is complete: ``PIL.Image.verify`` walks all chunks and their CRCs (a truncated or
-  corrupt file fails) without decoding pixels, so it is I/O-bound and fast;
-- image and mask sizes agree (read from the headers);
-- mask values are within 0..7: masks are decoded for this, all of them in small data sets and an
-  evenly spread sample of ``MASK_SAMPLE`` in large ones (``check_all_masks=True`` decodes all);
-- no split is empty;
-- free disk in ``work_dir`` covers the checkpoints the run will keep.
+- every file: its PNG header and closing chunk (:mod:`mapsage.data.png`, 45 bytes per file):
+  not a PNG, a damaged header or a truncated file is found here; the header also gives the
+  size, so image and mask sizes are compared for every pair; a file with more pixels than
+  ``PIL.Image.MAX_IMAGE_PIXELS`` (a decompression bomb) is refused without being decoded
+  (``MAX_IMAGE_PIXELS = None`` turns this off, as it does in PIL); a mask must have one
+  channel (greyscale or palette): an RGB mask whose values happen to lie in 0..7 would pass the
+  value check and fail inside training;
+- a sample (``DECODE_SAMPLE`` pairs per folder, evenly spread, all of them in small folders;
+  every pair with ``check_all=True``, i.e. ``--all-masks``): the image is read completely
+  (``PIL.Image.verify``: every chunk and its CRC, so a damaged middle is found) and the mask is
+  decoded and its values checked against 0..7;
+- no split is empty; the training crop fits in the smallest training image
+  (:func:`crop_problem`);
+- free disk in ``work_dir`` covers the checkpoints the run will keep (:func:`check_disk`, called
+  by the preflight once the model's size is known).
 
 All problems are collected and reported together in one :class:`InputError`, so a user fixes them
 in one go. Progress with elapsed time is printed for large scans.
@@ -17,6 +27,7 @@ in one go. Progress with elapsed time is printed for large scans.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -26,25 +37,30 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mapsage.errors import InputError, MapSageError
-from mapsage.data.layout import LoveDALayout
+from mapsage.data.layout import DomainDir, LoveDALayout
+from mapsage.data.png import PNGHeader, PNGHeaderError, read_header
+from mapsage.errors import InputError
 
 MASK_VALUES = range(0, 8)  # 0 = no-data, 1..7 = the LoveDA classes
-MASK_SAMPLE = 400
+DECODE_SAMPLE = 64  # image/mask pairs per domain folder read completely (all: check_all=True)
 EXAMPLES = 3
-PROGRESS_EVERY = 500
-
-
+PROGRESS_EVERY = 2000
 
 
 @dataclass
 class Scan:
     problems: list[str] = field(default_factory=list)
-    files: int = 0
-    masks_decoded: int = 0
+    files: int = 0  # headers read
+    pairs_decoded: int = 0  # image verified completely + mask decoded
+    smallest_train_image: tuple[int, int] | None = None  # (width, height) of the smallest side
+    seconds: float = 0.0
 
     def add(self, text: str) -> None:
         self.problems.append(text)
+
+    @property
+    def masks_decoded(self) -> int:
+        return self.pairs_decoded
 
 
 def _examples(names: list[str]) -> str:
@@ -52,83 +68,173 @@ def _examples(names: list[str]) -> str:
     return shown + (f", ... ({len(names)} in all)" if len(names) > EXAMPLES else "")
 
 
-def _verify(path: Path) -> tuple[tuple[int, int] | None, str | None]:
-    """(size, None) for a complete PNG, (None, reason) otherwise."""
+def list_pngs(folder: Path) -> dict[str, os.stat_result]:
+    """``{file name: stat}`` of the ``.png`` files in ``folder`` (one directory read)."""
+    if not folder.is_dir():
+        return {}
+    with os.scandir(folder) as entries:
+        return {e.name: e.stat() for e in entries if e.name.endswith(".png") and e.is_file()}
+
+
+def max_pixels() -> int | None:
+    """PIL's decompression-bomb limit, read when used (a user may change or disable it)."""
+    return Image.MAX_IMAGE_PIXELS
+
+
+def _verify(path: Path) -> str | None:
+    """None for a PNG whose every chunk reads back with a correct CRC, else the reason."""
     try:
         with Image.open(path) as image:
-            size = image.size
             image.verify()
-        return size, None
-    except (OSError, SyntaxError, UnidentifiedImageError, ValueError) as exc:
-        return None, f"{type(exc).__name__}: {exc}"
+        return None
+    except (OSError, SyntaxError, UnidentifiedImageError, ValueError, Image.DecompressionBombError
+            ) as exc:
+        return f"{type(exc).__name__}: {exc}"
 
 
-def _mask_values(path: Path) -> set[int]:
+def mask_values(path: Path) -> set[int]:
+    """The distinct pixel values of a single-channel mask (decodes it)."""
     with Image.open(path) as mask:
-        return set(np.unique(np.asarray(mask)).tolist())
+        array = np.asarray(mask)
+    if array.dtype == np.uint8:
+        return set(np.flatnonzero(np.bincount(array.ravel(), minlength=256)).tolist())
+    return set(np.unique(array).tolist())
+
+
+def sample_names(pairs: list[str], check_all: bool) -> set[str]:
+    """The pairs decoded: all of them, or ``DECODE_SAMPLE`` spread evenly (first and last in)."""
+    if check_all or len(pairs) <= DECODE_SAMPLE:
+        return set(pairs)
+    return {pairs[i] for i in np.linspace(0, len(pairs) - 1, DECODE_SAMPLE).round().astype(int)}
+
+
+@dataclass
+class _Findings:
+    broken: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+    bombs: list[str] = field(default_factory=list)
+    multichannel: list[str] = field(default_factory=list)
+    bad_values: list[str] = field(default_factory=list)
+
+
+def _header(path: Path, found: _Findings, limit: int | None) -> PNGHeader | None:
+    """The header if the file may be decoded; None (and a finding) otherwise."""
+    try:
+        header = read_header(path)
+    except (OSError, PNGHeaderError) as exc:
+        found.broken.append(f"{path} ({exc})")
+        return None
+    if limit is not None and header.pixels > limit:
+        found.bombs.append(f"{path} ({header.width}x{header.height} = {header.pixels:,} pixels)")
+        return None
+    return header
+
+
+def _check_domain(domain: DomainDir, scan: Scan, *, check_all: bool, limit: int | None,
+                  progress: Callable[[str], None] | None, started: float) -> int:
+    """Check one domain folder into ``scan``; return how many images it holds."""
+    where = f"{domain.split}/{domain.domain}"
+    images, masks = list_pngs(domain.images), list_pngs(domain.masks)
+    if not images and not masks:
+        scan.add(f"{where} is empty: {domain.images} holds no .png images. Copy the "
+                 f"{domain.split} tiles there or remove the empty folder.")
+        return 0
+    lonely_images = sorted(set(images) - set(masks))
+    lonely_masks = sorted(set(masks) - set(images))
+    if lonely_images:
+        scan.add(f"{where}: {len(lonely_images)} image(s) without a mask in {domain.masks}: "
+                 f"{_examples(lonely_images)}. Each image needs a mask of the same file name.")
+    if lonely_masks:
+        scan.add(f"{where}: {len(lonely_masks)} mask(s) without an image in {domain.images}: "
+                 f"{_examples(lonely_masks)}.")
+    pairs = sorted(set(images) & set(masks))
+    sample = sample_names(pairs, check_all)
+    found = _Findings()
+    for name in pairs:
+        image_path, mask_path = domain.images / name, domain.masks / name
+        image = _header(image_path, found, limit)
+        mask = _header(mask_path, found, limit)
+        scan.files += 2
+        if image and domain.split == "Train":
+            side = min(image.width, image.height)
+            if scan.smallest_train_image is None or side < min(scan.smallest_train_image):
+                scan.smallest_train_image = (image.width, image.height)
+        if image and mask and (image.width, image.height) != (mask.width, mask.height):
+            found.mismatched.append(f"{name} (image {image.width}x{image.height}, mask "
+                                    f"{mask.width}x{mask.height})")
+        if mask and mask.channels != 1:
+            found.multichannel.append(f"{name} ({mask.colour}, {mask.channels} channels)")
+            mask = None
+        if name in sample and image and mask:
+            errors = {path: _verify(path) for path in (image_path, mask_path)}
+            found.broken += [f"{path} ({error})" for path, error in errors.items() if error]
+            try:
+                values = set() if errors[mask_path] else mask_values(mask_path)
+            except (OSError, SyntaxError, ValueError) as exc:
+                found.broken.append(f"{mask_path} ({type(exc).__name__}: {exc})")
+            else:
+                outside = sorted(v for v in values if v not in MASK_VALUES)
+                if outside:
+                    found.bad_values.append(f"{name} (values {outside[:5]})")
+            scan.pairs_decoded += 1
+        if progress and scan.files % PROGRESS_EVERY == 0:
+            progress(f"  checked {scan.files} files [{time.perf_counter() - started:.1f}s]")
+    if found.broken:
+        scan.add(f"{where}: {len(found.broken)} unreadable or truncated PNG file(s): "
+                 f"{_examples(found.broken)}. Copy or unpack them again.")
+    if found.bombs:
+        scan.add(f"{where}: {len(found.bombs)} PNG file(s) larger than PIL's decompression-bomb "
+                 f"limit of {limit:,} pixels (PIL.Image.MAX_IMAGE_PIXELS), not decoded: "
+                 f"{_examples(found.bombs)}. LoveDA tiles are 1024x1024; remove these files, or "
+                 "tile them first.")
+    if found.mismatched:
+        scan.add(f"{where}: {len(found.mismatched)} image/mask pair(s) of different sizes: "
+                 f"{_examples(found.mismatched)}. A mask must match its image pixel for pixel.")
+    if found.multichannel:
+        scan.add(f"{where}: {len(found.multichannel)} mask(s) with more than one channel in "
+                 f"{domain.masks}: {_examples(found.multichannel)}. A LoveDA mask is a "
+                 "single-channel PNG of class indices 0..7 (greyscale or palette); convert "
+                 "colour masks to indices.")
+    if found.bad_values:
+        scan.add(f"{where}: {len(found.bad_values)} mask(s) with values outside 0..7 (LoveDA: "
+                 f"0 = no-data, 1..7 = classes): {_examples(found.bad_values)}. These are not "
+                 "LoveDA masks (colour PNGs or another label set?).")
+    return len(images)
 
 
 def check_layout(layout: LoveDALayout, *, check_all_masks: bool = False,
                  progress: Callable[[str], None] | None = print) -> Scan:
+    """Check every folder of ``layout`` (see the module docstring); never raises for bad data."""
     scan = Scan()
     started = time.perf_counter()
+    limit = max_pixels()
+    counts: dict[str, int] = {}
     for domain in layout.domains:
-        where = f"{domain.split}/{domain.domain}"
-        images = {p.name: p for p in domain.images.glob("*.png")}
-        masks = {p.name: p for p in domain.masks.glob("*.png")}
-        if not images and not masks:
-            scan.add(f"{where} is empty: {domain.images} holds no .png images. Copy the "
-                     f"{domain.split} tiles there or remove the empty folder.")
-            continue
-        lonely_images = sorted(set(images) - set(masks))
-        lonely_masks = sorted(set(masks) - set(images))
-        if lonely_images:
-            scan.add(f"{where}: {len(lonely_images)} image(s) without a mask in {domain.masks}: "
-                     f"{_examples(lonely_images)}. Each image needs a mask of the same file name.")
-        if lonely_masks:
-            scan.add(f"{where}: {len(lonely_masks)} mask(s) without an image in {domain.images}: "
-                     f"{_examples(lonely_masks)}.")
-        pairs = sorted(set(images) & set(masks))
-        broken, mismatched, bad_values = [], [], []
-        sample = set(pairs) if check_all_masks or len(pairs) <= MASK_SAMPLE else {
-            pairs[i] for i in np.linspace(0, len(pairs) - 1, MASK_SAMPLE).astype(int)}
-        for name in pairs:
-            image_size, image_error = _verify(images[name])
-            mask_size, mask_error = _verify(masks[name])
-            scan.files += 2
-            for path, error in ((images[name], image_error), (masks[name], mask_error)):
-                if error:
-                    broken.append(f"{path} ({error})")
-            if image_size and mask_size and image_size != mask_size:
-                mismatched.append(f"{name} (image {image_size[0]}x{image_size[1]}, mask "
-                                  f"{mask_size[0]}x{mask_size[1]})")
-            if name in sample and not mask_error:
-                values = _mask_values(masks[name])
-                scan.masks_decoded += 1
-                outside = sorted(v for v in values if v not in MASK_VALUES)
-                if outside:
-                    bad_values.append(f"{name} (values {outside[:5]})")
-            if progress and scan.files % PROGRESS_EVERY == 0:
-                progress(f"  checked {scan.files} files "
-                         f"[{time.perf_counter() - started:.1f}s]")
-        if broken:
-            scan.add(f"{where}: {len(broken)} unreadable or truncated PNG file(s): "
-                     f"{_examples(broken)}. Copy or unpack them again.")
-        if mismatched:
-            scan.add(f"{where}: {len(mismatched)} image/mask pair(s) of different sizes: "
-                     f"{_examples(mismatched)}. A mask must match its image pixel for pixel.")
-        if bad_values:
-            scan.add(f"{where}: {len(bad_values)} mask(s) with values outside 0..7 (LoveDA: "
-                     f"0 = no-data, 1..7 = classes): {_examples(bad_values)}. These are not "
-                     "LoveDA masks (colour PNGs or another label set?).")
+        counts[domain.split] = counts.get(domain.split, 0) + _check_domain(
+            domain, scan, check_all=check_all_masks, limit=limit, progress=progress,
+            started=started)
     for split in ("Train", "Val"):
-        counts = [len(list(d.images.glob("*.png"))) for d in layout.split(split)]
-        if counts and sum(counts) == 0:
+        if split in counts and counts[split] == 0:
             scan.add(f"The {split} split has no images at all under {layout.root}.")
+    scan.seconds = time.perf_counter() - started
     if progress:
-        progress(f"data check: {scan.files} files verified, {scan.masks_decoded} masks decoded "
-                 f"in {time.perf_counter() - started:.1f}s")
+        progress(f"data check: {scan.files} file headers read, {scan.pairs_decoded} image/mask "
+                 f"pairs decoded{' (all)' if check_all_masks else ' (a spread sample)'} "
+                 f"in {scan.seconds:.1f}s")
     return scan
+
+
+def crop_problem(crop_size: int | tuple[int, int], smallest: tuple[int, int] | None
+                 ) -> str | None:
+    """A sentence when a ``crop_size`` crop (a square, or (height, width) as in mmseg's
+    configs) does not fit in the smallest training image."""
+    if not isinstance(crop_size, int):
+        crop_size = max(crop_size)
+    if smallest is None or crop_size <= min(smallest):
+        return None
+    return (f"crop_size = {crop_size} is larger than the training images: the smallest is "
+            f"{smallest[0]}x{smallest[1]}. Set crop_size to at most {min(smallest)} (LoveDA's "
+            "recipe crops 512 from its 1024x1024 tiles).")
 
 
 def checkpoint_bytes(parameters: int, kept: int) -> int:
@@ -148,15 +254,9 @@ def check_disk(work_dir: str | Path, needed: int) -> str | None:
     return None
 
 
-def check_inputs(layout: LoveDALayout, work_dir: str | Path, *, parameters: int, kept: int,
-                 check_all_masks: bool = False, progress=print) -> Scan:
-    scan = check_layout(layout, check_all_masks=check_all_masks, progress=progress)
-    disk = check_disk(work_dir, checkpoint_bytes(parameters, kept))
-    if disk:
-        scan.add(disk)
-    if scan.problems:
+def raise_on_problems(layout: LoveDALayout, problems: list[str]) -> None:
+    if problems:
         raise InputError(
             f"The data under {layout.root} cannot be trained on yet "
-            f"({len(scan.problems)} problem(s)); nothing was trained or overwritten:\n"
-            + "\n".join(f"  - {p}" for p in scan.problems))
-    return scan
+            f"({len(problems)} problem(s)); nothing was trained or overwritten:\n"
+            + "\n".join(f"  - {p}" for p in problems))

@@ -6,11 +6,20 @@ learns the mapping from pixels rather than memorising tiles, and a real training
 shows mIoU rising well above chance within a few hundred iterations. Masks follow LoveDA: 0 is
 no-data (a black band along some tile edges), 1..7 are background, building, road, water,
 barren, forest, agricultural. Same arguments -> byte-identical PNG files.
+
+``SynthSpec.loveda_size()`` lays out a tree of LoveDA's real size cheaply, for measuring what
+MapSage's own start-up costs at that size: LoveDA's counts and file numbering (Train: Rural
+0-1365, Urban 1366-2521; Val: Rural 2522-3513, Urban 3514-4190) of 1024x1024 tiles, of which only
+``distinct`` per folder are generated; the other files are hard links to them (copies where the
+file system has no hard links). Every file is a complete PNG of the real size and weight, so
+reading, checking and decoding cost what they cost on LoveDA, at a few seconds of generation.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,6 +42,9 @@ _WEIGHTS = {
     "Rural": np.array([2, 1, 1, 2, 2, 3, 4], dtype=np.float64),
 }
 MANIFEST = "SYNTHETIC.json"
+# LoveDA's published split (Train 2,522 and Val 1,669 tiles): first file number and count
+LOVEDA_FILES = {("Train", "Rural"): (0, 1366), ("Train", "Urban"): (1366, 1156),
+                ("Val", "Rural"): (2522, 992), ("Val", "Urban"): (3514, 677)}
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,22 @@ class SynthSpec:
     val_per_domain: int = 8
     seed: int = 0
     version: int = 1  # bump when the generator's output changes
+    loveda_counts: bool = False  # LoveDA's counts and file names instead of *_per_domain
+    distinct: int = 0  # tiles generated per folder (the rest hard-linked to them); 0 = all
+
+    @classmethod
+    def loveda_size(cls, size: int = 1024, distinct: int = 2, seed: int = 0) -> SynthSpec:
+        """LoveDA's 4,191 Train + Val tiles of ``size`` px, ``distinct`` generated per folder."""
+        return cls(size=size, seed=seed, loveda_counts=True, distinct=distinct)
+
+    def files(self, split: str, domain: str) -> list[str]:
+        """The tile file names of one folder."""
+        if self.loveda_counts:
+            first, count = LOVEDA_FILES[(split, domain)]
+            return [f"{first + i}.png" for i in range(count)]
+        count = self.train_per_domain if split == "Train" else self.val_per_domain
+        base = 1000 * (2 * ("Train", "Val").index(split) + DOMAINS.index(domain) + 1)
+        return [f"{base + i}.png" for i in range(count)]
 
 
 def _textures(size: int, rng: np.random.Generator) -> np.ndarray:
@@ -89,36 +117,72 @@ def _write_png(path: Path, array: np.ndarray) -> None:
     tmp.replace(path)
 
 
+def _link(source: Path, target: Path) -> None:
+    """``target`` as a hard link to ``source`` (a copy where hard links are not supported)."""
+    tmp = target.with_suffix(".tmp.png")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
+    tmp.replace(target)
+
+
+def _manifest(spec: SynthSpec) -> dict:
+    """The spec as recorded; fields at their defaults that older manifests lack are left out,
+    so a data set written before they existed is still recognised."""
+    wanted = asdict(spec)
+    for key in ("loveda_counts", "distinct"):
+        if wanted[key] == SynthSpec.__dataclass_fields__[key].default:
+            del wanted[key]
+    return wanted
+
+
 def generate(out_dir: str | Path, spec: SynthSpec = SynthSpec(), progress=print) -> Path:
-    """Write the data set under ``out_dir`` (reused as is when its manifest matches ``spec``)."""
+    """Write the data set under ``out_dir`` (reused as is when its manifest matches ``spec``).
+
+    A tree this function wrote for another spec is replaced (its tiles are removed first)."""
     out = Path(out_dir)
     manifest = out / MANIFEST
-    wanted = asdict(spec)
-    if manifest.is_file() and json.loads(manifest.read_text()) == wanted:
-        if progress:
-            progress(f"synthetic LoveDA data set already at {out} (same spec), reusing it")
-        return out
+    wanted = _manifest(spec)
+    if manifest.is_file():
+        if json.loads(manifest.read_text()) == wanted:
+            if progress:
+                progress(f"synthetic LoveDA data set already at {out} (same spec), reusing it")
+            return out
+        manifest.unlink()
+        for old in out.glob("*/*/*/*.png"):
+            old.unlink()
     started = time.perf_counter()
-    total = 2 * (spec.train_per_domain + spec.val_per_domain)
-    done = 0
-    for split, count, split_seed in (("Train", spec.train_per_domain, 0), ("Val", spec.val_per_domain, 1)):
-        for d, domain in enumerate(DOMAINS):
-            img_dir, mask_dir = out / split / domain / IMAGES, out / split / domain / MASKS
-            img_dir.mkdir(parents=True, exist_ok=True)
-            mask_dir.mkdir(parents=True, exist_ok=True)
-            for i in range(count):
+    folders = [(split, domain) for split in ("Train", "Val") for domain in DOMAINS]
+    total = sum(len(spec.files(*f)) for f in folders)
+    done = generated = 0
+    for split, domain in folders:
+        split_seed, d = ("Train", "Val").index(split), DOMAINS.index(domain)
+        img_dir, mask_dir = out / split / domain / IMAGES, out / split / domain / MASKS
+        img_dir.mkdir(parents=True, exist_ok=True)
+        mask_dir.mkdir(parents=True, exist_ok=True)
+        names = spec.files(split, domain)
+        distinct = len(names) if spec.distinct <= 0 else min(spec.distinct, len(names))
+        for i, name in enumerate(names):
+            if i < distinct:
                 rng = np.random.default_rng([spec.seed, split_seed, d, i])
                 image, mask = make_tile(spec.size, domain, rng)
-                name = f"{1000 * (2 * split_seed + d + 1) + i}.png"
                 _write_png(img_dir / name, image)
                 _write_png(mask_dir / name, mask)
-                done += 1
-            if progress:
-                progress(f"  {split}/{domain}: {count} tiles  [{done}/{total}, "
-                         f"{time.perf_counter() - started:.1f}s]")
+                generated += 1
+            else:
+                source = names[i % distinct]
+                _link(img_dir / source, img_dir / name)
+                _link(mask_dir / source, mask_dir / name)
+            done += 1
+        if progress:
+            progress(f"  {split}/{domain}: {len(names)} tiles ({distinct} generated)  "
+                     f"[{done}/{total}, {time.perf_counter() - started:.1f}s]")
     manifest.write_text(json.dumps(wanted, indent=2) + "\n")
     if progress:
-        progress(f"wrote {total} synthetic {spec.size}px LoveDA-layout tiles to {out} "
+        progress(f"wrote {total} synthetic {spec.size}px LoveDA-layout tiles ({generated} "
+                 f"generated, {total - generated} hard-linked) to {out} "
                  f"in {time.perf_counter() - started:.1f}s")
     return out
 

@@ -114,12 +114,21 @@ def record_interruption(output: Path, exc: Exception) -> str:
     return failed_cell(output)
 
 
+class _OutputFormatter(logging.Formatter):
+    """papermill logs a cell's output text as one record, newline included; the handler adds
+    its own, so without this every streamed line would be followed by an empty one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text[:-1] if text.endswith("\n") else text
+
+
 def _stream_papermill_log() -> None:
     """Show papermill's cell progress and the cells' output on stdout, as its own CLI does."""
     logger = logging.getLogger("papermill")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(_OutputFormatter("%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False

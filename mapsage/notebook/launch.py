@@ -7,6 +7,7 @@ op cannot take the kernel down, and a multi-GPU launch (torchrun) is the same ca
 
 from __future__ import annotations
 
+import codecs
 import collections
 import json
 import os
@@ -19,6 +20,8 @@ from mapsage.kaggle import env as kaggle_env
 from mapsage.params import SYNTHETIC, TrainParams, validate
 
 TAIL_LINES = 30
+CHUNK_BYTES = 1 << 16
+TAIL_LINE_CHARS = 4000
 
 
 
@@ -57,17 +60,34 @@ def training_command(params: TrainParams, config: str | None = None,
 
 
 def stream(cmd: list[str], out=None) -> tuple[int, list[str]]:
-    """Run ``cmd``, echo its merged stdout/stderr line by line; return (exit code, last lines)."""
+    """Run ``cmd``, echo its merged stdout/stderr as it comes; return (exit code, last lines).
+
+    Output is passed on in the chunks the pipe delivers (everything written since the last
+    read), not line by line: in a Jupyter kernel every flush is a message to the notebook
+    client and an output in the notebook, and a burst of hundreds of lines (mmengine prints
+    its whole config) is then a handful of messages instead of hundreds.
+    """
     out = out or sys.stdout
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          bufsize=1) as proc:
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    partial = ""
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            out.write(line)
+        fd = proc.stdout.fileno()
+        while chunk := os.read(fd, CHUNK_BYTES):
+            text = decoder.decode(chunk)
+            out.write(text)
             out.flush()
-            tail.append(line.rstrip("\n"))
+            *lines, partial = (partial + text).split("\n")
+            tail.extend(lines)
+            partial = partial[-TAIL_LINE_CHARS:]  # a progress bar redrawn with \r never ends
         code = proc.wait()
+    text = decoder.decode(b"", final=True)
+    if text:
+        out.write(text)
+        out.flush()
+    if partial + text:
+        tail.append(partial + text)
     return code, list(tail)
 
 

@@ -57,12 +57,13 @@ lr = 0.004
 load_from = None
 resume = False
 seed = 0
-num_workers = 2
+num_workers = None
 device = "auto"
 amp = False
 trust_checkpoint = False
 gpus = 0
 time_limit = None
+check_all_data = False
 
 # %% [markdown]
 # ## Check the parameters

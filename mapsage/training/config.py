@@ -8,6 +8,7 @@ learning rate, checkpointing, device-dependent normalisation and precision.
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from mapsage.errors import MapSageError, ParamError
 from mapsage.models import MODEL_CONFIGS
 from mapsage.params import TrainParams
 from mapsage.paths import CONFIG_DIR
+from mapsage.training.loader import loader_settings
 
 METRIC = "PerClassIoUMetric"  # mapsage.training.plugins
 
@@ -102,11 +104,15 @@ def apply_schedule(cfg: Config, p: TrainParams) -> None:
     hooks.logger.interval = max(1, min(int(hooks.logger.get("interval", 50)), p.max_iters // 30))
 
 
-def apply_loader(cfg: Config, p: TrainParams) -> None:
+def apply_loader(cfg: Config, p: TrainParams, *, device: str = "cpu", processes: int = 1) -> None:
+    """Batch size, and the worker count, pinned memory and persistent workers of every loader
+    (mapsage.training.loader decides them)."""
+    settings = loader_settings(p.num_workers, device=device, processes=processes)
     cfg.train_dataloader.batch_size = p.batch_size
     for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
-        cfg[loader].num_workers = p.num_workers
-        cfg[loader].persistent_workers = p.num_workers > 0
+        cfg[loader].num_workers = settings.num_workers
+        cfg[loader].persistent_workers = settings.persistent_workers
+        cfg[loader].pin_memory = settings.pin_memory
 
 
 def amp_dtype_for(capability: tuple[int, int]) -> str:
@@ -203,7 +209,8 @@ def build_config(config_file: str | Path, params: TrainParams, options: dict[str
     apply_crop(cfg, params.crop_size)
     apply_test_scale(cfg)
     apply_schedule(cfg, params)
-    apply_loader(cfg, params)
+    apply_loader(cfg, params, device=device,
+                 processes=int(os.environ.get("WORLD_SIZE", "1")) if distributed else 1)
     apply_device(cfg, device=device, distributed=distributed, amp=params.amp, amp_dtype=amp_dtype)
     apply_run(cfg, params, config_file)
     apply_options(cfg, options or {})

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mapsage.data.check_cache import Passed
 from mapsage.params import TrainParams
 from mapsage.training.device import is_main_process
 
 
-def preflight(cfg, params: TrainParams, layout, *, distributed: bool, trusted: list) -> None:
-    """Check the config, the data, the disk and every checkpoint the run will load.
+def preflight(cfg, params: TrainParams, layout, *, distributed: bool, trusted: list,
+              data: Passed | None = None) -> None:
+    """Check the config, the disk and every checkpoint the run will load; the data was checked
+    before the heavy imports (``data``: :func:`mapsage.training.data_check.check_data`), so
+    only the crop the config settled on is held against it here. Records the passed data check
+    in work_dir when everything passed.
 
     Globals that trust_checkpoint=True allows for the model's init_cfg checkpoints are appended
     to ``trusted``.
@@ -17,20 +22,25 @@ def preflight(cfg, params: TrainParams, layout, *, distributed: bool, trusted: l
     from mmseg.registry import MODELS
     from mmseg.utils import register_all_modules
 
-    from mapsage.data.check import check_inputs
+    from mapsage.data.check import check_disk, checkpoint_bytes, raise_on_problems
     from mapsage.training.checkpoint import check_checkpoint, check_compatible, init_checkpoints
     from mapsage.training.config_check import check_config, raise_on_errors
+    from mapsage.training.data_check import check_crop, record
 
     raise_on_errors(check_config(cfg, distributed=distributed))
+    check_crop(layout, data, cfg.get("crop_size"))
     register_all_modules(init_default_scope=True)
     model = MODELS.build(cfg.model)
     hook = cfg.default_hooks.checkpoint
     saves = -(-cfg.train_cfg.max_iters // hook.interval)
     keep = hook.get("max_keep_ckpts", -1)  # mmengine: -1 (or any value <= 0) keeps them all
     kept = (saves if keep is None or keep <= 0 else min(saves, keep)) + 2  # + best, + in flight
-    check_inputs(layout, params.work_dir, parameters=sum(p.numel() for p in model.parameters()),
-                 kept=kept, progress=print if is_main_process() else None)
+    if is_main_process():
+        disk = check_disk(params.work_dir, checkpoint_bytes(
+            sum(p.numel() for p in model.parameters()), kept))
+        raise_on_problems(layout, [disk] if disk else [])
     if cfg.load_from:
         check_compatible(Path(cfg.load_from), model, trusted, resuming=bool(cfg.resume))
     for key, weights in init_checkpoints(cfg.model):  # init_cfg=dict(type='Pretrained', ...)
         trusted.extend(check_checkpoint(weights, trust=params.trust_checkpoint, role=key)[1])
+    record(params.work_dir, data)

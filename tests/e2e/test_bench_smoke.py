@@ -10,7 +10,7 @@ import sys
 import pytest
 
 SCRIPTS = ["bench_preflight", "bench_setup", "bench_data_pipeline", "bench_train_speed",
-           "bench_notebook_overhead"]
+           "bench_notebook_overhead", "bench_startup"]
 
 
 @pytest.mark.slow

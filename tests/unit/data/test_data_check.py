@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mapsage.data.check import MASK_SAMPLE, check_layout
+from mapsage.data.check import DECODE_SAMPLE, check_layout, sample_names
 from mapsage.data.layout import find_loveda
 
 
@@ -39,18 +39,18 @@ def _tiles(folder: Path, count: int) -> None:
 
 
 def test_large_folders_sample_mask_values_and_all_masks_checks_every_one(tmp_path, repo_root):
-    pairs = MASK_SAMPLE + 50
+    pairs = DECODE_SAMPLE + 50
     _tiles(tmp_path / "data/Train/Urban", pairs)
     _tiles(tmp_path / "data/Val/Urban", 1)
     # a mask the evenly spread sample skips, with a value outside 0..7
-    sampled = set(np.linspace(0, pairs - 1, MASK_SAMPLE).astype(int).tolist())
-    skipped = min(set(range(pairs)) - sampled)
+    names = [f"{index:04d}.png" for index in range(pairs)]
+    skipped = min(i for i, name in enumerate(names) if name not in sample_names(names, False))
     bad = tmp_path / f"data/Train/Urban/masks_png/{skipped:04d}.png"
     Image.fromarray(np.full((8, 8), 9, np.uint8)).save(bad)
     layout = find_loveda(tmp_path / "data")
 
     sampled_scan = check_layout(layout, progress=None)
-    assert sampled_scan.masks_decoded == MASK_SAMPLE + 1 and sampled_scan.problems == []
+    assert sampled_scan.masks_decoded == DECODE_SAMPLE + 1 and sampled_scan.problems == []
     full_scan = check_layout(layout, check_all_masks=True, progress=None)
     assert full_scan.masks_decoded == pairs + 1
     assert len(full_scan.problems) == 1 and bad.name in full_scan.problems[0]

@@ -26,7 +26,8 @@ def data(tmp_path) -> Path:
 def train(data_root, work_dir, *extra) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "mapsage.train", f"data_root={data_root}", f"work_dir={work_dir}",
-         "max_iters=2", "val_interval=2", "checkpoint_interval=2", "num_workers=0", *extra],
+         "max_iters=2", "val_interval=2", "checkpoint_interval=2", "num_workers=0",
+         f"crop_size={SMALL.size}", *extra],
         capture_output=True, text=True, timeout=600)
 
 
@@ -125,3 +126,24 @@ def test_debug_shows_the_traceback(tmp_path):
                            f"data_root={tmp_path / 'nowhere'}"], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_rgb_mask_with_class_values_is_refused(data, tmp_path):
+    path = data / "Train/Urban/masks_png/1001.png"
+    mask = np.asarray(Image.open(path))
+    Image.fromarray(np.stack([mask] * 3, axis=-1)).save(path)  # values still within 0..7
+    refused(train(data, tmp_path / "w"), "more than one channel", "1001.png (RGB, 3 channels)")
+    assert not (tmp_path / "w").exists()
+
+
+def test_decompression_bomb_is_refused_before_decoding(data, tmp_path, bomb_png):
+    bomb_png(data / "Train/Rural/images_png/2001.png", 13_500)  # 182 million pixels, ~30 kB
+    refused(train(data, tmp_path / "w"), "decompression-bomb limit", "2001.png (13500x13500")
+    assert not (tmp_path / "w").exists()
+
+
+def test_crop_larger_than_the_images_is_refused(data, tmp_path):
+    refused(train(data, tmp_path / "w", "crop_size=96"),
+            "crop_size = 96 is larger than the training images", "64x64")
+    assert not (tmp_path / "w").exists()
+
