@@ -1,0 +1,101 @@
+"""Preflight (envcheck) and training (mapsage.data.layout) find LoveDA with one search
+(envcheck.loveda.find_root), so they agree on every Kaggle mount layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from envcheck import kaggle as envcheck_kaggle
+from envcheck import loveda
+from mapsage.data.layout import find_loveda
+from mapsage.errors import MapSageError
+
+
+def _loveda(root: Path, doubled: bool) -> Path:
+    for split in loveda.SPLITS:
+        base = root / split / split if doubled else root / split
+        for domain in loveda.DOMAINS:
+            for sub in (loveda.IMAGES, loveda.MASKS):
+                (base / domain / sub).mkdir(parents=True)
+    return root
+
+
+LAYOUTS = {
+    "slug": ("loveda", False),
+    "datasets/owner/slug, doubled splits": ("datasets/alice/loveda", True),
+    "one folder deeper": ("datasets/alice/loveda/LoveDA", True),
+    "notebook output mount": ("notebooks/alice/mapsage-bootstrap/data/LoveDA", False),
+}
+
+
+@pytest.mark.parametrize("relative,doubled", LAYOUTS.values(), ids=list(LAYOUTS))
+def test_envcheck_and_training_agree(tmp_path, relative, doubled):
+    input_root = tmp_path / "kaggle" / "input"
+    expected = _loveda(input_root / relative, doubled)
+    (tmp_path / "kaggle" / "working").mkdir()
+
+    layout = find_loveda(input_root)  # training, data_root=/kaggle/input
+    scanned = [i for i in envcheck_kaggle.scan_inputs(input_root) if "loveda" in i.kinds]
+    checks = envcheck_kaggle.first_checks(str(input_root), input_root=input_root,
+                                          working_dir=tmp_path / "kaggle" / "working",
+                                          device="cpu", loveda_source="alice/loveda")
+    assert layout.root == expected
+    assert [i.loveda_root for i in scanned] == [str(expected)]
+    assert checks[0].name == "loveda" and checks[0].severity == "ok"
+    assert checks[0].detail == f"LoveDA at {expected}"
+    assert {d.split for d in layout.domains} == {"Train", "Val"}
+
+
+def test_too_deep_is_missed_by_both(tmp_path):
+    input_root = tmp_path / "input"
+    _loveda(input_root / "a" / "b" / "c" / "d" / "e" / "f", doubled=False)
+    assert envcheck_kaggle.scan_inputs(input_root) == []
+    with pytest.raises(MapSageError, match="No LoveDA layout"):
+        find_loveda(input_root)
+
+
+def test_missing_loveda_is_an_error_naming_the_data_set(tmp_path):
+    (tmp_path / "input" / "other-data").mkdir(parents=True)
+    with pytest.raises(envcheck_kaggle.FirstChecksFailed) as err:
+        envcheck_kaggle.run_first_checks(str(tmp_path / "input"), input_root=tmp_path / "input",
+                                         working_dir=tmp_path, device="cpu",
+                                         loveda_source="alice/loveda")
+    assert "LoveDA not found" in str(err.value) and "alice/loveda" in str(err.value)
+
+
+def test_a_split_without_masks_is_an_error(tmp_path):
+    root = _loveda(tmp_path / "input" / "loveda", doubled=False)
+    (root / "Val" / "Rural" / loveda.MASKS).rmdir()
+    checks = envcheck_kaggle.first_checks(str(tmp_path / "input"), input_root=tmp_path / "input",
+                                          working_dir=tmp_path, device="cpu")
+    assert checks[0].severity == "error" and "Val/Rural has no masks_png" in checks[0].detail
+
+
+def test_cuda_without_a_gpu_is_an_error_on_a_machine_without_one(tmp_path):
+    if envcheck_kaggle.gpus():
+        pytest.skip("this machine has a GPU")
+    checks = {c.name: c for c in envcheck_kaggle.first_checks(
+        "synthetic", input_root=tmp_path, working_dir=tmp_path, device="cuda")}
+    assert checks["gpu"].severity == "error" and "Accelerator" in checks["gpu"].detail
+    assert checks["loveda"].severity == "info"
+
+
+def test_session_time_from_proc(tmp_path):
+    (tmp_path / "1").mkdir()
+    (tmp_path / "uptime").write_text("5000.00 100.0\n")
+    ticks = 1000 * __import__("os").sysconf("SC_CLK_TCK")  # process 1 started 1000 s after boot
+    fields = ["S"] + ["0"] * 18 + [str(ticks)] + ["0"] * 10
+    (tmp_path / "1" / "stat").write_text("1 (tini) " + " ".join(fields) + "\n")
+    assert envcheck_kaggle.session_elapsed_s(tmp_path) == pytest.approx(4000.0)
+    assert envcheck_kaggle.session_elapsed_s(tmp_path / "missing") is None
+
+
+def test_attached_wheelhouse_is_recognised(tmp_path):
+    entry = tmp_path / "input" / "mapsage-bootstrap" / "mapsage-wheelhouse" / "key"
+    entry.mkdir(parents=True)
+    (entry / "manifest.json").write_text("{}")
+    assert not envcheck_kaggle.wheel_attached(tmp_path / "input")
+    (entry / "mmcv-2.1.0-cp311-cp311-linux_x86_64.whl").write_bytes(b"")
+    assert envcheck_kaggle.wheel_attached(tmp_path / "input")
