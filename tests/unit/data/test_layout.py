@@ -2,8 +2,8 @@ import shutil
 
 import pytest
 
-from mapsage.errors import MapSageError
 from mapsage.data.layout import find_loveda
+from mapsage.errors import MapSageError
 
 
 def _make(root, splits=("Train", "Val"), domains=("Urban", "Rural")):

@@ -82,14 +82,22 @@ def test_cuda_without_a_gpu_is_an_error_on_a_machine_without_one(tmp_path):
     assert checks["loveda"].severity == "info"
 
 
-def test_session_time_from_proc(tmp_path):
-    (tmp_path / "1").mkdir()
-    (tmp_path / "uptime").write_text("5000.00 100.0\n")
-    ticks = 1000 * __import__("os").sysconf("SC_CLK_TCK")  # process 1 started 1000 s after boot
-    fields = ["S"] + ["0"] * 18 + [str(ticks)] + ["0"] * 10
-    (tmp_path / "1" / "stat").write_text("1 (tini) " + " ".join(fields) + "\n")
-    assert envcheck_kaggle.session_elapsed_s(tmp_path) == pytest.approx(4000.0)
-    assert envcheck_kaggle.session_elapsed_s(tmp_path / "missing") is None
+def test_first_checks_report_the_time_budgets_session_clock(tmp_path, monkeypatch):
+    import time
+
+    from envcheck import session
+
+    monkeypatch.delenv(session.ROOT_ENV, raising=False)
+    monkeypatch.setenv(session.START_ENV, str(time.time() - 1000))  # the session began 1000 s ago
+    left = session.SESSION_LIMIT_S - session.SAFETY_MARGIN_S - 1000
+    assert session.session_remaining() == pytest.approx(left, abs=5)
+    _loveda(tmp_path / "input" / "loveda", doubled=False)
+    (tmp_path / "working").mkdir()
+    checks = envcheck_kaggle.first_checks(str(tmp_path / "input"), input_root=tmp_path / "input",
+                                          working_dir=tmp_path / "working", device="cpu",
+                                          internet=lambda: (True, "test"))
+    (time_check,) = [c for c in checks if c.name == "time"]
+    assert f"about {left / 3600:.1f} h left for training" in time_check.detail
 
 
 def test_attached_wheelhouse_is_recognised(tmp_path):
