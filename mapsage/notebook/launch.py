@@ -16,7 +16,13 @@ from pathlib import Path
 
 from mapsage.errors import MapSageError, TrainingFailed
 from mapsage.kaggle import env as kaggle_env
-from mapsage.params import SYNTHETIC, TrainParams, validate
+from mapsage.params import (
+    PRETRAINED_AUTO,
+    PRETRAINED_IMAGENET,
+    SYNTHETIC,
+    TrainParams,
+    validate,
+)
 
 TAIL_LINES = 30
 
@@ -72,7 +78,8 @@ def stream(cmd: list[str], out=None) -> tuple[int, list[str]]:
 
 
 def for_this_platform(params: TrainParams) -> TrainParams:
-    """On Kaggle: find load_from under whatever mount layout the data set got, and map
+    """On Kaggle: find load_from (and a pretrained weights file) under whatever mount layout the
+    data set got, and map
     ``/kaggle`` paths onto the rehearsal root when one is set. Elsewhere: unchanged."""
     if not kaggle_env.on_kaggle():
         return params
@@ -88,6 +95,10 @@ def for_this_platform(params: TrainParams) -> TrainParams:
                 "set load_from=None."
             )
         values["load_from"] = str(found)
+    if values["pretrained"] not in (None, PRETRAINED_AUTO, PRETRAINED_IMAGENET):
+        # a weights file: found under any mount layout, like load_from
+        found = kaggle_env.find_input_file(kaggle_env.localize(values["pretrained"]))
+        values["pretrained"] = str(found) if found is not None else values["pretrained"]
     return validate(values)
 
 

@@ -48,13 +48,14 @@ _names_before_parameters = set(globals())
 data_root = "synthetic"
 work_dir = "runs/demo"
 model = "tiny"
-max_iters = 300
-val_interval = 100
-checkpoint_interval = 100
-batch_size = 8
-crop_size = 128
-lr = 0.004
+max_iters = None
+val_interval = None
+checkpoint_interval = None
+batch_size = None
+crop_size = None
+lr = None
 load_from = None
+pretrained = "auto"
 resume = False
 seed = 0
 num_workers = 2
@@ -67,6 +68,9 @@ gpus = 0
 # ## Check the parameters
 # Every parameter is checked (name, type, range) before anything else runs: a misspelt
 # `-p max_iter 100` stops here with the list of valid names instead of being ignored.
+# `None` means "what the model's config says": the tiny demo's config trains 300 iterations of
+# 8 images at 128 px from scratch; the `b0`-`b5` configs hold the published SegFormer recipe
+# (80k iterations, 512 px crops, AdamW lr 6e-5 at 16 images, ImageNet-pretrained MiT encoder).
 
 # %%
 _given = {k: v for k, v in globals().items()
@@ -79,7 +83,9 @@ print("\n".join(f"{name:>20} = {value!r}" for name, value in params.as_dict().it
 # %% [markdown]
 # ## Train
 # Training runs in its own process (`python -m mapsage.train`), its log streamed here: the kernel
-# never imports torch or mmcv, so installing packages never needs a kernel restart.
+# never imports torch or mmcv, so installing packages never needs a kernel restart. Its first
+# lines show the effective recipe (iterations, crop, batch, learning rate after scaling, initial
+# weights) before training starts.
 
 # %%
 from mapsage.notebook.launch import run_training

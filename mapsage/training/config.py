@@ -1,8 +1,10 @@
 """Assemble a runnable mmengine Config from a config file and the training parameters.
 
-The config files in ``configs/`` hold the recipe; this module applies what a run decides:
-where the data is (the LoveDA layout found on disk), crop size, schedule length, batch size,
-learning rate, checkpointing, device-dependent normalisation and precision.
+The config files in ``configs/`` hold the recipe (schedule, batch, crop, learning rate, backbone
+initialisation); a parameter of :data:`mapsage.params.RECIPE_OWNED` left at None keeps the
+config's value, a value given overrides it. This module also applies what a run decides: where
+the data is (the LoveDA layout found on disk), checkpointing, device-dependent normalisation and
+precision, and where pretrained weights come from (:mod:`mapsage.training.pretrained`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from mmengine.config import Config, DictAction
 from mapsage.data.layout import LoveDALayout, find_loveda
 from mapsage.errors import MapSageError, ParamError
 from mapsage.models import MODEL_CONFIGS
-from mapsage.params import TrainParams
+from mapsage.params import TrainParams, check_intervals
 from mapsage.paths import CONFIG_DIR
+from mapsage.training.pretrained import apply_pretrained
 
 METRIC = "PerClassIoUMetric"  # mapsage.training.plugins
 
@@ -59,14 +62,30 @@ def apply_layout(cfg: Config, layout: LoveDALayout) -> None:
         cfg[loader]["dataset"] = _datasets_for(template, layout, split)
 
 
-def apply_crop(cfg: Config, crop: int) -> None:
-    size = (crop, crop)
+def config_crop(cfg: Config) -> tuple[int, int] | None:
+    """The training crop a config declares: its ``crop_size``, else its RandomCrop's."""
+    if cfg.get("crop_size"):
+        return tuple(cfg["crop_size"])
+    for node in _walk(cfg["train_dataloader"]):
+        if node.get("type") == "RandomCrop":
+            return tuple(node["crop_size"])
+    return None
+
+
+def apply_crop(cfg: Config, crop: int | tuple[int, int] | None) -> None:
+    """Crop ``crop`` (the parameter, or the config's ``crop_size`` when None) everywhere the
+    training pipeline and the data preprocessor need it."""
+    if crop is None:
+        crop = config_crop(cfg)
+        if crop is None:
+            return
+    size = (crop, crop) if isinstance(crop, int) else tuple(crop)
     for node in _walk(cfg["train_dataloader"]):
         if node.get("type") == "RandomCrop":
             node["crop_size"] = size
         elif node.get("type") == "RandomResize":
             # LoveDA's recipe: scale (2048, 512) for 512 crops -> keep the 4:1 ratio
-            node["scale"] = (4 * crop, crop)
+            node["scale"] = (4 * size[1], size[0])
     cfg.model.data_preprocessor["size"] = size
     cfg["crop_size"] = size
 
@@ -82,28 +101,38 @@ def apply_test_scale(cfg: Config) -> None:
 
 
 def apply_schedule(cfg: Config, p: TrainParams) -> None:
-    cfg.train_cfg.max_iters = p.max_iters
-    cfg.train_cfg.val_interval = p.val_interval
-    cfg.optim_wrapper.optimizer.lr = p.lr
+    """Schedule length, validation and checkpoint intervals, learning rate: the config's unless
+    a parameter overrides them."""
+    if p.max_iters is not None:
+        cfg.train_cfg.max_iters = p.max_iters
+        schedulers = cfg.get("param_scheduler") or []
+        warm = [s for s in schedulers if s.get("type") == "LinearLR"]
+        decay = [s for s in schedulers if s.get("type") == "PolyLR"]
+        if warm and decay:
+            # The recipe warms up for 1500 iterations; a shorter run keeps at most 10 % warm-up
+            # and decays to its own end.
+            warmup = max(1, min(int(warm[0].get("end", 1500)), p.max_iters // 10))
+            warm[0]["end"] = warmup
+            decay[0]["begin"] = warmup
+            decay[0]["end"] = p.max_iters
+    if p.val_interval is not None:
+        cfg.train_cfg.val_interval = p.val_interval
+    check_intervals(cfg.train_cfg.max_iters, cfg.train_cfg.val_interval)
+    if p.lr is not None:
+        cfg.optim_wrapper.optimizer.lr = p.lr
     # lr is given for the recipe's base batch; mmengine rescales it to the effective batch
     base = cfg.get("auto_scale_lr", {}).get("base_batch_size", 16)
     cfg.auto_scale_lr = dict(enable=True, base_batch_size=base)
-    schedulers = cfg.get("param_scheduler") or []
-    warm = [s for s in schedulers if s.get("type") == "LinearLR"]
-    decay = [s for s in schedulers if s.get("type") == "PolyLR"]
-    if warm and decay:
-        # The recipe warms up for 1500 of 40k iterations; a short run keeps at most 10 % warm-up.
-        warmup = max(1, min(int(warm[0].get("end", 1500)), p.max_iters // 10))
-        warm[0]["end"] = warmup
-        decay[0]["begin"] = warmup
-        decay[0]["end"] = p.max_iters
     hooks = cfg.default_hooks
-    hooks.checkpoint.interval = p.checkpoint_interval
-    hooks.logger.interval = max(1, min(int(hooks.logger.get("interval", 50)), p.max_iters // 30))
+    if p.checkpoint_interval is not None:
+        hooks.checkpoint.interval = p.checkpoint_interval
+    max_iters = cfg.train_cfg.max_iters
+    hooks.logger.interval = max(1, min(int(hooks.logger.get("interval", 50)), max_iters // 30))
 
 
 def apply_loader(cfg: Config, p: TrainParams) -> None:
-    cfg.train_dataloader.batch_size = p.batch_size
+    if p.batch_size is not None:
+        cfg.train_dataloader.batch_size = p.batch_size
     for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
         cfg[loader].num_workers = p.num_workers
         cfg[loader].persistent_workers = p.num_workers > 0
@@ -177,9 +206,12 @@ def apply_options(cfg: Config, options: dict[str, str]) -> None:
 
 def build_config(config_file: str | Path, params: TrainParams, options: dict[str, str] | None = None,
                  *, device: str = "cpu", distributed: bool = False,
-                 amp_dtype: str | None = None, layout: LoveDALayout | None = None) -> Config:
+                 amp_dtype: str | None = None, layout: LoveDALayout | None = None,
+                 require_data: bool = True) -> Config:
     """The runnable Config: ``config_file``'s recipe plus what this run decides (data layout,
-    parameters, device, precision, plugins), then the dotted ``options`` on top."""
+    parameters, device, precision, plugins), then the dotted ``options`` on top.
+    ``require_data=False`` (``--print-config``) keeps the config's data paths under
+    ``data_root`` when no LoveDA layout is found there."""
     config_file = Path(config_file)
     if not config_file.is_file():
         raise MapSageError(
@@ -194,13 +226,24 @@ def build_config(config_file: str | Path, params: TrainParams, options: dict[str
             f"{type(exc).__name__}: {exc}. Fix the file (its _base_ paths are relative to it), "
             "or leave --config out to use the one for model=."
         ) from exc
-    layout = layout or find_loveda(params.data_root)
-    apply_layout(cfg, layout)
+    if layout is None:
+        try:
+            layout = find_loveda(params.data_root)
+        except MapSageError:
+            if require_data:
+                raise
+    if layout is not None:
+        apply_layout(cfg, layout)
+    else:
+        for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+            for dataset in _sub_datasets(cfg[loader]["dataset"]):
+                dataset["data_root"] = str(params.data_root)
     apply_crop(cfg, params.crop_size)
     apply_test_scale(cfg)
     apply_schedule(cfg, params)
     apply_loader(cfg, params)
     apply_device(cfg, device=device, distributed=distributed, amp=params.amp, amp_dtype=amp_dtype)
     apply_run(cfg, params, config_file)
+    apply_pretrained(cfg, params.pretrained, load_from=params.load_from)
     apply_options(cfg, options or {})
     return cfg
