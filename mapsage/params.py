@@ -37,6 +37,7 @@ class Param:
     optional: bool = False
     also: tuple[str, ...] = ()  # extra string values a non-string parameter accepts
     example: str | None = None  # shown in error messages (default: the default value)
+    notebook_only: bool = False  # used by the notebook, not passed to mapsage.train
 
     def describe_type(self) -> str:
         words = {bool: "a boolean (True/False)", int: "an integer", float: "a number", str: "a string"}
@@ -94,6 +95,10 @@ SCHEMA: tuple[Param, ...] = (
     Param("gpus", int, 0,
           "training processes: 0 = one per visible GPU (one on a CPU); N > 1 launches torchrun "
           "with N processes (gloo on a CPU)", minimum=0),
+    Param("predict_split", str, None,
+          "after training, write LoveDA label PNGs for data_root/<split> (e.g. 'Test') with the "
+          "best checkpoint into work_dir/predictions-<split> (mapsage predict)", optional=True,
+          example="Test", notebook_only=True),
 )
 BY_NAME = {p.name: p for p in SCHEMA}
 DEFAULTS = {p.name: p.default for p in SCHEMA}
@@ -111,7 +116,8 @@ class TrainParams:
 
     def to_cli_args(self) -> list[str]:
         """``key=value`` arguments for ``python -m mapsage.train``."""
-        return [f"{name}={_format(self.values[name])}" for name in BY_NAME]
+        return [f"{name}={_format(self.values[name])}" for name, param in BY_NAME.items()
+                if not param.notebook_only]
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.values)

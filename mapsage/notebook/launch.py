@@ -118,3 +118,27 @@ def run_training(params: TrainParams, config: str | None = None,
         raise TrainingFailed(f"training exited with code {code}:\n{summary}")
     path = Path(params.work_dir) / "metrics.json"
     return json.loads(path.read_text())
+
+
+def prediction_command(checkpoint: str | Path, params: TrainParams) -> tuple[list[str], Path]:
+    """``python -m mapsage predict`` for ``data_root``'s ``predict_split`` and its output folder."""
+    out = Path(params.work_dir) / f"predictions-{params.predict_split}"
+    return [sys.executable, "-u", "-m", "mapsage", "predict", str(checkpoint),
+            str(params.data_root), "--split", str(params.predict_split), "--out", str(out),
+            "--device", params.device, "--overwrite"], out
+
+
+def run_prediction(params: TrainParams, metrics: dict) -> Path:
+    """Predict ``predict_split`` with the run's best checkpoint; the folder of label PNGs."""
+    params = for_this_platform(params)
+    checkpoint = (metrics.get("best") or {}).get("checkpoint")
+    if not checkpoint:
+        raise MapSageError(f"{params.work_dir} has no best checkpoint to predict with.")
+    cmd, out = prediction_command(checkpoint, params)
+    print("$ " + " ".join(cmd), flush=True)
+    code, tail = stream(cmd)
+    if code != 0:
+        errors = [line for line in tail if "error:" in line]
+        raise TrainingFailed(f"prediction exited with code {code}:\n"
+                             + (errors[-1] if errors else "\n".join(tail[-12:])))
+    return out

@@ -63,6 +63,7 @@ device = "auto"
 amp = False
 trust_checkpoint = False
 gpus = 0
+predict_split = None
 
 # %% [markdown]
 # ## Check the parameters
@@ -104,3 +105,18 @@ display(Markdown(metrics_table(metrics)))
 for picture in ("training_curve.png", "confusion_matrix.png", "predictions.png"):
     display(Image(filename=f"{metrics['work_dir']}/{picture}"))
 print(f"Report: {metrics['work_dir']}/report.md")
+
+# %% [markdown]
+# ## Predict (optional)
+# With `predict_split` set (e.g. `"Test"`), the best checkpoint segments every image of that
+# LoveDA split under `data_root` (`mapsage predict`, in its own process) and writes one label PNG
+# per image (LoveDA classes 1..7, named as the image, ready to zip for the test server) into
+# `work_dir/predictions-<split>`, plus colour overlays of a sample.
+
+# %%
+if params.predict_split:
+    from mapsage.notebook.launch import run_prediction
+
+    predictions = run_prediction(params, metrics)
+    for picture in sorted((predictions / "overlays").glob("*.png"))[:4]:
+        display(Image(filename=str(picture)))

@@ -36,11 +36,29 @@ class Prediction:
     model: str
 
 
+def find_split(root: Path, split: str) -> Path:
+    """``root/split`` holding LoveDA domain folders, also a few levels down or doubled
+    (``Test/Test``), as archives unpack."""
+    queue = [(root, 0)]
+    while queue:
+        here, depth = queue.pop(0)
+        for candidate in (here / split / split, here / split):
+            if any((candidate / d / IMAGES).is_dir() for d in DOMAINS):
+                return candidate
+        if depth < 3 and here.is_dir():
+            queue.extend((p, depth + 1) for p in sorted(here.iterdir())
+                         if p.is_dir() and not p.name.startswith("."))
+    raise MapSageError(
+        f"No LoveDA {split}/ split under {str(root)!r}: expected {split}/{{Urban,Rural}}/"
+        f"{IMAGES}. Unpack LoveDA's {split}.zip there, or give the folder of images itself."
+    )
+
+
 def find_images(source: str | Path, split: str | None = None) -> list[Path]:
     """The images to segment: a folder of images, a LoveDA split folder or data root + split."""
     root = Path(source).expanduser()
     if split:
-        root = root / split
+        root = find_split(root, split)
     if not root.is_dir():
         raise MapSageError(
             f"{str(root)!r} is not a folder. Give a folder of images, a LoveDA split folder "
