@@ -131,6 +131,10 @@ def prediction_command(checkpoint: str | Path, params: TrainParams) -> tuple[lis
 def run_prediction(params: TrainParams, metrics: dict) -> Path:
     """Predict ``predict_split`` with the run's best checkpoint; the folder of label PNGs."""
     params = for_this_platform(params)
+    if params.data_root == SYNTHETIC:
+        from mapsage.data.synth import resolve_data_root
+
+        params = validate({**params.as_dict(), "data_root": str(resolve_data_root(SYNTHETIC))})
     checkpoint = (metrics.get("best") or {}).get("checkpoint")
     if not checkpoint:
         raise MapSageError(f"{params.work_dir} has no best checkpoint to predict with.")

@@ -172,6 +172,19 @@ RESULTS_HOOK = "RunResultsHook"  # mapsage.results.hook
 PLUGINS = "mapsage.training.plugins"  # registers every MapSage addition (hook, metric, backend)
 
 
+def resolved_params(cfg: Config, p: TrainParams) -> dict[str, Any]:
+    """The run's parameters with the recipe-owned ones (None: the config's) as the config has
+    them: what metrics.json records."""
+    values = p.as_dict()
+    crop = cfg.get("crop_size")
+    values.update(max_iters=cfg.train_cfg.max_iters, val_interval=cfg.train_cfg.val_interval,
+                  checkpoint_interval=cfg.default_hooks.checkpoint.interval,
+                  batch_size=cfg.train_dataloader.batch_size,
+                  crop_size=crop[0] if crop and crop[0] == crop[1] else crop,
+                  lr=cfg.optim_wrapper.optimizer.lr)
+    return values
+
+
 def apply_run(cfg: Config, p: TrainParams, config_file: Path) -> None:
     """Where the run writes, what it loads, its seed, and MapSage's plugins.
 
@@ -192,7 +205,7 @@ def apply_run(cfg: Config, p: TrainParams, config_file: Path) -> None:
             cfg[key]["type"] = METRIC
     hooks = [h for h in cfg.get("custom_hooks", []) if h.get("type") != RESULTS_HOOK]
     cfg.custom_hooks = [*hooks, dict(type=RESULTS_HOOK, model=p.model, config=str(config_file),
-                                     params=p.as_dict())]
+                                     params=resolved_params(cfg, p))]
     imports = list(cfg.get("custom_imports", {}).get("imports", []))
     cfg.custom_imports = dict(imports=[*imports, *([PLUGINS] if PLUGINS not in imports else [])],
                               allow_failed_imports=False)
