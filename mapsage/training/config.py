@@ -115,9 +115,12 @@ def apply_schedule(cfg: Config, p: TrainParams) -> None:
             warm[0]["end"] = warmup
             decay[0]["begin"] = warmup
             decay[0]["end"] = p.max_iters
+    max_iters = cfg.train_cfg.max_iters
     if p.val_interval is not None:
         cfg.train_cfg.val_interval = p.val_interval
-    check_intervals(cfg.train_cfg.max_iters, cfg.train_cfg.val_interval)
+    elif cfg.train_cfg.val_interval > max_iters:
+        cfg.train_cfg.val_interval = max_iters  # a run shorter than the recipe's interval
+    check_intervals(max_iters, cfg.train_cfg.val_interval)
     if p.lr is not None:
         cfg.optim_wrapper.optimizer.lr = p.lr
     # lr is given for the recipe's base batch; mmengine rescales it to the effective batch
@@ -126,7 +129,8 @@ def apply_schedule(cfg: Config, p: TrainParams) -> None:
     hooks = cfg.default_hooks
     if p.checkpoint_interval is not None:
         hooks.checkpoint.interval = p.checkpoint_interval
-    max_iters = cfg.train_cfg.max_iters
+    elif hooks.checkpoint.interval > max_iters:
+        hooks.checkpoint.interval = max_iters
     hooks.logger.interval = max(1, min(int(hooks.logger.get("interval", 50)), max_iters // 30))
 
 

@@ -82,6 +82,13 @@ def test_val_interval_beyond_the_configs_max_iters_is_refused(synthetic_root, tm
         _cfg(synthetic_root, tmp_path, val_interval=500)
 
 
+def test_a_short_run_validates_and_saves_at_its_end(synthetic_root, tmp_path):
+    cfg = _cfg(synthetic_root, tmp_path, model="b2", max_iters=2000)
+    assert cfg.train_cfg.val_interval == 2000 == cfg.default_hooks.checkpoint.interval
+    cfg = _cfg(synthetic_root, tmp_path, max_iters=20)  # tiny: 100 -> 20
+    assert cfg.train_cfg.val_interval == 20 == cfg.default_hooks.checkpoint.interval
+
+
 def test_recipe_report_shows_the_scaled_lr_and_where_weights_come_from(synthetic_root, tmp_path):
     values = recipe_values(_cfg(synthetic_root, tmp_path, model="b2"), processes=1)
     assert values["lr_effective"] == pytest.approx(6e-5 * 2 / 16)
