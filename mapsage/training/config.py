@@ -23,6 +23,7 @@ from mapsage.paths import CONFIG_DIR
 from mapsage.training.pretrained import apply_pretrained
 
 METRIC = "PerClassIoUMetric"  # mapsage.training.plugins
+MIN_WARMUP = 10  # iterations; see apply_schedule
 
 
 
@@ -110,9 +111,15 @@ def apply_schedule(cfg: Config, p: TrainParams) -> None:
         decay = [s for s in schedulers if s.get("type") == "PolyLR"]
         if warm and decay:
             # The recipe warms up for 1500 iterations; a shorter run keeps at most 10 % warm-up
-            # and decays to its own end.
-            warmup = max(1, min(int(warm[0].get("end", 1500)), p.max_iters // 10))
-            warm[0]["end"] = warmup
+            # and decays to its own end. mmengine's LinearLR stops one step short of its end
+            # factor (at 1 - 1/n of the lr after n steps): a warm-up under MIN_WARMUP steps would
+            # leave the whole run at a fraction of its lr, so a run that short has none.
+            warmup = min(int(warm[0].get("end", 1500)), p.max_iters // 10)
+            if warmup < MIN_WARMUP:
+                schedulers.remove(warm[0])
+                warmup = 0
+            else:
+                warm[0]["end"] = warmup
             decay[0]["begin"] = warmup
             decay[0]["end"] = p.max_iters
     max_iters = cfg.train_cfg.max_iters

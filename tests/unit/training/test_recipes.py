@@ -89,6 +89,14 @@ def test_a_short_run_validates_and_saves_at_its_end(synthetic_root, tmp_path):
     assert cfg.train_cfg.val_interval == 20 == cfg.default_hooks.checkpoint.interval
 
 
+def test_a_run_too_short_for_a_warm_up_has_none(synthetic_root, tmp_path):
+    # mmengine's LinearLR never reaches its end factor: 1 warm-up step left lr at 1e-6 x lr
+    (poly,) = _cfg(synthetic_root, tmp_path, max_iters=50).param_scheduler
+    assert (poly.type, poly.begin, poly.end) == ("PolyLR", 0, 50)
+    warm, poly = _cfg(synthetic_root, tmp_path, max_iters=100).param_scheduler
+    assert warm.end == poly.begin == 10
+
+
 def test_recipe_report_shows_the_scaled_lr_and_where_weights_come_from(synthetic_root, tmp_path):
     values = recipe_values(_cfg(synthetic_root, tmp_path, model="b2"), processes=1)
     assert values["lr_effective"] == pytest.approx(6e-5 * 2 / 16)
