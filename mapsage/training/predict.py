@@ -122,7 +122,8 @@ def model_for_weights(state: dict) -> str:
 
 def load_model(checkpoint: str | Path, *, model: str = "auto", config: str | Path | None = None,
                device: str = "cpu", trust: bool = False) -> tuple[Any, str]:
-    """The segmentor of ``config`` (or of ``model``) with the checkpoint's weights, on ``device``."""
+    """The segmentor of ``config`` (or of ``model``) with the checkpoint's weights, on
+    ``device``."""
     import torch
     from mmengine.config import Config
     from mmseg.apis import init_model

@@ -7,7 +7,6 @@ from mapsage.params import (
     BY_NAME,
     DEFAULTS,
     RECIPE_OWNED,
-    cli_value,
     parse_assignments,
     typed,
     validate,
@@ -122,8 +121,13 @@ def _key_value(name, text):  # python -m mapsage.train key=value
     return validate(parse_assignments([f"{name}={text}"])[0]).values[name]
 
 
-def _mapsage_run(name, text):  # mapsage run -p NAME TEXT: typed, then the notebook validates
-    return validate(typed({name: cli_value(name, text)})).values[name]
+def _mapsage_run(name, text):  # mapsage run -p NAME TEXT, parsed by the real CLI; what the
+    # notebook receives (execute passes typed values to papermill), then validates
+    from mapsage.cli import build_parser
+    from mapsage.cli.run import collect_parameters
+
+    args = build_parser().parse_args(["run", "-p", name, text])
+    return validate(typed(collect_parameters(args))).values[name]
 
 
 def _papermill(name, text):  # papermill -p NAME TEXT: papermill's own CLI typing, then the notebook

@@ -1,10 +1,10 @@
 """ImageNet MiT weights: found locally (cache, torch hub, Kaggle inputs), loaded safely into the
 backbone, refused for the wrong size, never fetched from the network in tests.
 
-The weights files here are made locally: a freshly initialised ``MixVisionTransformer`` of the
-right size saved with ``torch.save`` under the real file's name (this machine cannot reach
-download.openmmlab.com, and tests must not use the network). ``MAPSAGE_OFFLINE=1`` makes any
-attempt to download an error.
+The weights files here are made locally (the ``mit_weights`` fixture: a freshly initialised
+``MixVisionTransformer`` of the right size saved with ``torch.save`` under the real file's name;
+this machine cannot reach download.openmmlab.com, and tests must not use the network).
+``MAPSAGE_OFFLINE=1`` makes any attempt to download an error.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from functools import partial
 
 import pytest
 import torch
-from mmengine.config import Config
 
 from mapsage.errors import MapSageError
 from mapsage.models import config_for_model
@@ -35,45 +34,16 @@ def cache(tmp_path, monkeypatch):
     return folder
 
 
-def weights_name(model: str) -> str:
-    cfg = Config.fromfile(str(config_for_model(model)))
-    return cfg.model.backbone.init_cfg.checkpoint.rsplit("/", 1)[-1]
-
-
-def make_backbone(model: str, seed: int = 1):
-    """A MixVisionTransformer of ``model``'s size, freshly initialised (no weights loaded)."""
-    from mmseg.registry import MODELS
-    from mmseg.utils import register_all_modules
-
-    register_all_modules(init_default_scope=True)
-    cfg = Config.fromfile(str(config_for_model(model)))
-    backbone_cfg = cfg.model.backbone
-    backbone_cfg.init_cfg = None
-    torch.manual_seed(seed)
-    backbone = MODELS.build(backbone_cfg)
-    backbone.init_weights()
-    return backbone
-
-
-def save_weights(model: str, folder, name: str | None = None):
-    """An ImageNet-style weights file (a plain state dict, as mmseg's mit2mmseg writes them)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (name or weights_name(model))
-    state = make_backbone(model).state_dict()
-    torch.save(state, path)
-    return path, state
-
-
 def _cfg(synthetic_root, tmp_path, **values):
     params = validate({"data_root": str(synthetic_root), "work_dir": str(tmp_path / "w"),
                        **values})
     return build_config(config_for_model(params.model), params)
 
 
-def test_backbone_equals_the_files_tensors_after_init(cache, synthetic_root, tmp_path):
+def test_backbone_equals_the_files_tensors_after_init(mit_weights, cache, synthetic_root, tmp_path):
     from mmseg.registry import MODELS
 
-    path, state = save_weights("b0", cache)
+    path, state = mit_weights.save("b0", cache)
     cfg = _cfg(synthetic_root, tmp_path, model="b0")
     assert cfg.model.backbone.init_cfg.checkpoint == str(path), "the cached copy, not the URL"
     assert pretrained.ensure_local(cfg) == [path]
@@ -88,10 +58,10 @@ def test_backbone_equals_the_files_tensors_after_init(cache, synthetic_root, tmp
     pretrained.check_fits(path, model.backbone)  # the right size fits
 
 
-def test_a_b0_file_for_a_b2_model_is_refused_with_the_shapes(cache):
-    path, _ = save_weights("b0", cache, name=weights_name("b2"))
+def test_a_b0_file_for_a_b2_model_is_refused_with_the_shapes(mit_weights, cache):
+    path, _ = mit_weights.save("b0", cache, name=mit_weights.name("b2"))
     with pytest.raises(MapSageError) as err:
-        pretrained.check_fits(path, make_backbone("b2"))
+        pretrained.check_fits(path, mit_weights.backbone("b2"))
     text = str(err.value)
     assert "do not fit this model's backbone" in text and str(path) in text
     assert "layers.0.0.projection.weight: file (32, 3, 7, 7) vs model (64, 3, 7, 7)" in text
@@ -109,9 +79,9 @@ def test_offline_without_the_file_names_it_and_where_to_put_it(cache, synthetic_
     assert not cache.exists(), "nothing written"
 
 
-def test_torch_hub_cache_and_kaggle_inputs_are_searched(cache, tmp_path, monkeypatch,
+def test_torch_hub_cache_and_kaggle_inputs_are_searched(mit_weights, cache, tmp_path, monkeypatch,
                                                         synthetic_root):
-    name = weights_name("b1")
+    name = mit_weights.name("b1")
     hub = tmp_path / "torch" / "hub" / "checkpoints"
     hub.mkdir(parents=True)
     (hub / name).write_bytes(b"x")
@@ -127,18 +97,18 @@ def test_torch_hub_cache_and_kaggle_inputs_are_searched(cache, tmp_path, monkeyp
     assert cfg.model.backbone.init_cfg.checkpoint == str(attached)
 
 
-def test_pretrained_parameter_choices(cache, synthetic_root, tmp_path):
+def test_pretrained_parameter_choices(mit_weights, cache, synthetic_root, tmp_path):
     assert _cfg(synthetic_root, tmp_path, model="b2", pretrained=None).model.backbone.get(
         "init_cfg") is None
     loaded = _cfg(synthetic_root, tmp_path, model="b2", load_from=str(tmp_path / "best.pth"))
     assert loaded.model.backbone.get("init_cfg") is None, "load_from wins: nothing to download"
-    path, _ = save_weights("b0", tmp_path / "mine", name="my-mit-b0.pth")
+    path, _ = mit_weights.save("b0", tmp_path / "mine", name="my-mit-b0.pth")
     assert _cfg(synthetic_root, tmp_path, model="b0",
                 pretrained=str(path)).model.backbone.init_cfg.checkpoint == str(path)
     with pytest.raises(MapSageError, match="does not exist"):
         _cfg(synthetic_root, tmp_path, model="b0", pretrained=str(tmp_path / "nope.pth"))
     b3 = _cfg(synthetic_root, tmp_path, model="b3", pretrained="imagenet")
-    assert b3.model.backbone.init_cfg.checkpoint.endswith(weights_name("b3"))
+    assert b3.model.backbone.init_cfg.checkpoint.endswith(mit_weights.name("b3"))
     with pytest.raises(MapSageError, match="no ImageNet weights for this backbone"):
         _cfg(synthetic_root, tmp_path, pretrained="imagenet")
 
@@ -155,12 +125,12 @@ class _Payload:
         return (os.system, (f"touch {self.marker}",))
 
 
-def test_a_pickle_payload_in_a_weights_file_never_runs(cache, tmp_path):
+def test_a_pickle_payload_in_a_weights_file_never_runs(mit_weights, cache, tmp_path):
     marker = tmp_path / "payload-ran"
-    path = cache / weights_name("b0")
+    path = cache / mit_weights.name("b0")
     cache.mkdir(parents=True)
     torch.save({"state_dict": {}, "meta": _Payload(marker)}, path)
-    backbone = make_backbone("b0")
+    backbone = mit_weights.backbone("b0")
     with pytest.raises(Exception) as err:
         pretrained.check_fits(path, backbone)
     assert "Unsupported global" in str(err.value) or "system" in str(err.value)
@@ -186,12 +156,13 @@ def local_server(tmp_path):
     thread.join()
 
 
-def test_download_checks_the_hash_in_the_name(cache, tmp_path, monkeypatch, local_server):
+def test_download_checks_the_hash_in_the_name(mit_weights, cache, tmp_path, monkeypatch,
+                                              local_server):
     import hashlib
 
     monkeypatch.delenv("MAPSAGE_OFFLINE")
     root, base = local_server
-    made, _ = save_weights("b0", tmp_path / "made", name="weights.pth")
+    made, _ = mit_weights.save("b0", tmp_path / "made", name="weights.pth")
     digest = hashlib.sha256(made.read_bytes()).hexdigest()[:8]
     good, bad = f"mit_b0_20220624-{digest}.pth", "mit_b0_20220624-00000000.pth"
     for name in (good, bad):
