@@ -108,3 +108,17 @@ def test_missing_or_mismatched_checkpoint_is_a_clear_error(trained, test_split, 
     assert wrong.returncode == 2 and "does not fit model 'b0'" in wrong.stderr
     assert "shape mismatches" in wrong.stderr
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_the_notebooks_predict_split_runs_mapsage_predict(trained):
+    from mapsage.notebook.launch import run_prediction
+    from mapsage.params import validate
+
+    _, data, work_dir = trained
+    metrics = json.loads((work_dir / "metrics.json").read_text())
+    params = validate({"data_root": str(data), "work_dir": str(work_dir), "device": "cpu",
+                       "predict_split": "Val"})
+    out = run_prediction(params, metrics)
+    assert out == work_dir / "predictions-Val"
+    masks = sorted(p.name for p in data.glob("Val/*/masks_png/*.png"))
+    assert sorted(p.name for p in out.glob("*.png")) == masks
