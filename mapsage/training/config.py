@@ -113,13 +113,13 @@ def apply_schedule(cfg: Config, p: TrainParams) -> None:
             # The recipe warms up for 1500 iterations; a shorter run keeps at most 10 % warm-up
             # and decays to its own end. mmengine's LinearLR stops one step short of its end
             # factor (at 1 - 1/n of the lr after n steps): a warm-up under MIN_WARMUP steps would
-            # leave the whole run at a fraction of its lr, so a run that short has none.
+            # leave the whole run at a fraction of its lr, so a run that short has none (a
+            # constant factor 1 for one step keeps the schedulers' layout for resume).
             warmup = min(int(warm[0].get("end", 1500)), p.max_iters // 10)
             if warmup < MIN_WARMUP:
-                schedulers.remove(warm[0])
-                warmup = 0
-            else:
-                warm[0]["end"] = warmup
+                warmup = 1
+                warm[0]["start_factor"] = warm[0]["end_factor"] = 1.0
+            warm[0]["end"] = warmup
             decay[0]["begin"] = warmup
             decay[0]["end"] = p.max_iters
     max_iters = cfg.train_cfg.max_iters

@@ -91,8 +91,9 @@ def test_a_short_run_validates_and_saves_at_its_end(synthetic_root, tmp_path):
 
 def test_a_run_too_short_for_a_warm_up_has_none(synthetic_root, tmp_path):
     # mmengine's LinearLR never reaches its end factor: 1 warm-up step left lr at 1e-6 x lr
-    (poly,) = _cfg(synthetic_root, tmp_path, max_iters=50).param_scheduler
-    assert (poly.type, poly.begin, poly.end) == ("PolyLR", 0, 50)
+    warm, poly = _cfg(synthetic_root, tmp_path, max_iters=50).param_scheduler
+    assert (warm.start_factor, warm.end_factor, warm.end) == (1.0, 1.0, 1), "a no-op"
+    assert (poly.type, poly.begin, poly.end) == ("PolyLR", 1, 50)
     warm, poly = _cfg(synthetic_root, tmp_path, max_iters=100).param_scheduler
     assert warm.end == poly.begin == 10
 
