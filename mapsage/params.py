@@ -1,12 +1,19 @@
 """The training parameters: one schema shared by the notebook, ``mapsage.train`` and ``mapsage run``.
 
 The notebook's ``parameters`` cell repeats the defaults below as literals (papermill reads
-literals); ``tests/test_params.py`` keeps the two identical.
+literals); ``tests/unit/test_params.py`` keeps the two identical.
+
+Parameters a recipe owns (:data:`RECIPE_OWNED`: schedule, batch, crop, learning rate) default to
+``None``, meaning "what the model's config file says" (``mapsage/configs``); a value given
+overrides the config. One grammar turns text into values (:func:`coerce`), whoever reads it:
+``python -m mapsage.train key=value``, ``mapsage run -p KEY VALUE`` and the notebook (which
+receives what papermill's own ``-p`` already converted).
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +36,8 @@ class Param:
     minimum: float | None = None
     optional: bool = False
     also: tuple[str, ...] = ()  # extra string values a non-string parameter accepts
-
+    example: str | None = None  # shown in error messages (default: the default value)
+    notebook_only: bool = False  # used by the notebook, not passed to mapsage.train
 
     def describe_type(self) -> str:
         words = {bool: "a boolean (True/False)", int: "an integer", float: "a number", str: "a string"}
@@ -37,11 +45,16 @@ class Param:
         if self.choices:
             text = "one of " + ", ".join(repr(c) for c in self.choices)
         if self.optional:
-            text += " or None"
+            text += " or None (the model config's value)" if self.name in RECIPE_OWNED \
+                else " or None"
         if self.also:
             text += " or " + " or ".join(repr(a) for a in self.also)
         return text
 
+
+RECIPE_OWNED = ("max_iters", "val_interval", "checkpoint_interval", "batch_size", "crop_size", "lr")
+"""Parameters whose default (None) is the value in the model's config file."""
+PRETRAINED_AUTO, PRETRAINED_IMAGENET = "auto", "imagenet"
 
 SCHEMA: tuple[Param, ...] = (
     Param("data_root", str, SYNTHETIC,
@@ -49,15 +62,25 @@ SCHEMA: tuple[Param, ...] = (
           "'synthetic' generates the bundled demo data set"),
     Param("work_dir", str, "runs/demo", "where checkpoints, logs, metrics.json and plots go"),
     Param("model", str, "tiny", "SegFormer size", choices=MODELS),
-    Param("max_iters", int, 300, "training iterations", minimum=1),
-    Param("val_interval", int, 100, "validate every N iterations (and at the end)", minimum=1),
-    Param("checkpoint_interval", int, 100, "save a checkpoint every N iterations", minimum=1),
-    Param("batch_size", int, 8, "images per device per iteration", minimum=1),
-    Param("crop_size", int, 128, "square training crop in pixels", minimum=32),
-    Param("lr", float, 0.004,
-          "AdamW learning rate at the recipe's base batch of 16 images; scaled linearly to the "
-          "effective batch (batch_size x processes) by mmengine's auto_scale_lr", minimum=0.0),
+    Param("max_iters", int, None, "training iterations (None: the config's)", minimum=1,
+          optional=True, example="2000"),
+    Param("val_interval", int, None, "validate every N iterations and at the end (None: the "
+          "config's)", minimum=1, optional=True, example="500"),
+    Param("checkpoint_interval", int, None, "save a checkpoint every N iterations (None: the "
+          "config's)", minimum=1, optional=True, example="500"),
+    Param("batch_size", int, None, "images per process per iteration (None: the config's)",
+          minimum=1, optional=True, example="8"),
+    Param("crop_size", int, None, "square training crop in pixels (None: the config's)",
+          minimum=32, optional=True, example="512"),
+    Param("lr", float, None,
+          "AdamW learning rate at the recipe's base batch of 16 images (None: the config's); "
+          "scaled linearly to the effective batch (batch_size x processes) by mmengine's "
+          "auto_scale_lr", minimum=0.0, optional=True, example="6e-05"),
     Param("load_from", str, None, "checkpoint whose weights initialise the model", optional=True),
+    Param("pretrained", str, PRETRAINED_AUTO,
+          "backbone initialisation: 'auto' = the model config's (ImageNet MiT weights for "
+          "b0-b5, none for tiny), 'imagenet', a local .pth file, or None (from scratch); "
+          "load_from, when given, wins", optional=True, example="imagenet"),
     Param("resume", bool, False,
           "True or 'auto': continue from the newest valid checkpoint in work_dir (a fresh start "
           "when there is none)", also=("auto",)),
@@ -85,6 +108,10 @@ SCHEMA: tuple[Param, ...] = (
           "the data check reads every file completely and decodes every mask (like "
           "`mapsage check-data --all-masks`); by default it reads every file's header and "
           "decodes an evenly spread sample"),
+    Param("predict_split", str, None,
+          "after training, write LoveDA label PNGs for data_root/<split> (e.g. 'Test') with the "
+          "best checkpoint into work_dir/predictions-<split> (mapsage predict)", optional=True,
+          example="Test", notebook_only=True),
 )
 BY_NAME = {p.name: p for p in SCHEMA}
 DEFAULTS = {p.name: p.default for p in SCHEMA}
@@ -102,7 +129,8 @@ class TrainParams:
 
     def to_cli_args(self) -> list[str]:
         """``key=value`` arguments for ``python -m mapsage.train``."""
-        return [f"{name}={_format(self.values[name])}" for name in BY_NAME]
+        return [f"{name}={_format(self.values[name])}" for name, param in BY_NAME.items()
+                if not param.notebook_only]
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.values)
@@ -125,8 +153,60 @@ def _unknown(names: Iterable[str]) -> ParamError:
     )
 
 
+NONE_WORDS = frozenset({"none", "null", ""})
+TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off"})
+
+
+def _example(param: Param) -> str:
+    return param.example if param.example is not None else _format(param.default)
+
+
+def _not_a(param: Param, value: Any) -> ParamError:
+    return ParamError(
+        f"Parameter {param.name!r} = {value!r} is not {param.describe_type()}. "
+        f"Example: {param.name}={_example(param)}"
+    )
+
+
+def coerce(param: Param, value: Any) -> Any:
+    """``value`` as the type of ``param``: the one grammar of every way parameters come in.
+
+    Text (``key=value``, ``mapsage run -p KEY VALUE``, papermill's ``-p`` strings such as
+    ``yes``) is read by the parameter's type: booleans accept true/false, yes/no, on/off, 1/0
+    (any case); integers and numbers what Python's ``int``/``float`` read; ``None``/``none``/
+    ``null`` (or nothing) is None; a string parameter keeps the text as it is (``123`` stays the
+    string ``'123'``). Values already typed by papermill's CLI, YAML or Python are mapped the same
+    way: ``1``/``0`` for a boolean, a number for a string parameter becomes its text. Range and
+    choices are checked by :func:`check_value`.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if text in param.also:
+            return text
+        if text.lower() in NONE_WORDS:
+            return None
+        if param.kind is str:
+            return value
+        if param.kind is bool:
+            if text.lower() in TRUE_WORDS | FALSE_WORDS:
+                return text.lower() in TRUE_WORDS
+            raise _not_a(param, value)
+        try:
+            return param.kind(text)
+        except ValueError:
+            raise _not_a(param, value) from None
+    if param.kind is str and isinstance(value, (bool, int, float)):
+        return str(value)  # papermill's CLI turned the text 123 into a number
+    if param.kind is bool and type(value) is int and value in (0, 1):
+        return bool(value)  # papermill's CLI turned the text 1 into an integer
+    return value
+
+
 def check_value(param: Param, value: Any) -> Any:
-    """Return ``value`` if it fits ``param``; raise ParamError naming the value otherwise."""
+    """Return ``value`` (coerced by :func:`coerce`) if it fits ``param``; raise ParamError
+    naming the value otherwise."""
+    value = coerce(param, value)
     if isinstance(value, str) and value in param.also:
         return value
     if value is None:
@@ -142,8 +222,10 @@ def check_value(param: Param, value: Any) -> Any:
     if not kind_ok:
         raise ParamError(
             f"Parameter {param.name!r} = {value!r} ({type(value).__name__}); expected "
-            f"{param.describe_type()}. Example: {param.name}={_format(param.default)!s}"
+            f"{param.describe_type()}. Example: {param.name}={_example(param)}"
         )
+    if param.kind is float and not math.isfinite(value):
+        raise ParamError(f"Parameter {param.name!r} = {value!r} is not a finite number.")
     if param.choices and value not in param.choices:
         close = difflib.get_close_matches(str(value), [str(c) for c in param.choices], n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -159,49 +241,38 @@ def check_value(param: Param, value: Any) -> Any:
     return value
 
 
-def validate(values: Mapping[str, Any]) -> TrainParams:
-    """Check typed values (from papermill or Python) against the schema; fill in defaults."""
+def check_intervals(max_iters: int, val_interval: int) -> None:
+    """Refuse a validation interval longer than the run (given or from the config)."""
+    if val_interval > max_iters:
+        raise ParamError(
+            f"val_interval = {val_interval} is larger than max_iters = {max_iters}: the run "
+            "would validate only once, at the end. Set val_interval <= max_iters."
+        )
+
+
+def typed(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The given parameters only, each checked and in its schema type (no defaults added).
+
+    ``mapsage run`` passes these to papermill, so the notebook receives typed values.
+    """
     unknown = set(values) - set(BY_NAME)
     if unknown:
         raise _unknown(unknown)
-    merged = dict(DEFAULTS)
-    for name, value in values.items():
-        merged[name] = check_value(BY_NAME[name], value)
-    if merged["val_interval"] > merged["max_iters"]:
-        raise ParamError(
-            f"val_interval = {merged['val_interval']} is larger than max_iters = "
-            f"{merged['max_iters']}: the run would validate only once, at the end. "
-            f"Set val_interval <= max_iters."
-        )
+    return {name: check_value(BY_NAME[name], value) for name, value in values.items()}
+
+
+def validate(values: Mapping[str, Any]) -> TrainParams:
+    """Check values (typed, or text in the grammar of :func:`coerce`) against the schema; fill
+    in defaults."""
+    merged = {**DEFAULTS, **typed(values)}
+    if merged["val_interval"] is not None and merged["max_iters"] is not None:
+        check_intervals(merged["max_iters"], merged["val_interval"])
     return TrainParams(merged)
 
 
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
-
-
-def _coerce(param: Param, text: str) -> Any:
-    """Turn one ``key=value`` string into the parameter's type."""
-    if param.optional and text.strip().lower() in {"none", "null", ""}:
-        return None
-    if text.strip() in param.also:
-        return text.strip()
-    try:
-        if param.kind is bool:
-            low = text.strip().lower()
-            if low in _TRUE | _FALSE:
-                return low in _TRUE
-            raise ValueError(text)
-        if param.kind is int:
-            return int(text)
-        if param.kind is float:
-            return float(text)
-    except ValueError:
-        raise ParamError(
-            f"Parameter {param.name!r} = {text!r} is not {param.describe_type()}. "
-            f"Example: {param.name}={_format(param.default)!s}"
-        ) from None
-    return text
+def cli_value(name: str, text: str) -> Any:
+    """A ``-p NAME TEXT`` value in the parameter's type (unknown names are left to validate)."""
+    return coerce(BY_NAME[name], text) if name in BY_NAME else text
 
 
 def parse_assignments(items: Iterable[str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -220,7 +291,7 @@ def parse_assignments(items: Iterable[str]) -> tuple[dict[str, Any], dict[str, s
         if "." in key:
             options[key] = text
         elif key in BY_NAME:
-            params[key] = _coerce(BY_NAME[key], text)
+            params[key] = coerce(BY_NAME[key], text)
         else:
             unknown.append(key)
     if unknown:

@@ -28,8 +28,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--launcher", choices=["none", "pytorch"], default=None,
                         help="'pytorch' under torchrun (default: detected from WORLD_SIZE)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the resolved mmengine config and the effective recipe, and "
+                             "exit: nothing is trained, downloaded or written")
     parser.add_argument("assignments", nargs="*", metavar="key=value")
     return parser.parse_args(argv)
+
+
+def print_config(config_file: str | None, assignments: list[str]) -> None:
+    """Print the config a run with these arguments would train (``Config.pretty_text``) and its
+    recipe: no data generated, nothing downloaded, work_dir untouched; works offline."""
+    from mapsage.data.synth import SYNTHETIC_DIR
+    from mapsage.models import config_for_model
+    from mapsage.params import SYNTHETIC
+    from mapsage.training.config import build_config
+    from mapsage.training.recipe import recipe_message, recipe_values
+
+    values, options = parse_assignments(assignments)
+    params = validate(values)
+    if params.data_root == SYNTHETIC:
+        params = validate({**params.as_dict(), "data_root": str(SYNTHETIC_DIR)})
+    device = params.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    config_path = Path(config_file) if config_file else config_for_model(params.model)
+    cfg = build_config(config_path, params, options, device=device,
+                       distributed=params.gpus > 1, require_data=False)
+    print(cfg.pretty_text)
+    processes = max(1, params.gpus)
+    print("\n".join(f"# {line}" for line in recipe_message(recipe_values(cfg, processes))
+                     .splitlines()), flush=True)
 
 
 def train(config_file: str | None, assignments: list[str], launcher: str = "none") -> None:
@@ -62,7 +92,10 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
     from mapsage.training.checkpoint import safe_checkpoint_loading
     from mapsage.training.config import amp_dtype_for, build_config
     from mapsage.training.device import is_main_process
+    from mapsage.training.distributed import world_size
     from mapsage.training.preflight import preflight
+    from mapsage.training.pretrained import drop_pretrained, ensure_local
+    from mapsage.training.recipe import recipe_message, recipe_values
     from mapsage.training.resume import select_resume
 
     config_path = Path(config_file) if config_file else config_for_model(params.model)
@@ -78,7 +111,12 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
         print(f"mapsage: removed {leftover.name}, an unfinished checkpoint save of an "
               "interrupted run", flush=True)
     select_resume(cfg, params)
+    if cfg.resume:
+        drop_pretrained(cfg)  # the checkpoint brings every weight
+    ensure_local(cfg)  # pretrained weights: found, downloaded, or a clear error before training
     preflight(cfg, params, layout, distributed=launcher != "none", trusted=trusted, data=data)
+    if is_main_process():
+        print(recipe_message(recipe_values(cfg, world_size())), flush=True)
     if launcher != "none" and device == "cpu":
         distributed.init_cpu_process_group()
     runner = Runner.from_cfg(cfg)
@@ -99,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     launcher = args.launcher or ("pytorch" if is_distributed() else "none")
 
     def run() -> int:
-        train(args.config, args.assignments, launcher)
+        if args.print_config:
+            print_config(args.config, args.assignments)
+        else:
+            train(args.config, args.assignments, launcher)
         return 0
 
     return guarded("mapsage.train", run, debug=args.debug)

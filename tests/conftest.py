@@ -31,6 +31,53 @@ def in_tmp(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
+class MitWeights:
+    """ImageNet-style MiT weights files made here, never downloaded: a freshly initialised
+    ``MixVisionTransformer`` of a model's size saved with ``torch.save`` as a plain state dict
+    (as mmseg's mit2mmseg writes the published files), under the published file's name."""
+
+    @staticmethod
+    def name(model: str) -> str:
+        from mmengine.config import Config
+
+        from mapsage.models import config_for_model
+
+        cfg = Config.fromfile(str(config_for_model(model)))
+        return cfg.model.backbone.init_cfg.checkpoint.rsplit("/", 1)[-1]
+
+    @staticmethod
+    def backbone(model: str, seed: int = 1):
+        import torch
+        from mmengine.config import Config
+        from mmseg.registry import MODELS
+        from mmseg.utils import register_all_modules
+
+        from mapsage.models import config_for_model
+
+        register_all_modules(init_default_scope=True)
+        backbone_cfg = Config.fromfile(str(config_for_model(model))).model.backbone
+        backbone_cfg.init_cfg = None
+        torch.manual_seed(seed)
+        backbone = MODELS.build(backbone_cfg)
+        backbone.init_weights()
+        return backbone
+
+    def save(self, model: str, folder: Path, name: str | None = None):
+        """Write ``model``'s weights into ``folder`` (as ``name``); return (path, state dict)."""
+        import torch
+
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / (name or self.name(model))
+        state = self.backbone(model).state_dict()
+        torch.save(state, path)
+        return path, state
+
+
+@pytest.fixture(scope="session")
+def mit_weights() -> MitWeights:
+    return MitWeights()
+
+
 def pytest_configure(config):
     # keep the kernel and training subprocesses on the CPU and quiet about threads
     os.environ.setdefault("OMP_NUM_THREADS", "2")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from mapsage.errors import MapSageError
 
-COMMANDS = ("synth", "run", "train", "notebook", "metrics", "compare", "check_config",
+COMMANDS = ("synth", "run", "train", "predict", "notebook", "metrics", "compare", "check_config",
             "check_data", "doctor", "provision", "build", "push")
 
 
@@ -46,7 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PASS_THROUGH = {"train": "train_args", "provision": "provision_args"}
+"""Commands that hand their arguments to another parser (argparse's REMAINDER alone does not
+take options that come first: ``mapsage train --print-config model=b2``)."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """``mapsage``: parse, run the command, return its exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    dest = PASS_THROUGH.get(args.command)
+    if unknown and dest is None:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if dest is not None:
+        setattr(args, dest, [*unknown, *getattr(args, dest)])
     return guarded(f"mapsage {args.command}", lambda: args.func(args), debug=args.debug)

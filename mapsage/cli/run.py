@@ -14,20 +14,21 @@ NAME = "run"
 HELP = "execute the training notebook with papermill"
 
 
-def _resolve(text: str) -> Any:
-    """Parse a ``-p`` value the way papermill's own CLI does (bool, None, int, float, str)."""
-    if text in ("True", "true"):
-        return True
-    if text in ("False", "false"):
-        return False
-    if text in ("None", "none", "null"):
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            continue
-    return text
+def collect_parameters(args) -> dict[str, Any]:
+    """The parameters of ``-f`` files, ``-p`` and ``-r``, in that order of precedence (later
+    wins). ``-p`` text is read by the parameter's type with the grammar every entry point shares
+    (:func:`mapsage.params.coerce`: ``-p amp yes`` is ``amp=yes``); ``-r`` keeps a string."""
+    from mapsage.notebook import execute
+    from mapsage.params import cli_value
+
+    parameters: dict[str, Any] = {}
+    for path in args.parameters_file or []:
+        parameters.update(execute.load_parameter_file(path))
+    for key, value in args.parameter or []:
+        parameters[key] = cli_value(key, value)
+    for key, value in args.parameter_raw or []:
+        parameters[key] = value
+    return parameters
 
 
 def add_arguments(p) -> None:
@@ -46,13 +47,7 @@ def run(args) -> int:
     from mapsage.notebook import execute
     from mapsage.results.report import one_line
 
-    parameters: dict[str, Any] = {}
-    for path in args.parameters_file or []:
-        parameters.update(execute.load_parameter_file(path))
-    for key, value in args.parameter or []:
-        parameters[key] = _resolve(value)
-    for key, value in args.parameter_raw or []:
-        parameters[key] = value
+    parameters = collect_parameters(args)
     output = execute.execute(args.notebook or execute.DEFAULT_NOTEBOOK, args.output, parameters,
                              cwd=args.cwd, log_output=not args.quiet)
     params = execute.validate(parameters)

@@ -20,7 +20,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
 from mapsage.errors import MapSageError, NotebookFailed
-from mapsage.params import validate
+from mapsage.params import typed, validate
 from mapsage.paths import NOTEBOOK_DIR
 
 DEFAULT_NOTEBOOK = NOTEBOOK_DIR / "train_segformer_loveda.ipynb"
@@ -62,8 +62,9 @@ def failed_cell(output: Path) -> str:
 def execute(notebook: str | Path = DEFAULT_NOTEBOOK, output: str | Path | None = None,
             parameters: dict[str, Any] | None = None, cwd: str | Path | None = None,
             log_output: bool = True) -> Path:
-    parameters = dict(parameters or {})
-    params = validate(parameters)  # fail before a kernel starts
+    # fail before a kernel starts; the notebook receives each value in its schema type
+    parameters = typed(parameters or {})
+    params = validate(parameters)
     notebook = Path(notebook)
     if not notebook.is_file():
         raise MapSageError(f"Notebook {str(notebook)!r} does not exist.")

@@ -17,7 +17,13 @@ from pathlib import Path
 
 from mapsage.errors import MapSageError, TrainingFailed
 from mapsage.kaggle import env as kaggle_env
-from mapsage.params import SYNTHETIC, TrainParams, validate
+from mapsage.params import (
+    PRETRAINED_AUTO,
+    PRETRAINED_IMAGENET,
+    SYNTHETIC,
+    TrainParams,
+    validate,
+)
 
 TAIL_LINES = 30
 CHUNK_BYTES = 1 << 16
@@ -92,7 +98,8 @@ def stream(cmd: list[str], out=None) -> tuple[int, list[str]]:
 
 
 def for_this_platform(params: TrainParams) -> TrainParams:
-    """On Kaggle: find load_from under whatever mount layout the data set got, and map
+    """On Kaggle: find load_from (and a pretrained weights file) under whatever mount layout the
+    data set got, and map
     ``/kaggle`` paths onto the rehearsal root when one is set. Elsewhere: unchanged."""
     if not kaggle_env.on_kaggle():
         return params
@@ -108,6 +115,10 @@ def for_this_platform(params: TrainParams) -> TrainParams:
                 "set load_from=None."
             )
         values["load_from"] = str(found)
+    if values["pretrained"] not in (None, PRETRAINED_AUTO, PRETRAINED_IMAGENET):
+        # a weights file: found under any mount layout, like load_from
+        found = kaggle_env.find_input_file(kaggle_env.localize(values["pretrained"]))
+        values["pretrained"] = str(found) if found is not None else values["pretrained"]
     return validate(values)
 
 
@@ -127,3 +138,31 @@ def run_training(params: TrainParams, config: str | None = None,
         raise TrainingFailed(f"training exited with code {code}:\n{summary}")
     path = Path(params.work_dir) / "metrics.json"
     return json.loads(path.read_text())
+
+
+def prediction_command(checkpoint: str | Path, params: TrainParams) -> tuple[list[str], Path]:
+    """``python -m mapsage predict`` for ``data_root``'s ``predict_split`` and its output folder."""
+    out = Path(params.work_dir) / f"predictions-{params.predict_split}"
+    return [sys.executable, "-u", "-m", "mapsage", "predict", str(checkpoint),
+            str(params.data_root), "--split", str(params.predict_split), "--out", str(out),
+            "--device", params.device, "--overwrite"], out
+
+
+def run_prediction(params: TrainParams, metrics: dict) -> Path:
+    """Predict ``predict_split`` with the run's best checkpoint; the folder of label PNGs."""
+    params = for_this_platform(params)
+    if params.data_root == SYNTHETIC:
+        from mapsage.data.synth import resolve_data_root
+
+        params = validate({**params.as_dict(), "data_root": str(resolve_data_root(SYNTHETIC))})
+    checkpoint = (metrics.get("best") or {}).get("checkpoint")
+    if not checkpoint:
+        raise MapSageError(f"{params.work_dir} has no best checkpoint to predict with.")
+    cmd, out = prediction_command(checkpoint, params)
+    print("$ " + " ".join(cmd), flush=True)
+    code, tail = stream(cmd)
+    if code != 0:
+        errors = [line for line in tail if "error:" in line]
+        raise TrainingFailed(f"prediction exited with code {code}:\n"
+                             + (errors[-1] if errors else "\n".join(tail[-12:])))
+    return out

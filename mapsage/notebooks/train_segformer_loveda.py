@@ -48,13 +48,14 @@ _names_before_parameters = set(globals())
 data_root = "synthetic"
 work_dir = "runs/demo"
 model = "tiny"
-max_iters = 300
-val_interval = 100
-checkpoint_interval = 100
-batch_size = 8
-crop_size = 128
-lr = 0.004
+max_iters = None
+val_interval = None
+checkpoint_interval = None
+batch_size = None
+crop_size = None
+lr = None
 load_from = None
+pretrained = "auto"
 resume = False
 seed = 0
 num_workers = None
@@ -64,11 +65,15 @@ trust_checkpoint = False
 gpus = 0
 time_limit = None
 check_all_data = False
+predict_split = None
 
 # %% [markdown]
 # ## Check the parameters
 # Every parameter is checked (name, type, range) before anything else runs: a misspelt
 # `-p max_iter 100` stops here with the list of valid names instead of being ignored.
+# `None` means "what the model's config says": the tiny demo's config trains 300 iterations of
+# 8 images at 128 px from scratch; the `b0`-`b5` configs hold the published SegFormer recipe
+# (80k iterations, 512 px crops, AdamW lr 6e-5 at 16 images, ImageNet-pretrained MiT encoder).
 
 # %%
 _given = {k: v for k, v in globals().items()
@@ -81,7 +86,9 @@ print("\n".join(f"{name:>20} = {value!r}" for name, value in params.as_dict().it
 # %% [markdown]
 # ## Train
 # Training runs in its own process (`python -m mapsage.train`), its log streamed here: the kernel
-# never imports torch or mmcv, so installing packages never needs a kernel restart.
+# never imports torch or mmcv, so installing packages never needs a kernel restart. Its first
+# lines show the effective recipe (iterations, crop, batch, learning rate after scaling, initial
+# weights) before training starts.
 
 # %%
 from mapsage.notebook.launch import run_training
@@ -100,3 +107,18 @@ display(Markdown(metrics_table(metrics)))
 for picture in ("training_curve.png", "confusion_matrix.png", "predictions.png"):
     display(Image(filename=f"{metrics['work_dir']}/{picture}"))
 print(f"Report: {metrics['work_dir']}/report.md")
+
+# %% [markdown]
+# ## Predict (optional)
+# With `predict_split` set (e.g. `"Test"`), the best checkpoint segments every image of that
+# LoveDA split under `data_root` (`mapsage predict`, in its own process) and writes one label PNG
+# per image (LoveDA classes 1..7, named as the image, ready to zip for the test server) into
+# `work_dir/predictions-<split>`, plus colour overlays of a sample.
+
+# %%
+if params.predict_split:
+    from mapsage.notebook.launch import run_prediction
+
+    predictions = run_prediction(params, metrics)
+    for picture in sorted((predictions / "overlays").glob("*.png"))[:4]:
+        display(Image(filename=str(picture)))

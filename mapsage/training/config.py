@@ -1,8 +1,10 @@
 """Assemble a runnable mmengine Config from a config file and the training parameters.
 
-The config files in ``configs/`` hold the recipe; this module applies what a run decides:
-where the data is (the LoveDA layout found on disk), crop size, schedule length, batch size,
-learning rate, checkpointing, device-dependent normalisation and precision.
+The config files in ``configs/`` hold the recipe (schedule, batch, crop, learning rate, backbone
+initialisation); a parameter of :data:`mapsage.params.RECIPE_OWNED` left at None keeps the
+config's value, a value given overrides it. This module also applies what a run decides: where
+the data is (the LoveDA layout found on disk), checkpointing, device-dependent normalisation and
+precision, and where pretrained weights come from (:mod:`mapsage.training.pretrained`).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from mmengine.config import Config, DictAction
 from mapsage.data.layout import LoveDALayout, find_loveda
 from mapsage.errors import MapSageError, ParamError
 from mapsage.models import MODEL_CONFIGS
-from mapsage.params import TrainParams
+from mapsage.params import TrainParams, check_intervals
 from mapsage.paths import CONFIG_DIR
 from mapsage.training.loader import loader_settings
+from mapsage.training.pretrained import apply_pretrained
 
 METRIC = "PerClassIoUMetric"  # mapsage.training.plugins
+MIN_WARMUP = 10  # iterations; see apply_schedule
 
 
 
@@ -61,14 +65,30 @@ def apply_layout(cfg: Config, layout: LoveDALayout) -> None:
         cfg[loader]["dataset"] = _datasets_for(template, layout, split)
 
 
-def apply_crop(cfg: Config, crop: int) -> None:
-    size = (crop, crop)
+def config_crop(cfg: Config) -> tuple[int, int] | None:
+    """The training crop a config declares: its ``crop_size``, else its RandomCrop's."""
+    if cfg.get("crop_size"):
+        return tuple(cfg["crop_size"])
+    for node in _walk(cfg["train_dataloader"]):
+        if node.get("type") == "RandomCrop":
+            return tuple(node["crop_size"])
+    return None
+
+
+def apply_crop(cfg: Config, crop: int | tuple[int, int] | None) -> None:
+    """Crop ``crop`` (the parameter, or the config's ``crop_size`` when None) everywhere the
+    training pipeline and the data preprocessor need it."""
+    if crop is None:
+        crop = config_crop(cfg)
+        if crop is None:
+            return
+    size = (crop, crop) if isinstance(crop, int) else tuple(crop)
     for node in _walk(cfg["train_dataloader"]):
         if node.get("type") == "RandomCrop":
             node["crop_size"] = size
         elif node.get("type") == "RandomResize":
             # LoveDA's recipe: scale (2048, 512) for 512 crops -> keep the 4:1 ratio
-            node["scale"] = (4 * crop, crop)
+            node["scale"] = (4 * size[1], size[0])
     cfg.model.data_preprocessor["size"] = size
     cfg["crop_size"] = size
 
@@ -84,31 +104,51 @@ def apply_test_scale(cfg: Config) -> None:
 
 
 def apply_schedule(cfg: Config, p: TrainParams) -> None:
-    cfg.train_cfg.max_iters = p.max_iters
-    cfg.train_cfg.val_interval = p.val_interval
-    cfg.optim_wrapper.optimizer.lr = p.lr
+    """Schedule length, validation and checkpoint intervals, learning rate: the config's unless
+    a parameter overrides them."""
+    if p.max_iters is not None:
+        cfg.train_cfg.max_iters = p.max_iters
+        schedulers = cfg.get("param_scheduler") or []
+        warm = [s for s in schedulers if s.get("type") == "LinearLR"]
+        decay = [s for s in schedulers if s.get("type") == "PolyLR"]
+        if warm and decay:
+            # The recipe warms up for 1500 iterations; a shorter run keeps at most 10 % warm-up
+            # and decays to its own end. mmengine's LinearLR stops one step short of its end
+            # factor (at 1 - 1/n of the lr after n steps): a warm-up under MIN_WARMUP steps would
+            # leave the whole run at a fraction of its lr, so a run that short has none (a
+            # constant factor 1 for one step keeps the schedulers' layout for resume).
+            warmup = min(int(warm[0].get("end", 1500)), p.max_iters // 10)
+            if warmup < MIN_WARMUP:
+                warmup = 1
+                warm[0]["start_factor"] = warm[0]["end_factor"] = 1.0
+            warm[0]["end"] = warmup
+            decay[0]["begin"] = warmup
+            decay[0]["end"] = p.max_iters
+    max_iters = cfg.train_cfg.max_iters
+    if p.val_interval is not None:
+        cfg.train_cfg.val_interval = p.val_interval
+    elif cfg.train_cfg.val_interval > max_iters:
+        cfg.train_cfg.val_interval = max_iters  # a run shorter than the recipe's interval
+    check_intervals(max_iters, cfg.train_cfg.val_interval)
+    if p.lr is not None:
+        cfg.optim_wrapper.optimizer.lr = p.lr
     # lr is given for the recipe's base batch; mmengine rescales it to the effective batch
     base = cfg.get("auto_scale_lr", {}).get("base_batch_size", 16)
     cfg.auto_scale_lr = dict(enable=True, base_batch_size=base)
-    schedulers = cfg.get("param_scheduler") or []
-    warm = [s for s in schedulers if s.get("type") == "LinearLR"]
-    decay = [s for s in schedulers if s.get("type") == "PolyLR"]
-    if warm and decay:
-        # The recipe warms up for 1500 of 40k iterations; a short run keeps at most 10 % warm-up.
-        warmup = max(1, min(int(warm[0].get("end", 1500)), p.max_iters // 10))
-        warm[0]["end"] = warmup
-        decay[0]["begin"] = warmup
-        decay[0]["end"] = p.max_iters
     hooks = cfg.default_hooks
-    hooks.checkpoint.interval = p.checkpoint_interval
-    hooks.logger.interval = max(1, min(int(hooks.logger.get("interval", 50)), p.max_iters // 30))
+    if p.checkpoint_interval is not None:
+        hooks.checkpoint.interval = p.checkpoint_interval
+    elif hooks.checkpoint.interval > max_iters:
+        hooks.checkpoint.interval = max_iters
+    hooks.logger.interval = max(1, min(int(hooks.logger.get("interval", 50)), max_iters // 30))
 
 
 def apply_loader(cfg: Config, p: TrainParams, *, device: str = "cpu", processes: int = 1) -> None:
-    """Batch size, and the worker count, pinned memory and persistent workers of every loader
-    (mapsage.training.loader decides them)."""
+    """Batch size (when given), and the worker count, pinned memory and persistent workers of
+    every loader (mapsage.training.loader decides them)."""
     settings = loader_settings(p.num_workers, device=device, processes=processes)
-    cfg.train_dataloader.batch_size = p.batch_size
+    if p.batch_size is not None:
+        cfg.train_dataloader.batch_size = p.batch_size
     for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
         cfg[loader].num_workers = settings.num_workers
         cfg[loader].persistent_workers = settings.persistent_workers
@@ -150,6 +190,19 @@ TIME_BUDGET_HOOK = "TimeBudgetHook"  # mapsage.training.time_budget
 PLUGINS = "mapsage.training.plugins"  # registers every MapSage addition (hook, metric, backend)
 
 
+def resolved_params(cfg: Config, p: TrainParams) -> dict[str, Any]:
+    """The run's parameters with the recipe-owned ones (None: the config's) as the config has
+    them: what metrics.json records."""
+    values = p.as_dict()
+    crop = cfg.get("crop_size")
+    values.update(max_iters=cfg.train_cfg.max_iters, val_interval=cfg.train_cfg.val_interval,
+                  checkpoint_interval=cfg.default_hooks.checkpoint.interval,
+                  batch_size=cfg.train_dataloader.batch_size,
+                  crop_size=crop[0] if crop and crop[0] == crop[1] else crop,
+                  lr=cfg.optim_wrapper.optimizer.lr)
+    return values
+
+
 def apply_run(cfg: Config, p: TrainParams, config_file: Path) -> None:
     """Where the run writes, what it loads, its seed, and MapSage's plugins.
 
@@ -170,7 +223,7 @@ def apply_run(cfg: Config, p: TrainParams, config_file: Path) -> None:
             cfg[key]["type"] = METRIC
     hooks = [h for h in cfg.get("custom_hooks", []) if h.get("type") != RESULTS_HOOK]
     cfg.custom_hooks = [*hooks, dict(type=RESULTS_HOOK, model=p.model, config=str(config_file),
-                                     params=p.as_dict())]
+                                     params=resolved_params(cfg, p))]
     # the time budget (mapsage.training.time_budget): inert without a limit off Kaggle
     cfg.custom_hooks = [*(h for h in cfg.custom_hooks if h.get("type") != TIME_BUDGET_HOOK),
                         dict(type=TIME_BUDGET_HOOK, time_limit=p.time_limit)]
@@ -187,9 +240,12 @@ def apply_options(cfg: Config, options: dict[str, str]) -> None:
 
 def build_config(config_file: str | Path, params: TrainParams, options: dict[str, str] | None = None,
                  *, device: str = "cpu", distributed: bool = False,
-                 amp_dtype: str | None = None, layout: LoveDALayout | None = None) -> Config:
+                 amp_dtype: str | None = None, layout: LoveDALayout | None = None,
+                 require_data: bool = True) -> Config:
     """The runnable Config: ``config_file``'s recipe plus what this run decides (data layout,
-    parameters, device, precision, plugins), then the dotted ``options`` on top."""
+    parameters, device, precision, plugins), then the dotted ``options`` on top.
+    ``require_data=False`` (``--print-config``) keeps the config's data paths under
+    ``data_root`` when no LoveDA layout is found there."""
     config_file = Path(config_file)
     if not config_file.is_file():
         raise MapSageError(
@@ -204,8 +260,18 @@ def build_config(config_file: str | Path, params: TrainParams, options: dict[str
             f"{type(exc).__name__}: {exc}. Fix the file (its _base_ paths are relative to it), "
             "or leave --config out to use the one for model=."
         ) from exc
-    layout = layout or find_loveda(params.data_root)
-    apply_layout(cfg, layout)
+    if layout is None:
+        try:
+            layout = find_loveda(params.data_root)
+        except MapSageError:
+            if require_data:
+                raise
+    if layout is not None:
+        apply_layout(cfg, layout)
+    else:
+        for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+            for dataset in _sub_datasets(cfg[loader]["dataset"]):
+                dataset["data_root"] = str(params.data_root)
     apply_crop(cfg, params.crop_size)
     apply_test_scale(cfg)
     apply_schedule(cfg, params)
@@ -213,5 +279,6 @@ def build_config(config_file: str | Path, params: TrainParams, options: dict[str
                  processes=int(os.environ.get("WORLD_SIZE", "1")) if distributed else 1)
     apply_device(cfg, device=device, distributed=distributed, amp=params.amp, amp_dtype=amp_dtype)
     apply_run(cfg, params, config_file)
+    apply_pretrained(cfg, params.pretrained, load_from=params.load_from)
     apply_options(cfg, options or {})
     return cfg

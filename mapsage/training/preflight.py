@@ -26,6 +26,7 @@ def preflight(cfg, params: TrainParams, layout, *, distributed: bool, trusted: l
     from mapsage.training.checkpoint import check_checkpoint, check_compatible, init_checkpoints
     from mapsage.training.config_check import check_config, raise_on_errors
     from mapsage.training.data_check import check_crop, record
+    from mapsage.training.pretrained import check_fits
 
     raise_on_errors(check_config(cfg, distributed=distributed))
     check_crop(layout, data, cfg.get("crop_size"))
@@ -43,4 +44,6 @@ def preflight(cfg, params: TrainParams, layout, *, distributed: bool, trusted: l
         check_compatible(Path(cfg.load_from), model, trusted, resuming=bool(cfg.resume))
     for key, weights in init_checkpoints(cfg.model):  # init_cfg=dict(type='Pretrained', ...)
         trusted.extend(check_checkpoint(weights, trust=params.trust_checkpoint, role=key)[1])
+        if key == "model.backbone.init_cfg.checkpoint":  # mmengine would load a misfit silently
+            check_fits(weights, model.backbone, trusted)
     record(params.work_dir, data)

@@ -106,7 +106,7 @@ def test_wrong_type_stops_the_notebook_with_a_clear_message(synthetic_root, tmp_
             parameters={"data_root": str(synthetic_root), "work_dir": str(tmp_path / "run"),
                         "max_iters": "many"},
             kernel_name="python3", progress_bar=False)
-    assert "'max_iters' = 'many' (str); expected an integer" in err.value.evalue
+    assert "'max_iters' = 'many' is not an integer" in err.value.evalue
 
 
 def test_cli_refuses_bad_parameters_before_starting_a_kernel(tmp_path):

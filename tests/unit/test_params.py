@@ -6,7 +6,9 @@ from mapsage.errors import ParamError
 from mapsage.params import (
     BY_NAME,
     DEFAULTS,
+    RECIPE_OWNED,
     parse_assignments,
+    typed,
     validate,
 )
 
@@ -23,11 +25,13 @@ def test_unknown_parameter_names_the_nearest_valid_one():
 
 
 @pytest.mark.parametrize(("name", "value", "expected"), [
-    ("max_iters", "abc", "expected an integer"),
+    ("max_iters", "abc", "is not an integer"),
     ("max_iters", 2.5, "expected an integer"),
     ("max_iters", True, "expected an integer"),
-    ("lr", "fast", "expected a number"),
-    ("amp", "yes", "expected a boolean"),
+    ("lr", "fast", "is not a number"),
+    ("amp", "maybe", "is not a boolean"),
+    ("amp", 2, "expected a boolean"),
+    ("lr", float("nan"), "not a finite number"),
     ("model", "b9", "is not one of"),
     ("device", "gpu", "is not one of"),
     ("batch_size", 0, "below its minimum"),
@@ -80,3 +84,64 @@ def test_notebook_parameters_cell_matches_the_schema(repo_root):
     assert list(declared) == list(BY_NAME)
     for name, info in declared.items():
         assert ast.literal_eval(info["default"]) == DEFAULTS[name], name
+
+
+def test_recipe_owned_parameters_default_to_the_config():
+    assert all(DEFAULTS[name] is None for name in RECIPE_OWNED)
+    assert DEFAULTS["pretrained"] == "auto"
+
+
+_NOT_VALID = ParamError
+# (parameter, text as typed on a command line, the value every route must give, or ParamError)
+SPELLINGS = [
+    ("amp", "yes", True), ("amp", "no", False), ("amp", "True", True), ("amp", "false", False),
+    ("amp", "1", True), ("amp", "0", False), ("amp", "ON", True), ("amp", "Off", False),
+    ("amp", "maybe", _NOT_VALID), ("amp", "2", _NOT_VALID), ("amp", "None", _NOT_VALID),
+    ("resume", "auto", "auto"), ("resume", "yes", True), ("resume", "False", False),
+    ("data_root", "123", "123"), ("data_root", "True", "True"), ("data_root", "/d/x", "/d/x"),
+    ("data_root", "None", _NOT_VALID),
+    ("work_dir", "1.5", "1.5"),
+    ("load_from", "None", None), ("load_from", "none", None), ("load_from", "null", None),
+    ("load_from", "runs/a/best.pth", "runs/a/best.pth"),
+    ("pretrained", "auto", "auto"), ("pretrained", "imagenet", "imagenet"),
+    ("pretrained", "None", None), ("pretrained", "w/mit.pth", "w/mit.pth"),
+    ("model", "b2", "b2"), ("model", "B2", _NOT_VALID),
+    ("max_iters", "200", 200), ("max_iters", "None", None), ("max_iters", "2.5", _NOT_VALID),
+    ("max_iters", "1e3", _NOT_VALID), ("max_iters", "ten", _NOT_VALID),
+    ("max_iters", "0", _NOT_VALID), ("seed", "007", 7),
+    ("lr", "6e-5", 6e-5), ("lr", "1", 1.0), ("lr", "0.004", 0.004), ("lr", "None", None),
+    ("lr", "nan", _NOT_VALID), ("lr", "inf", _NOT_VALID), ("lr", "0", _NOT_VALID),
+    ("lr", "fast", _NOT_VALID),
+    ("crop_size", "512", 512), ("crop_size", "16", _NOT_VALID),
+    ("device", "cpu", "cpu"), ("gpus", "2", 2),
+]
+
+
+def _key_value(name, text):  # python -m mapsage.train key=value
+    return validate(parse_assignments([f"{name}={text}"])[0]).values[name]
+
+
+def _mapsage_run(name, text):  # mapsage run -p NAME TEXT, parsed by the real CLI; what the
+    # notebook receives (execute passes typed values to papermill), then validates
+    from mapsage.cli import build_parser
+    from mapsage.cli.run import collect_parameters
+
+    args = build_parser().parse_args(["run", "-p", name, text])
+    return validate(typed(collect_parameters(args))).values[name]
+
+
+def _papermill(name, text):  # papermill -p NAME TEXT: papermill's own CLI typing, then the notebook
+    from papermill.cli import _resolve_type
+
+    return validate({name: _resolve_type(text)}).values[name]
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), SPELLINGS)
+@pytest.mark.parametrize("route", [_key_value, _mapsage_run, _papermill])
+def test_every_route_reads_a_spelling_the_same_way(route, name, text, expected):
+    if expected is _NOT_VALID:
+        with pytest.raises(ParamError, match=repr(name)):
+            route(name, text)
+    else:
+        value = route(name, text)
+        assert value == expected and type(value) is type(expected)

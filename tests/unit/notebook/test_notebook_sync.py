@@ -44,7 +44,7 @@ def test_check_reports_a_difference_and_the_cli_exits_non_zero(tmp_path):
     copy = tmp_path / source.name
     shutil.copy(source, copy)
     notebook.build(copy)
-    copy.write_text(copy.read_text().replace("max_iters = 300", "max_iters = 301"))
+    copy.write_text(copy.read_text().replace("max_iters = None", "max_iters = 301"))
     problems = notebook.check(copy)
     assert problems and "out of sync" in problems[0]
     assert any("max_iters = 301" in line for line in problems)

@@ -1,0 +1,41 @@
+"""``mapsage predict CHECKPOINT INPUT --out DIR``: LoveDA label PNGs for the test server.
+
+See :mod:`mapsage.training.predict`.
+"""
+
+from __future__ import annotations
+
+NAME = "predict"
+HELP = "write LoveDA label PNGs (classes 1..7) for a folder of images with a checkpoint"
+
+
+def add_arguments(p) -> None:
+    from mapsage.models import MODELS
+    from mapsage.params import DEVICES
+
+    p.add_argument("checkpoint", help="a checkpoint of a MapSage run (e.g. best_mIoU_iter_N.pth)")
+    p.add_argument("input", help="a folder of images, a LoveDA split folder (Test/ or Val/), or "
+                                 "a LoveDA root with --split")
+    p.add_argument("--out", required=True, help="folder for the label PNGs (overlays/ inside)")
+    p.add_argument("--split", help="the LoveDA split under INPUT: Test, Val or Train")
+    p.add_argument("--model", default="auto", choices=("auto", *MODELS),
+                   help="the model the checkpoint holds (default: recognised from its weights)")
+    p.add_argument("--config", help="the mmengine config it was trained with (instead of --model)")
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--overlays", type=int, default=8, metavar="N",
+                   help="colour overlays for the first N images (default 8)")
+    p.add_argument("--overwrite", action="store_true", help="replace label files in --out")
+    p.add_argument("--trust-checkpoint", action="store_true",
+                   help="allow Python objects beyond MapSage's allowlist (files you trust only)")
+
+
+def run(args) -> int:
+    from mapsage.training.checkpoint import force_weights_only
+    from mapsage.training.device import resolve_device
+    from mapsage.training.predict import predict
+
+    force_weights_only()
+    predict(args.checkpoint, args.input, args.out, split=args.split, model=args.model,
+            config=args.config, device=resolve_device(args.device), overlays=args.overlays,
+            overwrite=args.overwrite, trust=args.trust_checkpoint)
+    return 0

@@ -1,0 +1,207 @@
+"""Predict LoveDA label maps with a trained checkpoint (``mapsage predict CHECKPOINT INPUT --out DIR``).
+
+``INPUT`` is a folder of images, or a LoveDA split folder (``Test/``, ``Val/``: its
+``{Urban,Rural}/images_png``), or a data root plus a split name (``/data/LoveDA`` and
+``--split Test``). Each image is segmented whole at the recipe's test scale (the config's test
+pipeline, mmseg's ``inference_model``), and one label PNG per image, named as the image, is
+written directly into ``--out`` in LoveDA's label convention: classes 1..7 (background, building,
+road, water, barren, forest, agricultural), as mmseg's ``format_only`` writes them for data sets
+with ``reduce_zero_label``, ready to zip for the LoVEDA test server. A sample of colour overlays
+(LoveDA palette) goes into ``--out/overlays``. Test images need no masks.
+
+The checkpoint is vetted and loaded like every checkpoint (``weights_only``, MapSage's allowlist:
+:mod:`mapsage.training.checkpoint`), and its weights must fit the model exactly. The model is the
+one its weights describe (``--model auto``), or the one named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mapsage.data.layout import DOMAINS, IMAGES
+from mapsage.errors import MapSageError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+OVERLAY_DIR = "overlays"
+OVERLAY_ALPHA = 0.5
+
+
+@dataclass(frozen=True)
+class Prediction:
+    out: Path
+    labels: list[Path]
+    overlays: list[Path]
+    model: str
+
+
+def find_split(root: Path, split: str) -> Path:
+    """``root/split`` holding LoveDA domain folders, also a few levels down or doubled
+    (``Test/Test``), as archives unpack."""
+    queue = [(root, 0)]
+    while queue:
+        here, depth = queue.pop(0)
+        for candidate in (here / split / split, here / split):
+            if any((candidate / d / IMAGES).is_dir() for d in DOMAINS):
+                return candidate
+        if depth < 3 and here.is_dir():
+            queue.extend((p, depth + 1) for p in sorted(here.iterdir())
+                         if p.is_dir() and not p.name.startswith("."))
+    raise MapSageError(
+        f"No LoveDA {split}/ split under {str(root)!r}: expected {split}/{{Urban,Rural}}/"
+        f"{IMAGES}. Unpack LoveDA's {split}.zip there, or give the folder of images itself."
+    )
+
+
+def find_images(source: str | Path, split: str | None = None) -> list[Path]:
+    """The images to segment: a folder of images, a LoveDA split folder or data root + split."""
+    root = Path(source).expanduser()
+    if split:
+        root = find_split(root, split)
+    if not root.is_dir():
+        raise MapSageError(
+            f"{str(root)!r} is not a folder. Give a folder of images, a LoveDA split folder "
+            "(e.g. /data/LoveDA/Test, holding Urban/images_png and Rural/images_png), or a "
+            "LoveDA root and --split Test."
+        )
+    folders = [root / d / IMAGES for d in DOMAINS if (root / d / IMAGES).is_dir()]
+    folders += [root / IMAGES] if (root / IMAGES).is_dir() else []
+    folders = folders or [root]
+    images = sorted(p for folder in folders for p in folder.iterdir()
+                    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise MapSageError(
+            f"No images ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(str(f) for f in folders)}. "
+            "Point at a folder of images or a LoveDA split folder."
+        )
+    seen: dict[str, Path] = {}
+    for image in images:
+        name = image.with_suffix(".png").name
+        if name in seen:
+            raise MapSageError(
+                f"Two images would write the same label file {name}: {seen[name]} and {image}. "
+                "Predict each folder into its own --out."
+            )
+        seen[name] = image
+    return images
+
+
+def _stage_layers(state: dict) -> tuple[int, tuple[int, ...]] | None:
+    """MiT width and blocks per stage, read from the weights' names and shapes."""
+    first = state.get("backbone.layers.0.0.projection.weight")
+    if first is None:
+        return None
+    blocks = []
+    for stage in range(8):
+        prefix = f"backbone.layers.{stage}.1."
+        found = {k[len(prefix):].split(".", 1)[0] for k in state if k.startswith(prefix)}
+        if not found:
+            break
+        blocks.append(len(found))
+    return int(first.shape[0]), tuple(blocks)
+
+
+def model_for_weights(state: dict) -> str:
+    """The ``model=`` name whose config has the architecture these weights describe."""
+    from mmengine.config import Config
+
+    from mapsage.models import MODEL_CONFIGS, config_for_model
+
+    arch = _stage_layers(state)
+    for model in MODEL_CONFIGS:
+        backbone = Config.fromfile(str(config_for_model(model))).model.backbone
+        if arch == (backbone.embed_dims, tuple(backbone.num_layers)):
+            return model
+    raise MapSageError(
+        "The checkpoint's weights are not those of a MapSage SegFormer (MiT width and blocks "
+        f"per stage: {arch}); known: {', '.join(MODEL_CONFIGS)}. Name the model (--model) or "
+        "the config it was trained with (--config)."
+    )
+
+
+def load_model(checkpoint: str | Path, *, model: str = "auto", config: str | Path | None = None,
+               device: str = "cpu", trust: bool = False) -> tuple[Any, str]:
+    """The segmentor of ``config`` (or of ``model``) with the checkpoint's weights, on
+    ``device``."""
+    import torch
+    from mmengine.config import Config
+    from mmseg.apis import init_model
+    from mmseg.datasets import LoveDADataset
+
+    from mapsage.models import config_for_model
+    from mapsage.training.checkpoint import check_checkpoint, load_state_dict
+    from mapsage.training.config import apply_test_scale
+    from mapsage.training.pretrained import misfits
+
+    path, extra = check_checkpoint(checkpoint, trust=trust, role="checkpoint")
+    state = load_state_dict(path, extra)
+    if config is None:
+        model = model_for_weights(state) if model == "auto" else model
+        config = config_for_model(model)
+    else:
+        model = Path(config).stem
+    cfg = Config.fromfile(str(config))
+    apply_test_scale(cfg)
+    segmentor = init_model(cfg, checkpoint=None, device="cpu")  # drops init_cfg: no download
+    lines = misfits(state, segmentor.state_dict())
+    if lines:
+        raise MapSageError(
+            f"checkpoint {str(path)!r} does not fit model {model!r}:\n" + "\n".join(lines) + "\n"
+            "Name the model it was trained as (--model) or its config (--config)."
+        )
+    with torch.no_grad():
+        segmentor.load_state_dict(state, strict=True)
+    segmentor.dataset_meta = dict(LoveDADataset.METAINFO)
+    return segmentor.to(device).eval(), model
+
+
+def overlay(image, labels, palette, alpha: float = OVERLAY_ALPHA):
+    """``image`` (H, W, 3 RGB) blended with the palette colour of each label 0..6."""
+    import numpy as np
+
+    colours = np.asarray(palette, dtype=np.float32)[labels]
+    return (image.astype(np.float32) * (1 - alpha) + colours * alpha).round().astype(np.uint8)
+
+
+def predict(checkpoint: str | Path, source: str | Path, out: str | Path, *,
+            split: str | None = None, model: str = "auto", config: str | Path | None = None,
+            device: str = "cpu", overlays: int = 8, overwrite: bool = False,
+            trust: bool = False, progress=print) -> Prediction:
+    """Segment every image of ``source`` and write LoveDA label PNGs (1..7) into ``out``."""
+    import numpy as np
+    from mmseg.apis import inference_model
+    from PIL import Image
+
+    images = find_images(source, split)
+    out = Path(out).expanduser()
+    labels = [out / image.with_suffix(".png").name for image in images]
+    existing = [p for p in labels if p.exists()]
+    if existing and not overwrite:
+        raise MapSageError(
+            f"--out {str(out)!r} already holds {len(existing)} of the label files "
+            f"({existing[0].name}, ...). Choose another --out, or pass --overwrite."
+        )
+    segmentor, model = load_model(checkpoint, model=model, config=config, device=device,
+                                  trust=trust)
+    palette = segmentor.dataset_meta["palette"]
+    out.mkdir(parents=True, exist_ok=True)
+    written_overlays = []
+    for index, (image, target) in enumerate(zip(images, labels, strict=True)):
+        result = inference_model(segmentor, str(image))
+        pred = result.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
+        # LoveDA's convention (reduce_zero_label data set): 0 = no-data, classes 1..7
+        Image.fromarray(pred + 1).save(target)
+        if index < overlays:
+            rgb = np.asarray(Image.open(image).convert("RGB"))
+            picture = out / OVERLAY_DIR / target.name
+            picture.parent.mkdir(exist_ok=True)
+            Image.fromarray(overlay(rgb, pred, palette)).save(picture)
+            written_overlays.append(picture)
+        if progress and (index + 1) % 100 == 0:
+            progress(f"mapsage predict: {index + 1}/{len(images)} images")
+    if progress:
+        progress(f"mapsage predict: wrote {len(labels)} label PNGs (LoveDA classes 1..7) to "
+                 f"{out} and {len(written_overlays)} overlays to {out / OVERLAY_DIR} "
+                 f"(model {model})")
+    return Prediction(out, labels, written_overlays, model)
