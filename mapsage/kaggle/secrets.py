@@ -28,7 +28,7 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from mapsage.errors import MapSageError
+from mapsage.errors import MapSageError, SecretFound
 
 ALLOWED_SUFFIXES = (".py", ".ipynb", ".typed", ".txt", ".yaml", ".yml", ".md")
 """What a bundle may hold outside a git checkout (code, notebooks, configs, the lock file)."""
@@ -49,10 +49,6 @@ PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
     ("a KAGGLE_KEY assignment", re.compile(rb"KAGGLE_KEY\s*=\s*['\"]?[0-9A-Za-z_]{16,}")),
 )
 BUNDLE_CELL_PAYLOAD = re.compile(r'base64\.b64decode\("([A-Za-z0-9+/=]*)"\)')
-
-
-class SecretFound(MapSageError):
-    """A file that would be shipped to Kaggle holds a credential, or is not a plain file."""
 
 
 def known_secrets(environ=os.environ) -> list[str]:

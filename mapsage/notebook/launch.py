@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mapsage.errors import MapSageError, TrainingFailed
 from mapsage.kaggle import env as kaggle_env
+from mapsage.notebook import die_with_parent
 from mapsage.params import SYNTHETIC, TrainParams, validate
 
 TAIL_LINES = 30
@@ -57,10 +58,14 @@ def training_command(params: TrainParams, config: str | None = None,
 
 
 def stream(cmd: list[str], out=None) -> tuple[int, list[str]]:
-    """Run ``cmd``, echo its merged stdout/stderr line by line; return (exit code, last lines)."""
+    """Run ``cmd``, echo its merged stdout/stderr line by line; return (exit code, last lines).
+
+    ``cmd`` dies with this process (:mod:`mapsage.notebook.die_with_parent`): a killed
+    ``mapsage run`` or a dead kernel leaves no training behind.
+    """
     out = out or sys.stdout
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    with subprocess.Popen(die_with_parent.wrap(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           bufsize=1) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:

@@ -4,7 +4,9 @@ of them, so it is the one module a config lists in ``custom_imports``:
 - ``PerClassIoUMetric`` (below);
 - ``RunResultsHook`` (:mod:`mapsage.results.hook`): metrics.json, pictures and report.md;
 - the ``mapsage_atomic_local`` checkpoint file backend (:mod:`mapsage.training.atomic_checkpoint`);
-- ``CPUDistributedDataParallel`` (:mod:`mapsage.training.distributed`).
+- ``CPUDistributedDataParallel`` (:mod:`mapsage.training.distributed`);
+- ``ResumeGuardHook`` (:mod:`mapsage.training.resume_guard`): vets a loaded checkpoint's metadata;
+- ``FinalValidationHook`` (:mod:`mapsage.training.final_validation`).
 
 ``PerClassIoUMetric`` is mmseg's own ``IoUMetric`` (same per-batch areas, same
 ``total_area_to_metrics``) that additionally
@@ -28,7 +30,9 @@ from mmseg.registry import METRICS
 
 import mapsage.results.hook
 import mapsage.training.atomic_checkpoint
-import mapsage.training.distributed  # noqa: F401  (each registers its part)
+import mapsage.training.distributed
+import mapsage.training.final_validation
+import mapsage.training.resume_guard  # noqa: F401  (each registers its part)
 
 CONFUSION_KEY = "confusion_matrix"
 

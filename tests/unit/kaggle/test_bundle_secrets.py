@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 import mapsage.kaggle.build as kaggle_build
+from mapsage.errors import SecretFound
 from mapsage.kaggle.build import UNPACK_CELL, build, bundle_files, make_bundle
 from mapsage.kaggle.push import PushFailed, push
-from mapsage.kaggle.secrets import SecretFound, scan_folder
+from mapsage.kaggle.secrets import scan_folder
 from mapsage.paths import KERNELS_DIR
 
 # assembled at run time so this file itself holds no credential-shaped text
