@@ -31,7 +31,7 @@ import yaml
 
 from mapsage import paths
 from mapsage.errors import MapSageError, MetadataError
-from mapsage.kaggle.secrets import check_files, shipped_files
+from mapsage.kaggle.secrets import BUNDLE_TAG, check_files, shipped_files
 from mapsage.params import validate
 from mapsage.paths import PROJECT_ROOT
 
@@ -210,7 +210,7 @@ def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
     nb = nbformat.read(prepared, as_version=4)
     sha256 = hashlib.sha256(payload).hexdigest()
     unpack = UNPACK_CELL.format(sha256=sha256, payload=base64.b64encode(payload).decode())
-    nb.cells[:0] = [_tagged_code_cell(unpack, "mapsage-bundle", 0),
+    nb.cells[:0] = [_tagged_code_cell(unpack, BUNDLE_TAG, 0),
                     _tagged_code_cell(PROVISION_CELL, "mapsage-provision", 1)]
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",
                                  "name": "python3"}

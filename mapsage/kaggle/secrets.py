@@ -48,6 +48,7 @@ PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
     ("a Kaggle key (kaggle.json)", re.compile(rb'"key"\s*:\s*"[0-9a-f]{32}"')),
     ("a KAGGLE_KEY assignment", re.compile(rb"KAGGLE_KEY\s*=\s*['\"]?[0-9A-Za-z_]{16,}")),
 )
+BUNDLE_TAG = "mapsage-bundle"  # the tag of the notebook cell that carries the code
 BUNDLE_CELL_PAYLOAD = re.compile(r'base64\.b64decode\("([A-Za-z0-9+/=]*)"\)')
 
 
@@ -160,7 +161,13 @@ def embedded_bundles(notebook: bytes) -> list[tuple[str, bytes]]:
     for cell in cells:
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)
-        for payload in BUNDLE_CELL_PAYLOAD.findall(source):
+        payloads = BUNDLE_CELL_PAYLOAD.findall(source)
+        tags = cell.get("metadata", {}).get("tags", []) if isinstance(cell, dict) else []
+        if BUNDLE_TAG in tags and not payloads:
+            raise SecretFound("the notebook's bundle cell holds no base64 payload this scan can "
+                              "read, so the code it carries cannot be checked for credentials: "
+                              "rebuild it with `mapsage build kaggle`.")
+        for payload in payloads:
             try:
                 archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(payload, validate=True)))
             except (binascii.Error, zipfile.BadZipFile) as exc:

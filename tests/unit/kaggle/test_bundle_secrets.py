@@ -182,3 +182,12 @@ def test_push_scan_opens_the_bundle_inside_the_notebook(tmp_path, kaggle_config)
     with pytest.raises(PushFailed, match="credentials found in"):
         push(leaky, api, log=lambda *_: None)
     assert api.pushed == []
+
+
+def test_a_bundle_cell_the_scan_cannot_read_is_refused(tmp_path, kaggle_config):
+    folder = _built_folder(tmp_path / "k", {"mapsage/__init__.py": "X = 1\n"})
+    notebook = json.loads((folder / "k.ipynb").read_text())
+    notebook["cells"][0]["source"] = "_bundle = base64.b64decode(PAYLOAD_FROM_ELSEWHERE)\n"
+    (folder / "k.ipynb").write_text(json.dumps(notebook))
+    with pytest.raises(SecretFound, match="cannot be checked for credentials"):
+        scan_folder(folder)
