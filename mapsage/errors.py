@@ -28,6 +28,18 @@ class InputError(MapSageError):
     """The data set, work_dir or disk cannot serve the run (checked before training starts)."""
 
 
+class WorkDirBusy(InputError):
+    """Another training process holds the work_dir's lock."""
+
+
+class UnusableCheckpoint(MapSageError):
+    """A resume candidate that is damaged or holds what resume refuses; the next one is tried."""
+
+
+class SecretFound(MapSageError):
+    """A file that would be shipped to Kaggle holds a credential, or is not a plain file."""
+
+
 class MetadataError(MapSageError):
     """kernel-metadata.json would be refused by ``kaggle kernels push``."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -232,6 +233,9 @@ def check_value(param: Param, value: Any) -> Any:
         raise ParamError(
             f"Parameter {param.name!r} = {value!r} is not {param.describe_type()}.{hint}"
         )
+    if param.kind is float and not math.isfinite(value):
+        raise ParamError(f"Parameter {param.name!r} = {value!r} is not a finite number. "
+                         f"Example: {param.name}={_format(param.default)!s}")
     if param.minimum is not None and value < param.minimum:
         raise ParamError(
             f"Parameter {param.name!r} = {value!r} is below its minimum {param.minimum!r}."
@@ -239,6 +243,41 @@ def check_value(param: Param, value: Any) -> Any:
     if param.kind is float and param.minimum == 0.0 and value == 0.0:
         raise ParamError(f"Parameter {param.name!r} must be greater than 0, got {value!r}.")
     return value
+
+
+SEED_LIMIT = 2**32  # numpy's random seed is a 32-bit unsigned integer
+WORKERS_PER_CPU = 4
+
+
+def _check_limits(merged: dict[str, Any]) -> None:
+    """Values the schema's types allow but training cannot run with."""
+    if merged["max_iters"] is not None and merged["max_iters"] < 2:
+        raise ParamError(
+            f"Parameter 'max_iters' = {merged['max_iters']}: the learning-rate schedule needs at "
+            "least 2 iterations (its warm-up ends at iteration 1 and the decay would begin and "
+            "end there). Set max_iters=2 or more."
+        )
+    if merged["seed"] >= SEED_LIMIT:
+        raise ParamError(
+            f"Parameter 'seed' = {merged['seed']} is too large: numpy accepts seeds below "
+            f"2**32 = {SEED_LIMIT}. Use a smaller seed."
+        )
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity), not all the machine has."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def check_runnable_here(params: TrainParams) -> None:
+    """Refuse parameters this machine cannot run (checked where training runs, not at build)."""
+    cpus = usable_cpus()
+    if params.num_workers is not None and params.num_workers > WORKERS_PER_CPU * cpus:
+        raise ParamError(
+            f"Parameter 'num_workers' = {params.num_workers} is more than this machine can run: "
+            f"it has {cpus} usable CPU(s), so at most {WORKERS_PER_CPU * cpus} data-loading "
+            f"workers make sense. Set num_workers={min(cpus, 8)} or less."
+        )
 
 
 def check_intervals(max_iters: int, val_interval: int) -> None:
@@ -265,6 +304,7 @@ def validate(values: Mapping[str, Any]) -> TrainParams:
     """Check values (typed, or text in the grammar of :func:`coerce`) against the schema; fill
     in defaults."""
     merged = {**DEFAULTS, **typed(values)}
+    _check_limits(merged)
     if merged["val_interval"] is not None and merged["max_iters"] is not None:
         check_intervals(merged["max_iters"], merged["val_interval"])
     return TrainParams(merged)

@@ -66,17 +66,22 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
     """Check everything that can be checked cheaply, build the config, train."""
     from mapsage.data.layout import find_loveda
     from mapsage.data.synth import resolve_data_root
+    from mapsage.params import check_runnable_here
     from mapsage.training.data_check import check_data
-    from mapsage.training.device import resolve_device
+    from mapsage.training.device import is_main_process, resolve_device
     from mapsage.training.workdir import check_work_dir
+    from mapsage.training.workdir_lock import lock_work_dir
 
     values, options = parse_assignments(assignments)
     params = validate(values)
+    check_runnable_here(params)
     params = validate({**params.as_dict(), "data_root": str(resolve_data_root(params.data_root))})
     layout = find_loveda(params.data_root)
     check_work_dir(params)
     data = check_data(layout, params.work_dir, crop_size=params.crop_size,
                       check_all=params.check_all_data)
+    if is_main_process():  # held for the process's life; a busy work_dir is refused here
+        lock_work_dir(params.work_dir)
     device = resolve_device(params.device)
     trusted: list = []
     if params.load_from:
@@ -91,7 +96,6 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
     from mapsage.training.atomic_checkpoint import remove_partial_writes
     from mapsage.training.checkpoint import safe_checkpoint_loading
     from mapsage.training.config import amp_dtype_for, build_config
-    from mapsage.training.device import is_main_process
     from mapsage.training.distributed import world_size
     from mapsage.training.preflight import preflight
     from mapsage.training.pretrained import drop_pretrained, ensure_local

@@ -47,6 +47,7 @@ from mapsage import paths
 from mapsage.errors import MapSageError, MetadataError
 from mapsage.kaggle import continuation
 from mapsage.kaggle import env as kaggle_env
+from mapsage.kaggle.secrets import BUNDLE_TAG, check_files, shipped_files
 from mapsage.params import validate
 from mapsage.paths import PROJECT_ROOT
 
@@ -58,7 +59,6 @@ VALID_LANGUAGES = ("python", "r", "rmarkdown")
 VALID_KERNEL_TYPES = ("script", "notebook")
 VALID_PINNING = ("original", "latest")
 BOOLEAN_FIELDS = ("is_private", "enable_gpu", "enable_tpu", "enable_internet")
-SECRET_FILES = ("kaggle.json", ".env", "credentials")
 SOURCES_FILE = "mapsage-sources.json"
 MAPSAGE_FIELDS = ("notebook", "parameters", "loveda_source", "checkpoint_source", "outputs_of",
                   "measures", "also_for_gpus")
@@ -139,28 +139,25 @@ def validate_metadata(meta: dict, folder: Path | None = None) -> list[str]:
     return problems
 
 
-def bundle_files(root: Path = ROOT) -> list[Path]:
-    files = []
-    for package in BUNDLE_PACKAGES:
-        for path in sorted((root / package).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                files.append(path)
-    files += [root / name for name in BUNDLE_FILES]
-    for path in files:
-        if path.name in SECRET_FILES:
-            raise MapSageError(f"refusing to bundle {path}: it looks like a credentials file")
-    return files
+def bundle_files(root: Path | None = None) -> list[Path]:
+    """The files the notebook carries: git-tracked files of the bundled packages (outside a
+    checkout, allowlisted suffixes only), never a symlink (:mod:`mapsage.kaggle.secrets`)."""
+    return shipped_files(root or ROOT, (*BUNDLE_PACKAGES, *BUNDLE_FILES))
 
 
-def make_bundle(root: Path = ROOT) -> bytes:
-    """A deterministic zip of the project code the notebook needs."""
+def make_bundle(root: Path | None = None) -> bytes:
+    """A deterministic zip of the project code the notebook needs, refused if any file in it
+    holds a credential (checked before anything is written)."""
+    root = root or ROOT
+    contents = [(str(path.relative_to(root)), path.read_bytes()) for path in bundle_files(root)]
+    check_files(contents)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in bundle_files(root):
-            info = zipfile.ZipInfo(str(path.relative_to(root)), date_time=(2020, 1, 1, 0, 0, 0))
+        for name, data in contents:
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            archive.writestr(info, path.read_bytes())
+            archive.writestr(info, data)
     return buffer.getvalue()
 
 
@@ -346,6 +343,7 @@ def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
         )
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", owner):
         raise MetadataError(f"owner {owner!r} is not a Kaggle user name")
+    payload = make_bundle()  # refuses credentials before anything is written
     slug = slug_of(spec["title"])
     target = Path(out_dir) / slug
     target.mkdir(parents=True, exist_ok=True)
@@ -360,13 +358,12 @@ def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
                                prepare_only=True, kernel_name="python3", language="python",
                                progress_bar=False)
     nb = nbformat.read(prepared, as_version=4)
-    payload = make_bundle()
     sha256 = hashlib.sha256(payload).hexdigest()
     unpack = UNPACK_CELL.format(sha256=sha256, payload=base64.b64encode(payload).decode())
     loveda = next((s["id"] for s in attached if s["role"] == "loveda"), None)
     checks = FIRST_CHECKS_CELL.format(data_root=run["data_root"], device=run["device"],
                                       loveda_source=loveda)
-    nb.cells[:0] = [_tagged_code_cell(unpack, "mapsage-bundle", 0),
+    nb.cells[:0] = [_tagged_code_cell(unpack, BUNDLE_TAG, 0),
                     _tagged_code_cell(checks, "mapsage-first-checks", 1),
                     _tagged_code_cell(provision_cell(spec), "mapsage-provision", 2)]
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",

@@ -16,53 +16,16 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-import re
 import time
 from pathlib import Path
 
 from mapsage.errors import MapSageError, PushFailed
 from mapsage.kaggle.build import SOURCES_FILE, validate_metadata
+from mapsage.kaggle.secrets import scan_folder
 
 TERMINAL = {"complete", "error", "cancel_acknowledged"}
-_SECRET_PATTERNS = (
-    re.compile(r'"key"\s*:\s*"[0-9a-f]{32}"'),
-    re.compile(r"KAGGLE_KEY\s*=\s*\S+"),
-    re.compile(r"KGAT_[0-9A-Za-z]{16,}"),  # Kaggle API tokens
-)
 
 
-
-
-def known_secrets() -> list[str]:
-    """The local Kaggle credentials' secret values, to make sure none is in a bundle."""
-    secrets = [os.environ[name] for name in ("KAGGLE_KEY", "KAGGLE_API_TOKEN")
-               if os.environ.get(name)]
-    config_dir = Path(os.environ.get("KAGGLE_CONFIG_DIR") or Path.home() / ".kaggle")
-    for name in ("kaggle.json", "access_token"):
-        path = config_dir / name
-        if path.is_file():
-            text = path.read_text().strip()
-            if name == "kaggle.json":
-                with contextlib.suppress(ValueError):
-                    text = json.loads(text).get("key", "")
-            if text:
-                secrets.append(text)
-    return [s for s in secrets if len(s) >= 8]
-
-
-def scan_for_credentials(folder: Path, secrets: list[str] | None = None) -> list[str]:
-    """Files in ``folder`` that hold a credential (a known secret value or a token pattern)."""
-    secrets = known_secrets() if secrets is None else secrets
-    hits = []
-    for path in sorted(Path(folder).rglob("*")):
-        if not path.is_file():
-            continue
-        text = path.read_bytes().decode("utf-8", "replace")
-        if path.name in ("kaggle.json", "access_token") or any(s in text for s in secrets) \
-                or any(p.search(text) for p in _SECRET_PATTERNS):
-            hits.append(str(path))
-    return hits
 
 
 def official_api():
@@ -169,9 +132,10 @@ def push(bundle: Path, api=None, *, wait: bool = True, poll_s: float = 30.0,
     problems = validate_metadata(meta, bundle)
     if problems:
         raise PushFailed("kernel-metadata.json is invalid:\n" + "\n".join(f"  - {p}" for p in problems))
-    leaked = scan_for_credentials(bundle)
+    leaked = scan_folder(bundle)  # the files, and the code bundle inside the notebook
     if leaked:
-        raise PushFailed(f"refusing to push: credentials found in {', '.join(leaked)}")
+        raise PushFailed("refusing to push: credentials found in\n"
+                         + "\n".join(f"  - {line}" for line in leaked))
     api = api or official_api()
     check_sources(bundle, api, log)
     log(f"pushing {bundle} as {meta['id']} ...")

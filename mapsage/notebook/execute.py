@@ -32,11 +32,26 @@ def load_parameter_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise MapSageError(f"Parameter file {str(path)!r} does not exist.")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        reason = getattr(exc, "problem", None) or type(exc).__name__
+        raise MapSageError(
+            f"Parameter file {str(path)!r} is not valid YAML{at}: {reason}. It must hold "
+            "'name: value' lines, e.g. 'max_iters: 200'."
+        ) from None
     if not isinstance(data, dict):
         raise MapSageError(
             f"Parameter file {str(path)!r} must hold a mapping of parameter: value, "
             f"got {type(data).__name__}."
+        )
+    bad = [key for key in data if not isinstance(key, str)]
+    if bad:
+        raise MapSageError(
+            f"Parameter file {str(path)!r}: {bad[0]!r} is not a parameter name (names are "
+            "words such as max_iters)."
         )
     return data
 

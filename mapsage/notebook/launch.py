@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mapsage.errors import MapSageError, TrainingFailed
 from mapsage.kaggle import env as kaggle_env
+from mapsage.notebook import die_with_parent
 from mapsage.params import (
     PRETRAINED_AUTO,
     PRETRAINED_IMAGENET,
@@ -71,13 +72,15 @@ def stream(cmd: list[str], out=None) -> tuple[int, list[str]]:
     Output is passed on in the chunks the pipe delivers (everything written since the last
     read), not line by line: in a Jupyter kernel every flush is a message to the notebook
     client and an output in the notebook, and a burst of hundreds of lines (mmengine prints
-    its whole config) is then a handful of messages instead of hundreds.
+    its whole config) is then a handful of messages instead of hundreds. ``cmd`` dies with this
+    process (:mod:`mapsage.notebook.die_with_parent`): a killed ``mapsage run`` or a dead kernel
+    leaves no training behind.
     """
     out = out or sys.stdout
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     partial = ""
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+    with subprocess.Popen(die_with_parent.wrap(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
         assert proc.stdout is not None
         fd = proc.stdout.fileno()
         while chunk := os.read(fd, CHUNK_BYTES):

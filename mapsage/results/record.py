@@ -36,6 +36,22 @@ def _check_metrics(path: Path, data: Any) -> dict:
         _expect(isinstance(data.get(key), kind), path, key, "a number", data.get(key))
     best, final = data.get("best"), data.get("final")
     _expect(isinstance(best, dict), path, "best", "an object", best)
+    _expect(best.get("mIoU") is None or isinstance(best.get("mIoU"), _NUMBER), path, "best.mIoU",
+            "a number", best.get("mIoU"))
+    _expect(isinstance(best.get("iteration"), int), path, "best.iteration", "an iteration number",
+            best.get("iteration"))
+    for key in ("environment", "batch"):
+        _expect(isinstance(data.get(key, {}), dict), path, key, "an object", data.get(key))
+    history = data.get("history")
+    _expect(isinstance(history, dict), path, "history", "an object with train and val", history)
+    for part, value_key in (("train", "loss"), ("val", "mIoU")):
+        rows = history.get(part)
+        _expect(isinstance(rows, list), path, f"history.{part}", "a list", rows)
+        for i, row in enumerate(rows):
+            _expect(isinstance(row, dict) and isinstance(row.get("iteration"), _NUMBER)
+                    and (row.get(value_key) is None or isinstance(row.get(value_key), _NUMBER)),
+                    path, f"history.{part}[{i}]", f"{{iteration: number, {value_key}: number}}",
+                    row)
     _expect(isinstance(final, dict) and isinstance(final.get("per_class"), dict), path,
             "final.per_class", "an object of classes", final)
     for cls, values in final["per_class"].items():

@@ -26,12 +26,26 @@ BACKEND = "mapsage_atomic_local"
 PREFIX, SUFFIX = ".", ".partial"
 
 
+def current_umask() -> int:
+    """This process's umask, read without changing it where Linux shows it (/proc)."""
+    status = Path("/proc/self/status")
+    for line in status.read_text().splitlines() if status.is_file() else []:
+        if line.startswith("Umask:"):
+            return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: set it and put it back
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(data: bytes, path: str | Path) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename; the file gets the
+    permissions a plain ``open(path, "wb")`` would give (``mkstemp`` makes it 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f"{PREFIX}{path.name}.", suffix=SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o666 & ~current_umask())
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

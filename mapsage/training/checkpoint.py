@@ -128,6 +128,69 @@ def _describe_refusal(path: Path, refused: list[str], role: str) -> MapSageError
     )
 
 
+# what torch.save wrote before torch 1.6 (or with _use_new_zipfile_serialization=False): a pickle
+# (protocol 2) of torch's magic number 0x1950a86a20f9469cfc6c, before any zip
+LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+
+
+def torch_reason(exc: BaseException) -> str:
+    """What went wrong in a ``torch.load``, without torch's advice to retry with
+    ``weights_only=False`` (which would run the file's code)."""
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    elif "weights_only" in text:
+        text = text.split("\n", 1)[0]
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0] if lines else 'no details'}"
+
+
+def check_archive(path: Path, role: str) -> None:
+    """Refuse a file that is not a complete torch zip archive, saying which case it is."""
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as fh:
+            head = fh.read(len(LEGACY_MAGIC))
+        if head == LEGACY_MAGIC:
+            raise MapSageError(
+                f"{role} {str(path)!r} is an old-format torch checkpoint (written by torch < 1.6, "
+                "or with _use_new_zipfile_serialization=False), not the zip format MapSage "
+                "reads. Re-save it with a current torch: torch.save(torch.load(old, "
+                "weights_only=True), new)."
+            )
+        raise MapSageError(
+            f"{role} {str(path)!r} is not a torch checkpoint (not a torch zip archive; "
+            f"{path.stat().st_size} bytes). It may be truncated by an interrupted copy or "
+            "download: copy it again, or use another checkpoint."
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise MapSageError(
+            f"{role} {str(path)!r} is a damaged zip archive ({type(exc).__name__}: {exc}). "
+            "Copy it again, or use another checkpoint."
+        ) from exc
+    if bad is not None:
+        raise MapSageError(
+            f"{role} {str(path)!r} is corrupt: its member {bad!r} fails its CRC check (damaged "
+            "on disk or in a copy). Copy it again, or use another checkpoint."
+        )
+
+
+def load_checkpoint_file(path: Path, extra: list | None = None, role: str = "load_from"):
+    """The whole checkpoint, read with the safe unpickler; any failure is a MapSageError."""
+    import torch
+
+    try:
+        with safe_checkpoint_loading(extra):
+            return torch.load(str(path), map_location="cpu", mmap=True, weights_only=True)
+    except Exception as exc:  # torch raises many types for damaged or refused content
+        raise MapSageError(
+            f"{role} {str(path)!r} cannot be loaded ({torch_reason(exc)}). It is damaged or "
+            "was not written by mmengine: copy it again, or use another checkpoint."
+        ) from exc
+
+
 def check_checkpoint(path: str | Path, *, trust: bool = False,
                      role: str = "load_from") -> tuple[Path, list]:
     """Fail early and clearly when ``path`` is missing, corrupt or needs globals we don't allow.
@@ -143,18 +206,13 @@ def check_checkpoint(path: str | Path, *, trust: bool = False,
             f"{role} {str(path)!r} does not exist. Point {role} at a .pth checkpoint "
             "(e.g. a previous run's best_mIoU_iter_N.pth), or set it to None."
         )
-    if not zipfile.is_zipfile(path):
-        raise MapSageError(
-            f"{role} {str(path)!r} is not a torch checkpoint (not a torch zip archive; "
-            f"{path.stat().st_size} bytes). It may be truncated by an interrupted copy or "
-            "download: copy it again, or use another checkpoint."
-        )
+    check_archive(path, role)
     try:
         found = set(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
     except Exception as exc:  # torch raises several types for a damaged archive
         raise MapSageError(
-            f"{role} {str(path)!r} cannot be read as a checkpoint ({type(exc).__name__}: "
-            f"{exc}). It is probably corrupt: copy it again, or use another checkpoint."
+            f"{role} {str(path)!r} cannot be read as a checkpoint ({torch_reason(exc)}). It is "
+            "probably corrupt: copy it again, or use another checkpoint."
         ) from exc
     refused = sorted(found - allowed_names())
     if refused and not trust:
@@ -165,6 +223,21 @@ def check_checkpoint(path: str | Path, *, trust: bool = False,
     return path, trusted_globals(refused)
 
 
+def loads_pretrained(kind) -> bool:
+    """Whether an ``init_cfg`` ``type`` builds mmengine's PretrainedInit (or a subclass), however
+    it is spelled (``'Pretrained'``, ``'mmengine.Pretrained'``, ``'mmseg.Pretrained'``, the
+    class itself): resolved through the registry mmengine builds it with."""
+    from mmengine.model.weight_init import PretrainedInit
+    from mmseg.registry import WEIGHT_INITIALIZERS
+
+    if isinstance(kind, str):
+        try:
+            kind = WEIGHT_INITIALIZERS.get(kind)
+        except (KeyError, ImportError, AttributeError):  # mmengine will say it is unknown
+            return False
+    return isinstance(kind, type) and issubclass(kind, PretrainedInit)
+
+
 def init_checkpoints(model_cfg) -> list[tuple[str, Path]]:
     """Local files the model's ``init_cfg=dict(type='Pretrained', checkpoint=...)`` (or a legacy
     ``pretrained=...``) will load, as (config key, path). URLs (``https://``, ``open-mmlab://``)
@@ -173,7 +246,7 @@ def init_checkpoints(model_cfg) -> list[tuple[str, Path]]:
     while stack:
         where, node = stack.pop()
         if isinstance(node, dict):
-            if node.get("type") == "Pretrained":
+            if "type" in node and loads_pretrained(node["type"]):
                 found.append((f"{where}.checkpoint", node.get("checkpoint")))
             if isinstance(node.get("pretrained"), str):
                 found.append((f"{where}.pretrained", node["pretrained"]))
@@ -205,10 +278,7 @@ def force_weights_only(environ=os.environ) -> str | None:
 
 def load_state_dict(path: Path, extra: list | None = None) -> dict:
     """The model weights of a checkpoint, read with the safe unpickler."""
-    import torch
-
-    with safe_checkpoint_loading(extra):
-        checkpoint = torch.load(str(path), map_location="cpu", mmap=True, weights_only=True)
+    checkpoint = load_checkpoint_file(path, extra)
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         raise MapSageError(f"load_from {str(path)!r} holds no state_dict of model weights.")

@@ -187,6 +187,8 @@ def apply_device(cfg: Config, *, device: str, distributed: bool, amp: bool,
 
 RESULTS_HOOK = "RunResultsHook"  # mapsage.results.hook
 TIME_BUDGET_HOOK = "TimeBudgetHook"  # mapsage.training.time_budget
+GUARD_HOOK = "ResumeGuardHook"  # mapsage.training.resume_guard
+FINAL_VALIDATION_HOOK = "FinalValidationHook"  # mapsage.training.final_validation
 PLUGINS = "mapsage.training.plugins"  # registers every MapSage addition (hook, metric, backend)
 
 
@@ -221,11 +223,15 @@ def apply_run(cfg: Config, p: TrainParams, config_file: Path) -> None:
     for key in ("val_evaluator", "test_evaluator"):
         if cfg[key].get("type") == "IoUMetric":
             cfg[key]["type"] = METRIC
-    hooks = [h for h in cfg.get("custom_hooks", []) if h.get("type") != RESULTS_HOOK]
+    ours = (RESULTS_HOOK, GUARD_HOOK, FINAL_VALIDATION_HOOK, TIME_BUDGET_HOOK)
+    hooks = [h for h in cfg.get("custom_hooks", []) if h.get("type") not in ours]
     cfg.custom_hooks = [*hooks, dict(type=RESULTS_HOOK, model=p.model, config=str(config_file),
-                                     params=resolved_params(cfg, p))]
-    # the time budget (mapsage.training.time_budget): inert without a limit off Kaggle
-    cfg.custom_hooks = [*(h for h in cfg.custom_hooks if h.get("type") != TIME_BUDGET_HOOK),
+                                     params=resolved_params(cfg, p)),
+                        # vets a loaded checkpoint's metadata before mmengine acts on it
+                        dict(type=GUARD_HOOK, priority="HIGHEST"),
+                        # a run resumed at its end still reports a validation of its last iteration
+                        dict(type=FINAL_VALIDATION_HOOK),
+                        # the time_limit parameter: inert without a limit off Kaggle
                         dict(type=TIME_BUDGET_HOOK, time_limit=p.time_limit)]
     imports = list(cfg.get("custom_imports", {}).get("imports", []))
     cfg.custom_imports = dict(imports=[*imports, *([PLUGINS] if PLUGINS not in imports else [])],

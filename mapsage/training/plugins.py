@@ -5,7 +5,9 @@ of them, so it is the one module a config lists in ``custom_imports``:
 - ``RunResultsHook`` (:mod:`mapsage.results.hook`): metrics.json, pictures and report.md;
 - the ``mapsage_atomic_local`` checkpoint file backend (:mod:`mapsage.training.atomic_checkpoint`);
 - ``CPUDistributedDataParallel`` (:mod:`mapsage.training.distributed`);
-- ``TimeBudgetHook`` (:mod:`mapsage.training.time_budget`): the ``time_limit`` parameter.
+- ``TimeBudgetHook`` (:mod:`mapsage.training.time_budget`): the ``time_limit`` parameter;
+- ``ResumeGuardHook`` (:mod:`mapsage.training.resume_guard`): vets a loaded checkpoint's metadata;
+- ``FinalValidationHook`` (:mod:`mapsage.training.final_validation`).
 
 ``PerClassIoUMetric`` is mmseg's own ``IoUMetric`` (same per-batch areas, same
 ``total_area_to_metrics``) that additionally
@@ -30,6 +32,8 @@ from mmseg.registry import METRICS
 import mapsage.results.hook
 import mapsage.training.atomic_checkpoint
 import mapsage.training.distributed
+import mapsage.training.final_validation
+import mapsage.training.resume_guard
 import mapsage.training.time_budget  # noqa: F401  (each registers its part)
 
 CONFUSION_KEY = "confusion_matrix"

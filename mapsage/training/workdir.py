@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mapsage.errors import MapSageError
+from mapsage.errors import InputError, MapSageError
 from mapsage.params import TrainParams
 
 
@@ -26,6 +26,13 @@ def check_work_dir(params: TrainParams) -> None:
             f"work_dir {str(work_dir)!r} is not writable: {str(ancestor)!r} is read-only here. "
             "Choose a writable work_dir (on Kaggle under /kaggle/working: /kaggle/input is "
             "read-only)."
+        )
+    data_root = Path(params.data_root).resolve()
+    if work_dir.resolve().is_relative_to(data_root):
+        raise InputError(
+            f"work_dir {str(work_dir)!r} is inside the data set {str(data_root)!r}: checkpoints "
+            "and logs would mix with the images (and a data check or copy would take them "
+            "along). Choose a work_dir outside the data set, e.g. runs/<name>."
         )
     if params.resume or not work_dir.is_dir():
         return

@@ -60,16 +60,17 @@ def test_truncated_newest_checkpoint_is_skipped(synthetic_root, tmp_path):
     newest = work_dir / "iter_40.pth"
     newest.write_bytes(newest.read_bytes()[:5000])
     # what a kill in the middle of an atomic save leaves behind: the temporary file only
-    unfinished = work_dir / ".iter_60.pth.k2x9q1.partial"
+    unfinished = work_dir / ".iter_40.pth.k2x9q1.partial"
     unfinished.write_bytes(b"half a checkpoint")
-    resumed = subprocess.run(_cmd(synthetic_root, work_dir, "resume=auto"), capture_output=True,
-                             text=True, timeout=600)
+    # the same max_iters: resuming with another schedule length is refused (test_resume_security)
+    resumed = subprocess.run(_cmd(synthetic_root, work_dir, "max_iters=40", "resume=auto"),
+                             capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert not unfinished.exists()
     assert f"mapsage: removed {unfinished.name}, an unfinished checkpoint save" in resumed.stdout
     assert "skipping iter_40.pth for resume" in resumed.stdout
     assert "resumed epoch: 0, iter: 20" in resumed.stdout + resumed.stderr
-    assert json.loads((work_dir / "metrics.json").read_text())["iterations"] == 60
+    assert json.loads((work_dir / "metrics.json").read_text())["iterations"] == 40
 
 
 def test_a_failed_save_never_replaces_the_file(tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ import pytest
 
 from mapsage.errors import MapSageError, MetadataError
 from mapsage.kaggle.build import SOURCES_FILE, build, slug_of, validate_metadata
-from mapsage.kaggle.push import scan_for_credentials
+from mapsage.kaggle.secrets import scan_folder as scan_for_credentials
 from mapsage.paths import KERNELS_DIR
 
 KERNEL = KERNELS_DIR / "train-segformer-loveda"
@@ -144,7 +144,7 @@ def test_bundle_holds_no_credentials(built, tmp_path, monkeypatch):
     # the scanner itself finds a planted secret (so the assertion above can fail)
     (built / "notes.txt").write_text(f"token {secret}")
     try:
-        assert scan_for_credentials(built) == [str(built / "notes.txt")]
+        assert scan_for_credentials(built) == [f"{built / 'notes.txt'}: your own Kaggle key"]
     finally:
         (built / "notes.txt").unlink()
 

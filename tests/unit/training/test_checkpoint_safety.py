@@ -23,6 +23,7 @@ from mapsage.training.checkpoint import (
     load_state_dict,
     safe_checkpoint_loading,
 )
+from mapsage.training.workdir_lock import LOCK_NAME
 
 
 class CreatesMarker:
@@ -138,7 +139,9 @@ def test_resuming_a_run_of_another_model_is_refused_before_training(tmp_path, sy
     work_dir = tmp_path / "w"
     work_dir.mkdir()
     earlier = work_dir / "iter_2.pth"
-    torch.save({"meta": {"iter": 2}, "state_dict": _model("tiny").state_dict()}, earlier)
+    hub = {"log_scalars": {}, "runtime_info": {}, "resumed_keys": {}}
+    torch.save({"meta": {"iter": 2, "epoch": 0}, "message_hub": hub,
+                "state_dict": _model("tiny").state_dict()}, earlier)
     before = earlier.read_bytes()
     proc = _train(synthetic_root, work_dir, "model=b0", "resume=auto")
     assert proc.returncode == 2, proc.stderr[-2000:]
@@ -148,7 +151,8 @@ def test_resuming_a_run_of_another_model_is_refused_before_training(tmp_path, sy
     assert ("backbone.layers.0.0.projection.weight: checkpoint (16, 3, 7, 7) vs model "
             "(32, 3, 7, 7)") in proc.stderr
     assert earlier.read_bytes() == before
-    assert sorted(p.name for p in work_dir.iterdir()) == ["iter_2.pth"]
+    # only the run's claim on the folder (its lock) is new
+    assert sorted(p.name for p in work_dir.iterdir()) == [LOCK_NAME, "iter_2.pth"]
 
 
 def test_init_cfg_checkpoints_are_vetted_even_when_the_environment_disables_weights_only(

@@ -1,0 +1,70 @@
+"""One run per work_dir: the training process holds an exclusive lock on it for its whole life.
+
+The lock is ``fcntl.flock`` on ``<work_dir>/.mapsage.lock``, which also records the holder's pid.
+The kernel releases it when the process ends, however it ends (SIGKILL included), so a stale
+file never blocks a later run. Under torchrun rank 0 holds it for the group. A second run into
+a busy work_dir is refused before it touches anything there: no ``.partial`` leftovers removed,
+no checkpoint, log or config written.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from mapsage.errors import InputError, WorkDirBusy
+
+LOCK_NAME = ".mapsage.lock"
+_held: dict[Path, int] = {}  # work_dir -> open descriptor, kept until the process exits
+
+
+def holder_of(work_dir: str | Path) -> str | None:
+    """The pid recorded by the run holding ``work_dir``'s lock (None when it is free)."""
+    path = Path(work_dir) / LOCK_NAME
+    if not path.is_file():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+    finally:
+        os.close(fd)
+    return None
+
+
+def lock_work_dir(work_dir: str | Path) -> Path:
+    """Take ``work_dir`` for this process (creating the folder), or raise WorkDirBusy naming the
+    pid that holds it. Taking it again in the same process is a no-op."""
+    work_dir = Path(work_dir).resolve()
+    if work_dir in _held:
+        return work_dir / LOCK_NAME
+    work_dir.mkdir(parents=True, exist_ok=True)
+    path = work_dir / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError as exc:
+        raise InputError(f"work_dir {str(work_dir)!r}: its lock file {path} cannot be opened "
+                         f"for writing ({exc.strerror}). Choose a work_dir you own.") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise WorkDirBusy(
+            f"work_dir {str(work_dir)!r} is in use by another MapSage training run (pid {pid}). "
+            "Two runs in one folder would overwrite each other's checkpoints: wait for it to "
+            f"finish (or stop it: kill {pid}), or choose another work_dir. Nothing was changed."
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _held[work_dir] = fd
+    return path
+
+
+def unlock_work_dir(work_dir: str | Path) -> None:
+    """Release ``work_dir`` early (the lock otherwise lasts until the process exits)."""
+    fd = _held.pop(Path(work_dir).resolve(), None)
+    if fd is not None:
+        os.close(fd)

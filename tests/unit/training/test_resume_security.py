@@ -1,0 +1,341 @@
+"""Resume trusts nothing in a checkpoint: no string in its metadata runs, no path in it is deleted.
+
+The attacks are the ones an adversarial review reproduced against mmengine 0.10.7's resume:
+``meta['config']`` is handed to ``Config.fromstring`` (which executes it), and the message hub's
+``best_ckpt`` is a path CheckpointHook deletes at the next improvement. Each test edits a real
+checkpoint of a real (tiny) run with the safe loader, resumes with the real training command, and
+checks the marker file or victim folder.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from mapsage.errors import MapSageError, UnusableCheckpoint
+from mapsage.training.checkpoint import check_checkpoint, load_checkpoint_file, load_state_dict
+from mapsage.training.checkpoint_names import best_checkpoint, iter_checkpoints
+from mapsage.training.resume import newest_valid_checkpoint
+from mapsage.training.resume_guard import sanitise, vet_resume_candidate
+from mapsage.training.workdir_lock import LOCK_NAME
+
+RUN = ["max_iters=4", "val_interval=2", "checkpoint_interval=2", "num_workers=0", "batch_size=4"]
+
+
+def _train(data, work_dir, *extra):
+    return subprocess.run(
+        [sys.executable, "-m", "mapsage.train", f"data_root={data}", f"work_dir={work_dir}",
+         *RUN, *extra], capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def finished_run(synthetic_root, tmp_path_factory) -> Path:
+    """A run of 4 iterations: iter_2.pth, iter_4.pth, a best checkpoint, logs, metrics."""
+    work_dir = tmp_path_factory.mktemp("finished") / "runA"
+    proc = _train(synthetic_root, work_dir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work_dir
+
+
+def _copy(run: Path, where: Path) -> Path:
+    target = where / "runB"
+    shutil.copytree(run, target, symlinks=True)  # cp -a
+    return target
+
+
+def _edit(path: Path, change) -> None:
+    checkpoint = load_checkpoint_file(path, role="checkpoint")  # memory-maps the file
+    change(checkpoint)
+    edited = path.with_suffix(".edited")
+    torch.save(checkpoint, edited)
+    edited.replace(path)  # a new file: the mapped one is not truncated under the tensors
+
+
+def _rewind_to_iter_2(work_dir: Path, change) -> None:
+    """Resume from iter_2.pth (iter_4.pth gone), so iterations 3-4 train and validate again;
+    ``change`` edits iter_2.pth. ``best_score`` is lowered so that iteration 4 is a new best and
+    CheckpointHook removes the previous best checkpoint, the step that deletes ``best_ckpt``."""
+    (work_dir / "iter_4.pth").unlink()
+
+    def edit(checkpoint):
+        checkpoint["message_hub"]["runtime_info"]["best_score"] = -1.0
+        change(checkpoint)
+
+    _edit(work_dir / "iter_2.pth", edit)
+
+
+def _files(folder: Path) -> dict[str, int]:
+    """Every file under ``folder`` with its size, but the work_dir lock (the run's claim)."""
+    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*")
+            if p.name != LOCK_NAME}
+
+
+@pytest.mark.slow
+def test_a_config_string_in_meta_never_runs(finished_run, synthetic_root, tmp_path):
+    work_dir = _copy(finished_run, tmp_path)
+    marker = tmp_path / "PWNED"
+
+    def plant(checkpoint):
+        checkpoint["meta"]["config"] = f"x = __import__('os').system('touch {marker}')\n"
+
+    _edit(work_dir / "iter_4.pth", plant)
+    proc = _train(synthetic_root, work_dir, "resume=auto")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"mapsage: resuming from {work_dir / 'iter_4.pth'}" in proc.stdout
+    assert not marker.exists(), "the checkpoint's meta['config'] was executed"
+
+
+@pytest.mark.slow
+def test_best_ckpt_outside_the_work_dir_is_never_removed(finished_run, synthetic_root, tmp_path):
+    work_dir = _copy(finished_run, tmp_path)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "thesis.tex").write_text("years of work")
+
+    def plant(checkpoint):
+        checkpoint["message_hub"]["runtime_info"]["best_ckpt"] = str(victim)
+
+    _rewind_to_iter_2(work_dir, plant)
+    proc = _train(synthetic_root, work_dir, "resume=auto")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (victim / "thesis.tex").read_text() == "years of work"
+    assert f"ignoring best_ckpt={str(victim)!r} from the checkpoint" in proc.stdout + proc.stderr
+    assert (work_dir / "best_mIoU_iter_4.pth").is_file(), "iteration 4 was a new best"
+
+
+@pytest.mark.slow
+def test_a_copied_run_never_deletes_the_original(finished_run, synthetic_root, tmp_path):
+    original = _copy(finished_run, tmp_path / "a")  # its best_ckpt names finished_run's files
+    before = _files(finished_run)
+    copied = tmp_path / "copy"
+    shutil.copytree(original, copied, symlinks=True)
+    _rewind_to_iter_2(copied, lambda checkpoint: None)
+    (best,) = [p.name for p in copied.glob("best_*.pth")]
+    proc = _train(synthetic_root, copied, "resume=auto")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _files(finished_run) == before, "resuming the copy changed the original run"
+    assert "outside this work_dir (a copied run?)" in proc.stdout + proc.stderr
+    # the copy's own previous best is the one replaced, inside the copy
+    assert not (copied / best).exists() and (copied / "best_mIoU_iter_4.pth").is_file()
+
+
+def _replace_strings(node, make):
+    """``node`` with every string value (at any depth) replaced by ``make(i)``, i counting."""
+    count = 0
+
+    def walk(value):
+        nonlocal count
+        if isinstance(value, str):
+            count += 1
+            return make(count)
+        if isinstance(value, dict):
+            return type(value)((k, walk(v)) for k, v in value.items())
+        if isinstance(value, (list, tuple)):
+            return type(value)(walk(v) for v in value)
+        return value
+
+    return walk(node), lambda: count
+
+
+def _plant_everywhere(checkpoint, make) -> int:
+    """Every string in ``meta`` and in the message hub's information becomes ``make(i)``; the
+    config keys mmengine could parse and every path CheckpointHook deletes are among them."""
+    checkpoint["meta"]["config"] = "placeholder"
+    info = checkpoint["message_hub"]["runtime_info"]
+    info["best_ckpt"] = info["best_ckpt_mIoU"] = info["last_ckpt"] = "placeholder"
+    total = 0
+    for owner, key in ((checkpoint, "meta"), (checkpoint["message_hub"], "runtime_info"),
+                       (checkpoint["message_hub"], "resumed_keys")):
+        owner[key], counted = _replace_strings(owner[key], make)
+        total += counted()
+    return total
+
+
+@pytest.mark.slow
+def test_no_string_in_a_resumed_checkpoint_is_executed(finished_run, synthetic_root, tmp_path):
+    work_dir = _copy(finished_run, tmp_path)
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    planted = []
+
+    def snippet(i):
+        path = markers / f"ran-{i}"
+        return (f"__import__('pathlib').Path({str(path)!r}).touch()\n"
+                f"import os; os.system('touch {path}-shell')\n")
+
+    def plant(checkpoint):
+        planted.append(_plant_everywhere(checkpoint, snippet))
+
+    _rewind_to_iter_2(work_dir, plant)
+    assert planted[0] >= 15, "the walk reached the checkpoint's strings"
+    proc = _train(synthetic_root, work_dir, "resume=auto")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "resumed epoch: 0, iter: 2" in proc.stdout + proc.stderr
+    assert sorted(markers.iterdir()) == [], "a string from the checkpoint was executed"
+
+
+@pytest.mark.slow
+def test_no_path_in_a_resumed_checkpoint_is_deleted(finished_run, synthetic_root, tmp_path):
+    work_dir = _copy(finished_run, tmp_path)
+    victims = [tmp_path / "victim-dir", tmp_path / "victim-file.pth",
+               work_dir / "iter_2.pth", work_dir / "metrics.json"]
+    victims[0].mkdir()
+    (victims[0] / "data.txt").write_text("keep me")
+    victims[1].write_bytes(b"keep me")
+    planted = []
+
+    def plant(checkpoint):
+        planted.append(_plant_everywhere(checkpoint, lambda i: str(victims[i % len(victims)])))
+        checkpoint["message_hub"]["runtime_info"]["keep_ckpt_ids"] = [str(victims[0])]
+        checkpoint["message_hub"]["runtime_info"]["best_score"] = -1.0
+
+    _edit(work_dir / "iter_2.pth", plant)  # keep iter_4 as the newest: its file names victims
+    (work_dir / "iter_4.pth").unlink()
+    proc = _train(synthetic_root, work_dir, "resume=auto")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (victims[0] / "data.txt").read_text() == "keep me"
+    assert victims[1].read_bytes() == b"keep me"
+    assert (work_dir / "iter_2.pth").is_file() and (work_dir / "metrics.json").is_file()
+    assert planted[0] >= 15, "the walk reached the checkpoint's strings"
+
+
+@pytest.mark.slow
+def test_meta_holding_objects_is_refused_naming_the_key(finished_run, tmp_path):
+    work_dir = _copy(finished_run, tmp_path)
+
+    def plant(checkpoint):  # an object the allowlist admits (as the message hub needs it)
+        checkpoint["meta"]["config"] = checkpoint["message_hub"]["log_scalars"]["train/loss"]
+
+    _edit(work_dir / "iter_4.pth", plant)
+    with pytest.raises(UnusableCheckpoint, match=r"meta\.config \(HistoryBuffer\)"):
+        vet_resume_candidate(work_dir / "iter_4.pth", work_dir)
+    assert newest_valid_checkpoint(work_dir) == work_dir / "iter_2.pth"
+
+
+def test_sanitise_keeps_only_what_checkpoint_hook_needs(tmp_path):
+    work_dir = tmp_path / "run"
+    work_dir.mkdir()
+    (work_dir / "best_mIoU_iter_2.pth").write_bytes(b"x")
+    checkpoint = {
+        "meta": {"iter": 2, "epoch": 0, "seed": 2**40, "config": "import os", "cfg": "x = 1"},
+        "message_hub": {"log_scalars": {}, "resumed_keys": {"best_ckpt": True, "cfg": True},
+                        "runtime_info": {
+                            "best_ckpt": "/elsewhere/best_mIoU_iter_2.pth",
+                            "best_ckpt_aAcc": str(work_dir / "iter_2.pth"),
+                            "best_score": float("nan"), "best_score_aAcc": 50.0,
+                            "keep_ckpt_ids": [2, "../../x"], "cfg": "import os",
+                            "confusion_matrix": [[1]]}},
+    }
+    notes = sanitise(checkpoint, work_dir)
+    assert checkpoint["meta"] == {"iter": 2, "epoch": 0}
+    assert checkpoint["message_hub"]["runtime_info"] == {
+        "best_ckpt": str(work_dir.resolve() / "best_mIoU_iter_2.pth"), "best_score_aAcc": 50.0}
+    assert checkpoint["message_hub"]["resumed_keys"] == {"best_ckpt": True}
+    assert len(notes) == 5 and any("seed=1099511627776" in n for n in notes)
+
+
+def _rewrite_zip(path: Path, change) -> None:
+    """Rewrite the checkpoint archive member by member; ``change(name, data)`` returns the new
+    bytes, or None to leave the member out."""
+    with zipfile.ZipFile(path) as archive:
+        members = [(info, archive.read(info)) for info in archive.infolist()]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for info, data in members:
+            new = change(info.filename, data)
+            if new is not None:
+                archive.writestr(info, new)
+    path.write_bytes(buffer.getvalue())
+
+
+@pytest.mark.slow
+def test_a_damaged_newest_checkpoint_with_readable_data_pkl_is_skipped(finished_run, tmp_path):
+    work_dir = _copy(finished_run, tmp_path)
+    newest = work_dir / "iter_4.pth"
+    _rewrite_zip(newest, lambda name, data: None if name.endswith("/data/0") else data)
+    check_checkpoint(newest, role="checkpoint")  # data.pkl alone looks fine
+    with pytest.raises(UnusableCheckpoint, match="cannot be loaded") as err:
+        vet_resume_candidate(newest, work_dir)
+    assert "weights_only" not in str(err.value)
+    assert newest_valid_checkpoint(work_dir) == work_dir / "iter_2.pth"
+
+
+@pytest.mark.slow
+def test_a_crc_corrupt_member_is_named(finished_run, tmp_path):
+    work_dir = _copy(finished_run, tmp_path)
+    newest = work_dir / "iter_4.pth"
+    with zipfile.ZipFile(newest) as archive:
+        info = next(i for i in archive.infolist() if i.filename.endswith("/data/0"))
+    raw = bytearray(newest.read_bytes())
+    header = info.header_offset  # local header: name length at +26, extra length at +28
+    start = header + 30 + int.from_bytes(raw[header + 26:header + 28], "little") \
+        + int.from_bytes(raw[header + 28:header + 30], "little")
+    raw[start] ^= 0xFF  # one flipped bit pattern inside the stored tensor bytes, same size
+    newest.write_bytes(bytes(raw))
+    with pytest.raises(MapSageError, match=f"its member {info.filename!r} fails its CRC check"):
+        check_checkpoint(newest, role="checkpoint")
+    assert newest_valid_checkpoint(work_dir) == work_dir / "iter_2.pth"
+
+
+def test_an_old_format_checkpoint_is_named_as_such(tmp_path):
+    old = tmp_path / "old.pth"
+    torch.save({"state_dict": {"w": torch.ones(2)}}, old, _use_new_zipfile_serialization=False)
+    with pytest.raises(MapSageError, match="old-format torch checkpoint") as err:
+        check_checkpoint(old)
+    assert "truncated" not in str(err.value)
+
+
+def test_load_failures_never_advise_weights_only_false(tmp_path):
+    import fractions
+
+    crafted = tmp_path / "extra.pth"
+    torch.save({"state_dict": {"w": torch.ones(1)}, "meta": fractions.Fraction(1, 3)}, crafted)
+    with pytest.raises(MapSageError) as err:
+        load_state_dict(crafted)
+    assert "fractions.Fraction" in str(err.value)
+    assert "weights_only" not in str(err.value) and "arbitrary code" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_stray_names_are_not_checkpoints(finished_run, tmp_path):
+    work_dir = _copy(finished_run, tmp_path)
+    shutil.copy(work_dir / "iter_4.pth", work_dir / "iter_20 (copy).pth")
+    shutil.copy(work_dir / "iter_4.pth", work_dir / "iter_30.pth.bak")
+    (best,) = work_dir.glob("best_mIoU_iter_*.pth")
+    shutil.copy(best, work_dir / "best_mIoU_iter_10_old.pth")
+    assert iter_checkpoints(work_dir) == [work_dir / "iter_4.pth", work_dir / "iter_2.pth"]
+    assert best_checkpoint(work_dir) == best
+    assert newest_valid_checkpoint(work_dir) == work_dir / "iter_4.pth"
+
+
+@pytest.mark.slow
+def test_resuming_with_another_schedule_length_is_refused(finished_run, synthetic_root,
+                                                         tmp_path):
+    work_dir = _copy(finished_run, tmp_path)
+    before = _files(work_dir)
+    proc = _train(synthetic_root, work_dir, "resume=auto", "max_iters=8")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert "schedule ends at iteration 4" in proc.stderr and "max_iters=4" in proc.stderr
+    assert "learning rate 0" in proc.stderr
+    assert _files(work_dir) == before, "nothing is written when resume is refused"
+
+
+@pytest.mark.slow
+def test_checkpoints_that_all_fail_vetting_are_not_overwritten(finished_run, tmp_path):
+    from mapsage.params import validate
+    from mapsage.training.resume import select_resume
+
+    work_dir = _copy(finished_run, tmp_path)
+    for name in ("iter_2.pth", "iter_4.pth"):
+        (work_dir / name).write_bytes((work_dir / name).read_bytes()[:4000])
+    with pytest.raises(MapSageError, match=r"none of the checkpoints .* \(iter_4.pth, "
+                                           r"iter_2.pth\) can be resumed"):
+        select_resume(None, validate({"work_dir": str(work_dir), "resume": "auto"}))
