@@ -185,10 +185,26 @@ def load_checkpoint_file(path: Path, extra: list | None = None, role: str = "loa
         with safe_checkpoint_loading(extra):
             return torch.load(str(path), map_location="cpu", mmap=True, weights_only=True)
     except Exception as exc:  # torch raises many types for damaged or refused content
+        refused = _refused_globals(path, extra)
+        if refused:
+            raise _describe_refusal(path, refused, role) from exc
         raise MapSageError(
             f"{role} {str(path)!r} cannot be loaded ({torch_reason(exc)}). It is damaged or "
             "was not written by mmengine: copy it again, or use another checkpoint."
         ) from exc
+
+
+def _refused_globals(path: Path, extra: list | None) -> list[str]:
+    """The globals ``path`` asks for beyond the allowlist (empty when that cannot be told)."""
+    import torch
+
+    allowed = allowed_names() | {e[1] if isinstance(e, tuple) else
+                                 f"{e.__module__}.{e.__qualname__}" for e in extra or []}
+    try:
+        found = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    except Exception:  # a damaged archive: the caller reports the load failure itself
+        return []
+    return sorted(set(found) - allowed)
 
 
 def check_checkpoint(path: str | Path, *, trust: bool = False,
@@ -276,12 +292,13 @@ def force_weights_only(environ=os.environ) -> str | None:
             "load_from and init_cfg files)")
 
 
-def load_state_dict(path: Path, extra: list | None = None) -> dict:
-    """The model weights of a checkpoint, read with the safe unpickler."""
-    checkpoint = load_checkpoint_file(path, extra)
+def load_state_dict(path: Path, extra: list | None = None, role: str = "load_from") -> dict:
+    """The model weights of a checkpoint, read with the safe unpickler (``role`` names the file
+    in messages)."""
+    checkpoint = load_checkpoint_file(path, extra, role)
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
-        raise MapSageError(f"load_from {str(path)!r} holds no state_dict of model weights.")
+        raise MapSageError(f"{role} {str(path)!r} holds no state_dict of model weights.")
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 

@@ -300,7 +300,7 @@ def check_fits(path: Path, module: Any, extra: list | None = None) -> None:
     """
     from mapsage.training.checkpoint import load_state_dict
 
-    saved = load_state_dict(path, extra)
+    saved = load_state_dict(path, extra, role="pretrained")
     lines = misfits(saved, module.state_dict(), extra_keys_matter=False)
     if not lines:
         return

@@ -143,7 +143,7 @@ def test_resuming_a_run_of_another_model_is_refused_before_training(tmp_path, sy
     torch.save({"meta": {"iter": 2, "epoch": 0}, "message_hub": hub,
                 "state_dict": _model("tiny").state_dict()}, earlier)
     before = earlier.read_bytes()
-    proc = _train(synthetic_root, work_dir, "model=b0", "resume=auto")
+    proc = _train(synthetic_root, work_dir, "model=b0", "resume=auto", "crop_size=128")
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     assert f"Cannot resume from {str(earlier)!r}" in proc.stderr

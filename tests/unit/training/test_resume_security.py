@@ -112,15 +112,24 @@ def test_best_ckpt_outside_the_work_dir_is_never_removed(finished_run, synthetic
 
 @pytest.mark.slow
 def test_a_copied_run_never_deletes_the_original(finished_run, synthetic_root, tmp_path):
-    original = _copy(finished_run, tmp_path / "a")  # its best_ckpt names finished_run's files
-    before = _files(finished_run)
+    original = _copy(finished_run, tmp_path / "a")
     copied = tmp_path / "copy"
     shutil.copytree(original, copied, symlinks=True)
-    _rewind_to_iter_2(copied, lambda checkpoint: None)
-    (best,) = [p.name for p in copied.glob("best_*.pth")]
+    # whichever iteration was best, the copy's iter_2.pth names a best file of the original run
+    # that the copy holds too (under the same name), as after `cp -a` of a run whose best is 2
+    (kept,) = copied.glob("best_*.pth")
+    best = "best_mIoU_iter_2.pth"
+    kept.rename(copied / best)
+    shutil.copy2(copied / best, original / best)
+
+    def point_at_the_original(checkpoint):
+        checkpoint["message_hub"]["runtime_info"]["best_ckpt"] = str(original / best)
+
+    _rewind_to_iter_2(copied, point_at_the_original)
+    before = _files(original)
     proc = _train(synthetic_root, copied, "resume=auto")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert _files(finished_run) == before, "resuming the copy changed the original run"
+    assert _files(original) == before, "resuming the copy changed the original run"
     assert "outside this work_dir (a copied run?)" in proc.stdout + proc.stderr
     # the copy's own previous best is the one replaced, inside the copy
     assert not (copied / best).exists() and (copied / "best_mIoU_iter_4.pth").is_file()
