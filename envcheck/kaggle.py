@@ -19,6 +19,7 @@ from pathlib import Path
 
 from envcheck import loveda, session
 from envcheck.facts import InputDataset
+from mapsage.errors import FirstChecksFailed  # stdlib-only, the one exception hierarchy
 
 _MAX_DEPTH = 4  # checkpoints and wheels: folders below each attached input
 _MAX_DIRS = 2000  # per data set: attached inputs can be large; the scan must stay fast
@@ -115,10 +116,6 @@ def scan_inputs(root: str | Path = "/kaggle/input") -> list[InputDataset]:
 
 
 # --- the first cell of a Kaggle notebook: seconds, standard library, before any pip or build ---
-
-class FirstChecksFailed(RuntimeError):
-    """A cheap check found something no amount of GPU time can fix (e.g. LoveDA not attached)."""
-
 
 @dataclass(frozen=True)
 class FirstCheck:

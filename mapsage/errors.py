@@ -72,3 +72,10 @@ class PreflightError(MapSageError, RuntimeError):
     def __init__(self, report):
         super().__init__(report.errors_text())
         self.report = report
+
+
+class FirstChecksFailed(MapSageError, RuntimeError):
+    """A Kaggle notebook's first, seconds-long checks found what no GPU time can fix (LoveDA not
+    attached, no GPU for a CUDA run, no disk room); the message names each problem."""
+
+    exit_code = RUN_FAILED

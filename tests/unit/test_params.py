@@ -145,3 +145,19 @@ def test_every_route_reads_a_spelling_the_same_way(route, name, text, expected):
     else:
         value = route(name, text)
         assert value == expected and type(value) is type(expected)
+
+
+def test_readme_table_lists_every_parameter_with_its_default(repo_root):
+    """The README's parameter table is checked against the schema (its one source)."""
+    import re
+
+    from mapsage.params import SCHEMA
+
+    readme = (repo_root / "README.md").read_text()
+    rows = re.findall(r"^\| `([a-z_]+)` \| `([^`]*)` \|", readme, flags=re.M)
+    table = {name: default for name, default in rows if name in {p.name for p in SCHEMA}}
+    assert list(table) == [p.name for p in SCHEMA]
+    for param in SCHEMA:
+        expected = "None" if param.default is None else (
+            f'"{param.default}"' if isinstance(param.default, str) else repr(param.default))
+        assert table[param.name] == expected, param.name

@@ -10,7 +10,7 @@ import pytest
 from envcheck import kaggle as envcheck_kaggle
 from envcheck import loveda
 from mapsage.data.layout import find_loveda
-from mapsage.errors import MapSageError
+from mapsage.errors import FirstChecksFailed, MapSageError
 
 
 def _loveda(root: Path, doubled: bool) -> Path:
@@ -58,7 +58,7 @@ def test_too_deep_is_missed_by_both(tmp_path):
 
 def test_missing_loveda_is_an_error_naming_the_data_set(tmp_path):
     (tmp_path / "input" / "other-data").mkdir(parents=True)
-    with pytest.raises(envcheck_kaggle.FirstChecksFailed) as err:
+    with pytest.raises(FirstChecksFailed) as err:
         envcheck_kaggle.run_first_checks(str(tmp_path / "input"), input_root=tmp_path / "input",
                                          working_dir=tmp_path, device="cpu",
                                          loveda_source="alice/loveda")
