@@ -179,6 +179,19 @@ def prebuilt_mmcv_index_url(mmcv_version: str, torch_version: str, cuda_version:
     return PREBUILT_INDEX.format(cuda=cuda_tag(cuda_version), torch=row.torch)
 
 
+def mmcv_build_env(arch_list: str | None, jobs: int, *, cuda: bool) -> dict[str, str]:
+    """The environment of mmcv's source build: compiled ops, CUDA ops when ``cuda`` (for exactly
+    ``arch_list``, e.g. "7.5" or "6.0;7.5"; None: all of torch's architectures, slow), ``jobs``
+    parallel compile jobs. The one definition: envcheck's by-hand remedy and
+    ``python -m mapsage.provision`` both use it."""
+    env = {"TORCH_CUDA_ARCH_LIST": arch_list} if cuda and arch_list else {}
+    env["MMCV_WITH_OPS"] = "1"
+    if cuda:
+        env["FORCE_CUDA"] = "1"
+    env["MAX_JOBS"] = str(max(1, int(jobs)))
+    return env
+
+
 def torch_cuda_arch_list(capabilities: list[tuple[int, int]]) -> str:
     """``[(7, 5)]`` -> ``"7.5"``; ``[(6, 0), (7, 5)]`` -> ``"6.0;7.5"`` (sorted, unique)."""
     return ";".join(f"{major}.{minor}" for major, minor in sorted(set(map(tuple, capabilities))))

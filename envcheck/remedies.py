@@ -11,7 +11,12 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from envcheck.compat import PROJECT_MMCV, prebuilt_mmcv_index_url, torch_cuda_arch_list
+from envcheck.compat import (
+    PROJECT_MMCV,
+    mmcv_build_env,
+    prebuilt_mmcv_index_url,
+    torch_cuda_arch_list,
+)
 from envcheck.facts import Facts
 from envcheck.report import Remedy
 
@@ -30,13 +35,8 @@ def mmcv_source_build_command(mmcv_version: str, arch_list: str | None, jobs: in
     against the installed torch.
     """
     cuda = arch_list is not None if cuda is None else cuda
-    env = []
-    if cuda and arch_list:
-        env.append(f'TORCH_CUDA_ARCH_LIST="{arch_list}"')
-    env.append("MMCV_WITH_OPS=1")
-    if cuda:
-        env.append("FORCE_CUDA=1")
-    env.append(f"MAX_JOBS={max(1, int(jobs))}")
+    env = [f'{k}="{v}"' if k == "TORCH_CUDA_ARCH_LIST" else f"{k}={v}"
+           for k, v in mmcv_build_env(arch_list, jobs, cuda=cuda).items()]
     wd = shlex.quote(wheel_dir)
     return (f'{pip} install "setuptools<82" && {" ".join(env)} {pip} wheel '
             f"--no-build-isolation --no-deps --no-binary mmcv -w {wd} mmcv=={mmcv_version} && "

@@ -184,11 +184,10 @@ def _bin_path(python: str | None) -> str:
 def source_build_step(facts: TorchFacts, arch_list: str, jobs: int, out_dir: Path,
                       python: str | None = None, tree: Path | None = None) -> Step:
     """``pip wheel`` of mmcv: from the index's sdist, or from an unpacked (patched) ``tree``."""
-    env = {"MMCV_WITH_OPS": "1", "MAX_JOBS": str(jobs), "PATH": _bin_path(python)}
-    if facts.cuda:
-        env["FORCE_CUDA"] = "1"
-        if arch_list:
-            env["TORCH_CUDA_ARCH_LIST"] = arch_list
+    from envcheck.compat import mmcv_build_env  # envcheck decides how the ops are built
+
+    env = {**mmcv_build_env(arch_list or None, jobs, cuda=bool(facts.cuda)),
+           "PATH": _bin_path(python)}
     command = [_python(python), "-m", "pip", "wheel", "--no-build-isolation", "--no-deps"]
     command += (["-w", str(out_dir), str(tree)] if tree else
                 ["--no-binary", "mmcv", "-w", str(out_dir), f"mmcv=={MMCV_VERSION}"])
