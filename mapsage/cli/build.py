@@ -9,6 +9,7 @@ HELP = "build pushable Kaggle notebooks from kaggle/*/kernel.json"
 
 
 def add_arguments(p) -> None:
+    """Add this command\'s arguments to its parser ``p``."""
     p.add_argument("target", choices=["kaggle"])
     p.add_argument("--kernel", action="append", default=[], help="kernel folder (default: all)")
     p.add_argument("--owner", help="Kaggle user name (default: KAGGLE_USERNAME / kaggle.json)")
@@ -19,6 +20,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    """Run the command with the parsed ``args``; return its exit code."""
     from mapsage.kaggle.build import BUILD_DIR, build
     from mapsage.paths import KERNELS_DIR
 

@@ -8,11 +8,13 @@ HELP = "check an mmengine config before training"
 
 
 def add_arguments(p) -> None:
+    """Add this command\'s arguments to its parser ``p``."""
     p.add_argument("config")
     p.add_argument("--distributed", action="store_true", help="it will train on several GPUs")
 
 
 def run(args) -> int:
+    """Run the command with the parsed ``args``; return its exit code."""
     from mapsage.training.config_check import check_file
 
     findings = check_file(args.config, distributed=args.distributed)

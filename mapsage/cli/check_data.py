@@ -7,6 +7,7 @@ HELP = "check a LoveDA tree (the check every run makes)"
 
 
 def add_arguments(p) -> None:
+    """Add this command\'s arguments to its parser ``p``."""
     p.add_argument("data_root")
     p.add_argument("--all-masks", action="store_true",
                    help="read every image completely and decode every mask (a training run "
@@ -14,6 +15,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    """Run the command with the parsed ``args``; return its exit code."""
     from mapsage.data.check import check_layout
     from mapsage.data.layout import find_loveda
 

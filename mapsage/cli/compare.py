@@ -9,12 +9,14 @@ HELP = "two runs side by side: per-class IoU change, curves"
 
 
 def add_arguments(p) -> None:
+    """Add this command\'s arguments to its parser ``p``."""
     p.add_argument("run_a")
     p.add_argument("run_b")
     p.add_argument("--out", default="runs/compare", help="where compare.md and the PNG go")
 
 
 def run(args) -> int:
+    """Run the command with the parsed ``args``; return its exit code."""
     from mapsage.results import plots
     from mapsage.results.record import read_metrics
     from mapsage.results.report import compare_table

@@ -12,10 +12,12 @@ PARSER_OPTIONS = {"add_help": False}
 
 
 def add_arguments(p) -> None:
+    """Add this command\'s arguments to its parser ``p``."""
     p.add_argument("envcheck_args", nargs=argparse.REMAINDER)
 
 
 def run(args) -> int:
+    """Run the command with the parsed ``args``; return its exit code."""
     from envcheck.__main__ import main
 
     return main(args.envcheck_args)

@@ -10,11 +10,13 @@ HELP = "generate notebooks from their sources, or check they are in sync"
 
 
 def add_arguments(p) -> None:
+    """Add this command\'s arguments to its parser ``p``."""
     p.add_argument("action", choices=["build", "check"])
     p.add_argument("sources", nargs="*", help="jupytext sources (default: mapsage/notebooks/*.py)")
 
 
 def run(args) -> int:
+    """Run the command with the parsed ``args``; return its exit code."""
     from mapsage.notebook import render
 
     sources = [Path(s) for s in args.sources] or render.sources()

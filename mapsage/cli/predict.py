@@ -10,6 +10,7 @@ HELP = "write LoveDA label PNGs (classes 1..7) for a folder of images with a che
 
 
 def add_arguments(p) -> None:
+    """Add this command\'s arguments to its parser ``p``."""
     from mapsage.models import MODELS
     from mapsage.params import DEVICES
 
@@ -30,6 +31,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    """Run the command with the parsed ``args``; return its exit code."""
     from mapsage.training.checkpoint import force_weights_only
     from mapsage.training.device import resolve_device
     from mapsage.training.predict import predict

@@ -9,6 +9,7 @@ HELP = "push a built kernel to Kaggle, wait, download its outputs"
 
 
 def add_arguments(p) -> None:
+    """Add this command\'s arguments to its parser ``p``."""
     p.add_argument("bundle", help="a folder written by `mapsage build kaggle`")
     p.add_argument("--no-wait", action="store_true", help="return after the push")
     p.add_argument("--poll", type=float, default=30.0, help="seconds between status checks")
@@ -16,6 +17,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    """Run the command with the parsed ``args``; return its exit code."""
     from mapsage.kaggle.push import push
     from mapsage.results.record import read_metrics
     from mapsage.results.report import one_line

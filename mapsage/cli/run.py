@@ -32,6 +32,7 @@ def collect_parameters(args) -> dict[str, Any]:
 
 
 def add_arguments(p) -> None:
+    """Add this command\'s arguments to its parser ``p``."""
     p.add_argument("notebook", nargs="?", default=None,
                    help="notebook to execute (default: the packaged training notebook)")
     p.add_argument("-o", "--output", help="executed notebook (default: WORK_DIR/<name>.ipynb)")
@@ -44,6 +45,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    """Run the command with the parsed ``args``; return its exit code."""
     from mapsage.notebook import execute
     from mapsage.results.report import one_line
 

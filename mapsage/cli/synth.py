@@ -8,6 +8,7 @@ HELP = "write the synthetic LoveDA-layout data set"
 
 
 def add_arguments(p) -> None:
+    """Add this command\'s arguments to its parser ``p``."""
     p.add_argument("out", nargs="?", default="data/synthetic-loveda")
     p.add_argument("--size", type=int, default=None,
                    help="tile size in pixels (default 128; 1024 with --loveda-size)")
@@ -23,6 +24,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    """Run the command with the parsed ``args``; return its exit code."""
     from mapsage.data.synth import SynthSpec, generate
 
     if args.loveda_size:

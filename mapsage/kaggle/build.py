@@ -69,6 +69,7 @@ PAPERMILL_LOCAL_FIELDS = ("input_path", "output_path", "environment_variables")
 
 
 def slug_of(title: str) -> str:
+    """The slug Kaggle derives from a kernel title (python-slugify, as the client does)."""
     from slugify import slugify  # python-slugify, as the Kaggle client uses
 
     return slugify(title)
@@ -233,6 +234,7 @@ def _tagged_code_cell(source: str, tag: str, index: int) -> nbformat.NotebookNod
 
 
 def load_definition(kernel_dir: Path) -> tuple[dict, dict]:
+    """(kernel.json, the parameters of params.yaml, validated) of a kernel definition folder."""
     spec_path = kernel_dir / "kernel.json"
     if not spec_path.is_file():
         raise MapSageError(f"{spec_path} is missing: a kernel definition needs kernel.json.")

@@ -124,6 +124,10 @@ def check_sources(bundle: Path, api, log=print) -> None:
 
 def push(bundle: Path, api=None, *, wait: bool = True, poll_s: float = 30.0,
          timeout_s: float = 12 * 3600, download_to: Path | None = None, log=print) -> Path | None:
+    """Push the built kernel in ``bundle`` with the Kaggle API after checking its sources and
+    scanning it for credentials; unless ``wait`` is False, follow the session and download its
+    outputs (returned folder). Every refusal, including those the CLI reports with exit 0, is a
+    :class:`~mapsage.errors.PushFailed`."""
     bundle = Path(bundle)
     meta_path = bundle / "kernel-metadata.json"
     if not meta_path.is_file():

@@ -29,6 +29,7 @@ DEFAULT_NOTEBOOK = NOTEBOOK_DIR / "train_segformer_loveda.ipynb"
 
 
 def load_parameter_file(path: str | Path) -> dict[str, Any]:
+    """The parameters in a YAML file (``mapsage run -f``): a mapping, or a clear error."""
     path = Path(path)
     if not path.is_file():
         raise MapSageError(f"Parameter file {str(path)!r} does not exist.")
@@ -77,6 +78,12 @@ def failed_cell(output: Path) -> str:
 def execute(notebook: str | Path = DEFAULT_NOTEBOOK, output: str | Path | None = None,
             parameters: dict[str, Any] | None = None, cwd: str | Path | None = None,
             log_output: bool = True) -> Path:
+    """Execute ``notebook`` with papermill into ``output`` (default ``WORK_DIR/<name>.ipynb``).
+
+    The parameters are checked before a kernel starts; a failing cell (or a dead kernel) raises
+    :class:`~mapsage.errors.NotebookFailed` naming the cell, after the executed notebook, with
+    the error in it, has been written. Returns the executed notebook's path.
+    """
     # fail before a kernel starts; the notebook receives each value in its schema type
     parameters = typed(parameters or {})
     params = validate(parameters)

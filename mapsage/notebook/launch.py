@@ -127,6 +127,9 @@ def for_this_platform(params: TrainParams) -> TrainParams:
 
 def run_training(params: TrainParams, config: str | None = None,
                  gpus_visible: int | None = None) -> dict:
+    """Train in a child process (``python -m mapsage.train``, or torchrun for several GPUs),
+    streaming its log here; return the run's metrics.json, or raise
+    :class:`~mapsage.errors.TrainingFailed` with its last lines."""
     params = for_this_platform(params)
     if params.data_root == SYNTHETIC:  # generate once here, not once per training process
         from mapsage.data.synth import resolve_data_root
