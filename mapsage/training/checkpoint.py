@@ -302,6 +302,28 @@ def load_state_dict(path: Path, extra: list | None = None, role: str = "load_fro
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
+def misfits(saved: dict, wanted: dict, *, extra_keys_matter: bool = True,
+            source: str = "checkpoint") -> list[str]:
+    """Lines listing how the tensors ``saved`` in a ``source`` differ from what a module
+    ``wanted`` (shape mismatches, weights missing from the file and, if they matter, keys it
+    should not have); empty when they fit."""
+    shapes = sorted(f"{k}: {source} {tuple(saved[k].shape)} vs model {tuple(wanted[k].shape)}"
+                    for k in set(saved) & set(wanted)
+                    if hasattr(saved[k], "shape")
+                    and tuple(saved[k].shape) != tuple(wanted[k].shape))
+    missing = sorted(set(wanted) - set(saved))
+    unexpected = sorted(set(saved) - set(wanted)) if extra_keys_matter else []
+    lines = []
+    for title, items in (("shape mismatches", shapes),
+                         (f"weights missing from the {source}", missing),
+                         ("not in the model", unexpected)):
+        if items:
+            shown = "\n      ".join(items[:8])
+            more = f"\n      ... {len(items) - 8} more" if len(items) > 8 else ""
+            lines.append(f"    {len(items)} {title}:\n      {shown}{more}")
+    return lines
+
+
 def check_compatible(path: Path, model, extra: list | None = None, *,
                      resuming: bool = False) -> None:
     """Refuse a checkpoint made for another architecture or class count, listing the misfits.
@@ -309,22 +331,9 @@ def check_compatible(path: Path, model, extra: list | None = None, *,
     mmengine would only log a warning and train from scratch with the weights that happen to fit
     (``load_from``), or fail with a traceback when it restores the optimiser (``resume``).
     """
-    saved = load_state_dict(path, extra)
-    wanted = model.state_dict()
-    missing = sorted(set(wanted) - set(saved))
-    unexpected = sorted(set(saved) - set(wanted))
-    shapes = sorted(f"{k}: checkpoint {tuple(saved[k].shape)} vs model {tuple(wanted[k].shape)}"
-                    for k in set(saved) & set(wanted)
-                    if hasattr(saved[k], "shape") and tuple(saved[k].shape) != tuple(wanted[k].shape))
-    if not (missing or unexpected or shapes):
+    lines = misfits(load_state_dict(path, extra), model.state_dict())
+    if not lines:
         return
-    lines = []
-    for title, items in (("shape mismatches", shapes), ("missing from the checkpoint", missing),
-                         ("not in the model", unexpected)):
-        if items:
-            shown = "\n      ".join(items[:8])
-            more = f"\n      ... {len(items) - 8} more" if len(items) > 8 else ""
-            lines.append(f"    {len(items)} {title}:\n      {shown}{more}")
     if resuming:
         raise MapSageError(
             f"Cannot resume from {str(path)!r}: work_dir holds a run of another model (another "

@@ -130,9 +130,8 @@ def load_model(checkpoint: str | Path, *, model: str = "auto", config: str | Pat
     from mmseg.datasets import LoveDADataset
 
     from mapsage.models import config_for_model
-    from mapsage.training.checkpoint import check_checkpoint, load_state_dict
+    from mapsage.training.checkpoint import check_checkpoint, load_state_dict, misfits
     from mapsage.training.config import apply_test_scale
-    from mapsage.training.pretrained import misfits
 
     path, extra = check_checkpoint(checkpoint, trust=trust, role="checkpoint")
     state = load_state_dict(path, extra)

@@ -272,36 +272,16 @@ def describe(cfg: Any) -> str:
                      for n in inits)
 
 
-def misfits(saved: dict, wanted: dict, *, extra_keys_matter: bool = True) -> list[str]:
-    """Lines listing how the tensors ``saved`` in a file differ from what a module ``wanted``
-    (shape mismatches, weights missing from the file and, if they matter, keys it should not
-    have); empty when they fit."""
-    shapes = sorted(f"{k}: file {tuple(saved[k].shape)} vs model {tuple(wanted[k].shape)}"
-                    for k in set(saved) & set(wanted)
-                    if hasattr(saved[k], "shape")
-                    and tuple(saved[k].shape) != tuple(wanted[k].shape))
-    missing = sorted(set(wanted) - set(saved))
-    unexpected = sorted(set(saved) - set(wanted)) if extra_keys_matter else []
-    lines = []
-    for title, items in (("shape mismatches", shapes), ("weights missing from the file", missing),
-                         ("not in the model", unexpected)):
-        if items:
-            shown = "\n      ".join(items[:8])
-            more = f"\n      ... {len(items) - 8} more" if len(items) > 8 else ""
-            lines.append(f"    {len(items)} {title}:\n      {shown}{more}")
-    return lines
-
-
 def check_fits(path: Path, module: Any, extra: list | None = None) -> None:
     """Refuse weights for another MiT size (or another network), listing the misfits.
 
     mmengine loads ``init_cfg`` weights with ``strict=False``: a file for the wrong size would
     only log warnings and leave the mismatched layers random.
     """
-    from mapsage.training.checkpoint import load_state_dict
+    from mapsage.training.checkpoint import load_state_dict, misfits
 
     saved = load_state_dict(path, extra, role="pretrained")
-    lines = misfits(saved, module.state_dict(), extra_keys_matter=False)
+    lines = misfits(saved, module.state_dict(), extra_keys_matter=False, source="file")
     if not lines:
         return
     raise MapSageError(
