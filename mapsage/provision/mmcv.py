@@ -47,29 +47,6 @@ PROGRESS_EVERY_S = 30.0
 GB = 1024 ** 3
 MEMORY_PER_JOB = {"cuda": int(1.5 * GB), "cpu": 1 * GB}
 
-_TORCH_PROBE = """
-import json, os, torch
-caps = []
-if torch.cuda.is_available():
-    caps = sorted({torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())})
-import sys
-python = f"{sys.version_info.major}.{sys.version_info.minor}"
-header = os.path.join(os.path.dirname(torch.__file__), sys.argv[1])  # include/ATen/ATen.h
-aten = None
-if os.path.isfile(header):
-    with open(header, errors="replace") as fh:
-        aten = "".join(line for line in fh if "__cplusplus" in line)
-print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda, "capabilities": caps,
-                  "python": python, "aten_header": aten}))
-"""
-_MMCV_PROBE = """
-import importlib.metadata as md
-version = md.version("mmcv")
-import mmcv._ext  # the compiled ops; fails for mmcv-lite or a wheel built for another torch
-print(version)
-"""
-
-
 @dataclass(frozen=True)
 class TorchFacts:
     torch: str
@@ -99,31 +76,59 @@ def _python(python: str | None) -> str:
     return python or sys.executable
 
 
+def _probe(python: str | None) -> tuple[dict[str, dict], str]:
+    """envcheck's probe of ``python``'s torch, CUDA and mmcv (one subprocess, one script for
+    both: envcheck decides what the environment needs, provisioning acts on the same facts).
+    Returns its records by step and its stderr's tail."""
+    from envcheck.probe import run_script
+
+    records, result = run_script(_python(python), os.getcwd(), timeout=180)
+    steps = {r["step"]: r for r in records if r.get("status") in ("ok", "error")}
+    return steps, (result.stderr_tail or "").strip()
+
+
+def _error(step: dict | None, fallback: str) -> str:
+    text = (step or {}).get("error") or fallback
+    return text.strip().splitlines()[-1] if text.strip() else fallback
+
+
 def probe_torch(python: str | None = None) -> TorchFacts:
-    proc = subprocess.run([_python(python), "-c", _TORCH_PROBE, cxx_standard.ATEN_HEADER],
-                          capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0:
+    """torch's version, CUDA, the visible GPUs' capabilities, the Python version and the C++
+    standard torch's headers ask for, of the environment of ``python``."""
+    steps, stderr = _probe(python)
+    torch = steps.get("torch")
+    if not torch or torch["status"] != "ok":
         raise MapSageError(
             "torch is not importable, and mmcv's compiled ops are built against it. Install the "
-            "locked environment first: pip install -r requirements-lock.txt\n"
-            + proc.stderr.strip()[-800:]
+            "locked environment first (docs/setup.md: torch, then the lock)\n"
+            + ((torch or {}).get("error") or stderr)[-800:]
         )
-    data = json.loads(proc.stdout.strip().splitlines()[-1])
-    return TorchFacts(data["torch"], data["cuda"], tuple(tuple(c) for c in data["capabilities"]),
-                      data["python"], data.get("aten_header"))
+    data = torch["data"]
+    gpus = (steps.get("cuda") or {}).get("data", {}).get("gpus", [])
+    version = steps["python"]["data"]["version"]
+    header = Path(data["file"]).parent / cxx_standard.ATEN_HEADER
+    aten = None
+    if header.is_file():
+        aten = "".join(line for line in header.read_text(errors="replace").splitlines(True)
+                       if "__cplusplus" in line)
+    return TorchFacts(data["version"], data["cuda"],
+                      tuple(sorted({tuple(g["capability"]) for g in gpus})),
+                      ".".join(version.split(".")[:2]), aten)
 
 
 def installed_mmcv(python: str | None = None) -> tuple[bool, str]:
-    """(usable, explanation) for the mmcv installed next to ``python``."""
-    proc = subprocess.run([_python(python), "-c", _MMCV_PROBE], capture_output=True, text=True,
-                          timeout=120)
-    if proc.returncode == 0:
-        version = proc.stdout.strip().splitlines()[-1]
-        if version == MMCV_VERSION:
-            return True, f"mmcv {version} with compiled ops is installed"
-        return False, f"mmcv {version} is installed; MapSage needs {MMCV_VERSION}"
-    last = (proc.stderr.strip().splitlines() or ["?"])[-1]
-    return False, f"no usable mmcv ({last})"
+    """(usable, explanation) for the mmcv installed next to ``python``: importable, the
+    project's version, and its compiled ops (``mmcv._ext``) loading with this torch."""
+    steps, _ = _probe(python)
+    mmcv, ext = steps.get("mmcv"), steps.get("mmcv_ext")
+    if not mmcv or mmcv["status"] != "ok":
+        return False, f"no usable mmcv ({_error(mmcv, 'mmcv is not importable')})"
+    if not ext or ext["status"] != "ok":
+        return False, f"no usable mmcv ({_error(ext, 'its compiled ops do not load')})"
+    version = mmcv["data"]["version"]
+    if version == MMCV_VERSION:
+        return True, f"mmcv {version} with compiled ops is installed"
+    return False, f"mmcv {version} is installed; MapSage needs {MMCV_VERSION}"
 
 
 def wheel_key(facts: TorchFacts, arch_list: str = "") -> wheelhouse.WheelKey:
