@@ -41,13 +41,13 @@ from pathlib import Path
 
 import nbformat
 import papermill
-import yaml
 
 from mapsage import paths
 from mapsage.errors import MapSageError, MetadataError
 from mapsage.kaggle import continuation
 from mapsage.kaggle import env as kaggle_env
 from mapsage.kaggle.secrets import BUNDLE_TAG, check_files, shipped_files
+from mapsage.notebook.execute import load_parameter_file
 from mapsage.params import validate
 from mapsage.paths import PROJECT_ROOT
 
@@ -238,11 +238,18 @@ def load_definition(kernel_dir: Path) -> tuple[dict, dict]:
     spec_path = kernel_dir / "kernel.json"
     if not spec_path.is_file():
         raise MapSageError(f"{spec_path} is missing: a kernel definition needs kernel.json.")
-    spec = json.loads(spec_path.read_text())
+    try:
+        spec = json.loads(spec_path.read_text())
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MapSageError(f"{spec_path} is not valid JSON ({exc}): fix the kernel "
+                           "definition.") from None
+    if not isinstance(spec, dict):
+        raise MapSageError(f"{spec_path} must hold a JSON object, not {type(spec).__name__}.")
     params_path = kernel_dir / spec.get("parameters", "params.yaml")
-    params = yaml.safe_load(params_path.read_text()) if params_path.is_file() else {}
+    # the same reader, and the same clear errors, as `mapsage run -f`
+    params = load_parameter_file(params_path) if params_path.is_file() else {}
     validate(params)  # a wrong Kaggle parameter fails the build, not a GPU session
-    return spec, params or {}
+    return spec, params
 
 
 INHERITED_FIELDS = ("loveda_source", "machine_shape", "enable_gpu", "docker_image_pinning_type")

@@ -230,3 +230,19 @@ def test_bootstrap_builds_mmcv_also_for_listed_gpu_kinds(tmp_path):
 def test_unknown_gpu_kind_fails_the_build(tmp_path):
     with pytest.raises(MetadataError, match="NvidiaA100"):
         build(_bootstrap_copy(tmp_path, ["NvidiaA100"]), owner="alice", out_dir=tmp_path / "o")
+
+
+@pytest.mark.parametrize("bad", ["max_iters: [1, 2\n", "- a list\n", "lr: 1\nlr: [\n"])
+def test_a_malformed_params_yaml_is_a_clear_error_before_anything_is_built(repo_root, tmp_path,
+                                                                             bad):
+    import shutil
+
+    from mapsage.errors import MapSageError
+
+    kernel = tmp_path / "kernel"
+    shutil.copytree(KERNELS_DIR / "train-segformer-loveda", kernel)
+    (kernel / "params.yaml").write_text(bad)
+    out = tmp_path / "out"
+    with pytest.raises(MapSageError, match="params.yaml"):
+        build(kernel, owner="alice", out_dir=out)
+    assert not out.exists()
