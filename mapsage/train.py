@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from mapsage.errors import MapSageError
 from mapsage.params import BY_NAME, parse_assignments, validate
 
 
@@ -68,9 +69,9 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
     from mapsage.data.synth import resolve_data_root
     from mapsage.params import check_runnable_here
     from mapsage.training.data_check import check_data
-    from mapsage.training.device import is_main_process, resolve_device
+    from mapsage.training.device import is_main_process
     from mapsage.training.workdir import check_work_dir
-    from mapsage.training.workdir_lock import lock_work_dir
+    from mapsage.training.workdir_lock import abandon_work_dir, lock_work_dir
 
     values, options = parse_assignments(assignments)
     params = validate(values)
@@ -82,6 +83,19 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
                       check_all=params.check_all_data)
     if is_main_process():  # held for the process's life; a busy work_dir is refused here
         lock_work_dir(params.work_dir)
+    try:
+        build_and_train(config_file, params, options, layout, data, launcher)
+    except MapSageError:
+        abandon_work_dir(params.work_dir)  # a run refused before training leaves nothing behind
+        raise
+
+
+def build_and_train(config_file: str | None, params, options: dict, layout, data,
+                    launcher: str) -> None:
+    """Build the config, select the checkpoint to resume, fetch the pretrained weights, check
+    everything that needs the model, and train with mmengine's Runner."""
+    from mapsage.training.device import is_main_process, resolve_device
+
     device = resolve_device(params.device)
     trusted: list = []
     if params.load_from:

@@ -17,6 +17,7 @@ from mapsage.errors import InputError, WorkDirBusy
 
 LOCK_NAME = ".mapsage.lock"
 _held: dict[Path, int] = {}  # work_dir -> open descriptor, kept until the process exits
+_created: set[Path] = set()  # work_dirs this process created to lock them
 
 
 def holder_of(work_dir: str | Path) -> str | None:
@@ -40,6 +41,8 @@ def lock_work_dir(work_dir: str | Path) -> Path:
     work_dir = Path(work_dir).resolve()
     if work_dir in _held:
         return work_dir / LOCK_NAME
+    if not work_dir.exists():
+        _created.add(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     path = work_dir / LOCK_NAME
     try:
@@ -68,3 +71,16 @@ def unlock_work_dir(work_dir: str | Path) -> None:
     fd = _held.pop(Path(work_dir).resolve(), None)
     if fd is not None:
         os.close(fd)
+
+
+def abandon_work_dir(work_dir: str | Path) -> None:
+    """Undo :func:`lock_work_dir` for a run refused before it wrote anything: release the lock
+    and, when this process created the folder and it holds nothing but the lock, remove both, so
+    a refused run leaves nothing behind."""
+    work_dir = Path(work_dir).resolve()
+    unlock_work_dir(work_dir)
+    lock = work_dir / LOCK_NAME
+    if work_dir in _created and [p.name for p in work_dir.iterdir()] == [LOCK_NAME]:
+        lock.unlink()
+        work_dir.rmdir()
+        _created.discard(work_dir)
