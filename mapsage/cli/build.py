@@ -21,7 +21,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     """Run the command with the parsed ``args``; return its exit code."""
-    from mapsage.kaggle.build import BUILD_DIR, build
+    from mapsage.kaggle.build import BUILD_DIR, build, untracked_bundle_files
     from mapsage.paths import KERNELS_DIR
 
     kernels = [Path(k) for k in args.kernel] or sorted(
@@ -30,6 +30,12 @@ def run(args) -> int:
         from mapsage.kaggle.continuation import definition_of
 
         kernels = [definition_of(args.continue_from, kernels)]
+    left_out = untracked_bundle_files()
+    if left_out:
+        shown = "".join(f"\n  {name}" for name in left_out[:10])
+        more = f"\n  ... and {len(left_out) - 10} more" if len(left_out) > 10 else ""
+        print(f"note: {len(left_out)} file(s) git does not track are not in the bundle:"
+              f"{shown}{more}\n  git add them to ship them to Kaggle.")
     for kernel in kernels:
         target = build(kernel, owner=args.owner, out_dir=Path(args.out or BUILD_DIR),
                        continue_from=args.continue_from)

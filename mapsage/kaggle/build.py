@@ -46,7 +46,7 @@ from mapsage import paths
 from mapsage.errors import MapSageError, MetadataError
 from mapsage.kaggle import continuation
 from mapsage.kaggle import env as kaggle_env
-from mapsage.kaggle.secrets import BUNDLE_TAG, check_files, shipped_files
+from mapsage.kaggle.secrets import BUNDLE_TAG, check_files, shipped_files, untracked_files
 from mapsage.notebook.execute import load_parameter_file
 from mapsage.params import validate
 from mapsage.paths import PROJECT_ROOT
@@ -144,6 +144,11 @@ def bundle_files(root: Path | None = None) -> list[Path]:
     """The files the notebook carries: git-tracked files of the bundled packages (outside a
     checkout, allowlisted suffixes only), never a symlink (:mod:`mapsage.kaggle.secrets`)."""
     return shipped_files(root or ROOT, (*BUNDLE_PACKAGES, *BUNDLE_FILES))
+
+
+def untracked_bundle_files(root: Path | None = None) -> list[str]:
+    """Files under the bundled packages that git neither tracks nor ignores: not in the bundle."""
+    return untracked_files(root or ROOT, (*BUNDLE_PACKAGES, *BUNDLE_FILES))
 
 
 def make_bundle(root: Path | None = None) -> bytes:

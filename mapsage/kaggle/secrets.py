@@ -81,16 +81,34 @@ def find_secrets(name: str, data: bytes, secrets: list[str]) -> list[str]:
     return found
 
 
-def _git_tracked(root: Path, folders: tuple[str, ...]) -> list[str] | None:
-    """Tracked paths under ``folders`` when ``root`` is the top of a git checkout, else None."""
+def _is_checkout_top(root: Path) -> bool:
+    """Whether ``root`` is the top folder of a git checkout (and git is installed)."""
     try:
         top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"],
                              capture_output=True, text=True, timeout=60)
     except OSError:  # no git on this machine
-        return None
-    if top.returncode != 0 or Path(top.stdout.strip()).resolve() != root.resolve():
+        return False
+    return top.returncode == 0 and Path(top.stdout.strip()).resolve() == root.resolve()
+
+
+def _git_tracked(root: Path, folders: tuple[str, ...]) -> list[str] | None:
+    """Tracked paths under ``folders`` when ``root`` is the top of a git checkout, else None."""
+    if not _is_checkout_top(root):
         return None
     listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--", *folders],
+                            capture_output=True, timeout=60, check=True)
+    return sorted(p for p in listed.stdout.decode().split("\0") if p)
+
+
+def untracked_files(root: Path, folders: tuple[str, ...]) -> list[str]:
+    """Files under ``folders`` that git does not track and does not ignore: in a checkout they
+    are left out of the bundle (a module written but not ``git add``-ed would be missing on
+    Kaggle), so the build names them. Empty outside a git checkout."""
+    root = Path(root)
+    if not _is_checkout_top(root):
+        return []
+    listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--others",
+                             "--exclude-standard", "--", *folders],
                             capture_output=True, timeout=60, check=True)
     return sorted(p for p in listed.stdout.decode().split("\0") if p)
 

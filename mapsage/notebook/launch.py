@@ -11,8 +11,10 @@ import codecs
 import collections
 import json
 import os
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from mapsage.errors import MapSageError, TrainingFailed
@@ -29,8 +31,8 @@ from mapsage.params import (
 TAIL_LINES = 30
 CHUNK_BYTES = 1 << 16
 TAIL_LINE_CHARS = 4000
-
-
+FLUSH_EVERY = 1.0  # seconds between messages to the notebook while the log flows
+_CAN_WAIT_ON_PIPES = os.name != "nt"  # select() takes pipes on POSIX only
 
 
 def visible_gpus() -> int:
@@ -66,35 +68,59 @@ def training_command(params: TrainParams, config: str | None = None,
     return cmd + params.to_cli_args()
 
 
-def stream(cmd: list[str], out=None) -> tuple[int, list[str]]:
+def stream(cmd: list[str], out=None, flush_every: float = FLUSH_EVERY) -> tuple[int, list[str]]:
     """Run ``cmd``, echo its merged stdout/stderr as it comes; return (exit code, last lines).
 
-    Output is passed on in the chunks the pipe delivers (everything written since the last
-    read), not line by line: in a Jupyter kernel every flush is a message to the notebook
-    client and an output in the notebook, and a burst of hundreds of lines (mmengine prints
-    its whole config) is then a handful of messages instead of hundreds. ``cmd`` dies with this
-    process (:mod:`mapsage.notebook.die_with_parent`): a killed ``mapsage run`` or a dead kernel
-    leaves no training behind.
+    In a Jupyter kernel every flush is a message to the notebook client, which papermill logs
+    and adds to the notebook: work on the CPU the training shares. So output is passed on at
+    most once per ``flush_every`` seconds while it flows (everything written since the last
+    flush, as one message), and at once after a quiet spell: a burst of hundreds of lines
+    (mmengine prints its whole config) or a log line every few iterations costs a message a
+    second, and a line printed before a long validation still shows within ``flush_every``.
+    ``cmd`` dies with this process (:mod:`mapsage.notebook.die_with_parent`): a killed
+    ``mapsage run`` or a dead kernel leaves no training behind.
     """
     out = out or sys.stdout
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     partial = ""
-    with subprocess.Popen(die_with_parent.wrap(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+    pending: list[str] = []
+    flushed = time.monotonic() - flush_every  # the first output goes out at once
+
+    def emit() -> None:
+        nonlocal flushed
+        if pending:
+            out.write("".join(pending))
+            out.flush()
+            pending.clear()
+        flushed = time.monotonic()
+
+    with subprocess.Popen(die_with_parent.wrap(cmd), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT) as proc:
         assert proc.stdout is not None
         fd = proc.stdout.fileno()
-        while chunk := os.read(fd, CHUNK_BYTES):
+        while True:
+            if pending and _CAN_WAIT_ON_PIPES:  # wait for more output, or until it is due
+                due = max(0.0, flushed + flush_every - time.monotonic())
+                if not select.select([fd], [], [], due)[0]:
+                    emit()
+                    continue
+            chunk = os.read(fd, CHUNK_BYTES)
+            if not chunk:
+                break
             text = decoder.decode(chunk)
-            out.write(text)
-            out.flush()
+            if text:  # empty while a UTF-8 character is split between chunks
+                pending.append(text)
             *lines, partial = (partial + text).split("\n")
             tail.extend(lines)
             partial = partial[-TAIL_LINE_CHARS:]  # a progress bar redrawn with \r never ends
+            if not _CAN_WAIT_ON_PIPES or time.monotonic() - flushed >= flush_every:
+                emit()
         code = proc.wait()
     text = decoder.decode(b"", final=True)
     if text:
-        out.write(text)
-        out.flush()
+        pending.append(text)
+    emit()
     if partial + text:
         tail.append(partial + text)
     return code, list(tail)

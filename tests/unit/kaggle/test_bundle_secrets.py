@@ -19,7 +19,13 @@ import pytest
 
 import mapsage.kaggle.build as kaggle_build
 from mapsage.errors import SecretFound
-from mapsage.kaggle.build import UNPACK_CELL, build, bundle_files, make_bundle
+from mapsage.kaggle.build import (
+    UNPACK_CELL,
+    build,
+    bundle_files,
+    make_bundle,
+    untracked_bundle_files,
+)
 from mapsage.kaggle.push import PushFailed, push
 from mapsage.kaggle.secrets import scan_folder
 from mapsage.paths import KERNELS_DIR
@@ -78,6 +84,19 @@ def test_untracked_files_and_links_are_not_bundled_from_a_checkout(tmp_path, kag
         shipped = b"".join(archive.read(n) for n in archive.namelist())
     assert b"PRIVATE KEY" not in shipped and AWS_ID.encode() not in shipped
     assert OWN_KEY.encode() not in shipped
+
+
+def test_the_build_names_untracked_files_it_leaves_out(tmp_path):
+    root = _project(tmp_path / "p", git=True)
+    (root / "mapsage/new_module.py").write_text("X = 1\n")  # written, never git add-ed
+    (root / ".gitignore").write_text("*.log\n")
+    (root / "mapsage/train.log").write_text("ignored on purpose\n")
+    (root / "notes.txt").write_text("outside the bundled folders\n")
+    assert untracked_bundle_files(root) == ["mapsage/new_module.py"]
+    assert "mapsage/new_module.py" not in _names(bundle_files(root), root)
+    _git(root, "add", "mapsage/new_module.py")
+    assert untracked_bundle_files(root) == []
+    assert untracked_bundle_files(_project(tmp_path / "plain", git=False)) == []
 
 
 @pytest.mark.parametrize(("rel", "content", "kind"), [

@@ -1,9 +1,11 @@
-"""The training log reaches the notebook in the chunks the pipe delivers, complete and in order."""
+"""The training log reaches the notebook complete and in order, in few messages: a burst or a
+steady log is coalesced, and nothing is held back through a quiet spell."""
 
 from __future__ import annotations
 
 import io
 import sys
+import time
 
 from mapsage.notebook.launch import TAIL_LINES, stream
 
@@ -40,3 +42,56 @@ def test_a_burst_of_lines_is_a_few_writes_and_nothing_is_lost():
     assert sink.flushes < 50, "hundreds of lines, one message each"
     assert tail == expected.split("\n")[-TAIL_LINES:]
     assert tail[-1] == "mapsage.train: error: last words"
+
+
+class TimedSink(io.StringIO):
+    """A text sink that records each write with the time it arrived."""
+
+    def __init__(self):
+        super().__init__()
+        self.writes: list[tuple[float, str]] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append((time.monotonic(), text))
+        return super().write(text)
+
+
+STEADY = r"""
+import sys, time
+for i in range(60):
+    print(f"iteration {i}", flush=True)  # a log line every few iterations
+    time.sleep(0.02)
+"""
+
+
+def test_a_steady_log_is_one_message_per_flush_interval():
+    sink = TimedSink()
+    code, tail = stream([sys.executable, "-c", STEADY], out=sink, flush_every=0.5)
+    assert code == 0
+    assert sink.getvalue() == "".join(f"iteration {i}\n" for i in range(60))
+    # 60 lines over about 1.2 s (plus interpreter start-up): the first at once, then one
+    # message per 0.5 s, not one per line
+    assert len(sink.writes) <= 6, [text[:20] for _, text in sink.writes]
+    assert tail[-1] == "iteration 59"
+
+
+QUIET_SPELL = r"""
+import sys, time
+print("before validation", flush=True)
+print("still before", flush=True)
+time.sleep(2.0)  # a long validation: nothing is printed
+print("after validation", flush=True)
+"""
+
+
+def test_output_before_a_quiet_spell_is_shown_during_it():
+    sink = TimedSink()
+    code, _ = stream([sys.executable, "-c", QUIET_SPELL], out=sink, flush_every=0.3)
+    assert code == 0
+    assert sink.getvalue() == "before validation\nstill before\nafter validation\n"
+    before = [at for at, text in sink.writes if "still before" in text]
+    after = [at for at, text in sink.writes if "after validation" in text]
+    assert before and after
+    assert "after validation" not in "".join(t for at, t in sink.writes if at <= before[0])
+    # shown while the child was still sleeping, not held until the next output or the end
+    assert after[0] - before[0] > 1.0, sink.writes
