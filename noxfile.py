@@ -47,7 +47,7 @@ NOX_LOCK = ROOT / "requirements-nox.txt"
 DEMO_WORK_DIR = "runs/demo"
 # Packages installed on their own before the hash-checked rest of the lock: which torch build
 # (CPU, CUDA, a local wheel) is the machine's choice, so its file's hash cannot be in the lock.
-SEPARATE = ("torch",)
+SEPARATE = lockfile.SEPARATE
 
 
 def _lock_pin(name: str) -> str:

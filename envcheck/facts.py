@@ -273,10 +273,8 @@ def lock_pins(path: str | Path) -> dict[str, str]:
     """The pins this environment should show: the lock's for this interpreter and platform, where
     the packages the lock holds only for torch (PyPI's CUDA runtime) count when the installed
     torch build requires them (a CPU build does not)."""
-    separately = {}
-    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-        separately["torch"] = importlib.metadata.requires("torch") or []
-    return lockfile.expected_pins(lockfile.read(path), separately=separately)
+    return lockfile.expected_pins(lockfile.read(path),
+                                  separately=lockfile.installed_separately())
 
 
 def disk_free(path: str | Path) -> int | None:

@@ -124,9 +124,19 @@ def pip_install(ctx: Context, *specs: str, summary: str) -> Remedy:
     return Remedy(summary, (ctx.sh(f"{ctx.pip} install {quoted}"),))
 
 
+LOCK_SELECTION = "lock-for-this-python.txt"
+
+
 def install_lock(ctx: Context, summary: str) -> Remedy:
+    """The lock's entries for this interpreter, hash-checked, keeping the installed torch build:
+    ``pip install -r requirements-lock.txt`` would also pull PyPI's CUDA runtime (GBs) into an
+    environment whose CPU torch never loads it."""
     if ctx.lock:
-        return Remedy(summary, (ctx.sh(f"{ctx.pip} install -r {shlex.quote(ctx.lock)}"),))
+        return Remedy(summary, (
+            ctx.sh(f"{ctx.python} -m envcheck.lockfile select {shlex.quote(ctx.lock)} "
+                   f"> {LOCK_SELECTION}"),
+            ctx.sh(f"{ctx.pip} install --require-hashes -r {LOCK_SELECTION}"),
+        ))
     return Remedy(summary + " (no requirements-lock.txt found: pass --lock PATH)", ())
 
 

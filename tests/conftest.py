@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,6 +24,40 @@ def synthetic_root(tmp_path_factory) -> Path:
     from mapsage.data.synth import generate
 
     return generate(tmp_path_factory.mktemp("data") / "synthetic-loveda", progress=None)
+
+
+class TinyTraining:
+    """``python -m mapsage.train`` of the tiny model on ``data_root``, a real process: 4
+    iterations with a validation and a checkpoint every 2 (iter_2.pth, iter_4.pth, a best
+    checkpoint), extra ``key=value`` arguments appended."""
+
+    RUN = ("max_iters=4", "val_interval=2", "checkpoint_interval=2", "num_workers=0",
+           "batch_size=4")
+
+    def __init__(self, data_root: Path):
+        self.data_root = data_root
+
+    def cmd(self, work_dir: Path, *extra: str) -> list[str]:
+        return [sys.executable, "-m", "mapsage.train", f"data_root={self.data_root}",
+                f"work_dir={work_dir}", *self.RUN, *extra]
+
+    def __call__(self, work_dir: Path, *extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(self.cmd(work_dir, *extra), capture_output=True, text=True,
+                              timeout=600)
+
+
+@pytest.fixture(scope="session")
+def tiny_training(synthetic_root) -> TinyTraining:
+    return TinyTraining(synthetic_root)
+
+
+@pytest.fixture(scope="session")
+def finished_run(tiny_training, tmp_path_factory) -> Path:
+    """A finished :class:`TinyTraining` run (checkpoints, logs, metrics): copy it before editing."""
+    work_dir = tmp_path_factory.mktemp("finished") / "run"
+    proc = tiny_training(work_dir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work_dir
 
 
 @pytest.fixture()

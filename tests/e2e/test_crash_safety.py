@@ -20,17 +20,8 @@ import pytest
 from mapsage.training.workdir_lock import LOCK_NAME, holder_of, lock_work_dir, unlock_work_dir
 
 pytestmark = pytest.mark.slow
-RUN = ["max_iters=4", "val_interval=2", "checkpoint_interval=2", "num_workers=0", "batch_size=4"]
 
 
-def _cmd(data, work_dir, *extra):
-    return [sys.executable, "-m", "mapsage.train", f"data_root={data}", f"work_dir={work_dir}",
-            *RUN, *extra]
-
-
-def _train(data, work_dir, *extra):
-    return subprocess.run(_cmd(data, work_dir, *extra), capture_output=True, text=True,
-                          timeout=600)
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -56,15 +47,8 @@ def _wait_for(condition, timeout: float, what: str):
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
-def finished_run(synthetic_root, tmp_path_factory) -> Path:
-    work_dir = tmp_path_factory.mktemp("finished") / "run"
-    proc = _train(synthetic_root, work_dir)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return work_dir
 
-
-def test_a_busy_work_dir_is_refused_before_anything_is_touched(synthetic_root, tmp_path):
+def test_a_busy_work_dir_is_refused_before_anything_is_touched(tiny_training, tmp_path):
     work_dir = tmp_path / "run"
     work_dir.mkdir()
     in_flight = work_dir / ".iter_6.pth.k2x9q1.partial"  # the holder's save in progress
@@ -72,7 +56,7 @@ def test_a_busy_work_dir_is_refused_before_anything_is_touched(synthetic_root, t
     lock_work_dir(work_dir)  # this test process plays the running training
     try:
         before = _snapshot(work_dir)
-        proc = _train(synthetic_root, work_dir, "resume=auto")
+        proc = tiny_training(work_dir, "resume=auto")
         assert proc.returncode == 2, proc.stderr[-3000:]
         assert "Traceback" not in proc.stderr
         assert f"is in use by another MapSage training run (pid {os.getpid()})" in proc.stderr
@@ -94,7 +78,8 @@ stream(training_command(params), out=open(os.devnull, "w"))
 """
 
 
-def test_training_dies_with_its_parent_and_frees_the_work_dir(synthetic_root, tmp_path):
+def test_training_dies_with_its_parent_and_frees_the_work_dir(tiny_training, synthetic_root,
+                                                              tmp_path):
     work_dir = tmp_path / "run"
     parent = subprocess.Popen([sys.executable, "-c", PARENT, str(synthetic_root), str(work_dir)])
     child = None
@@ -102,7 +87,7 @@ def test_training_dies_with_its_parent_and_frees_the_work_dir(synthetic_root, tm
         child = int(_wait_for(lambda: holder_of(work_dir), 300, "the training to lock work_dir"))
         assert child != parent.pid and _alive(child)
         # a second run while it trains is refused, naming the training process
-        second = _train(synthetic_root, work_dir, "resume=auto")
+        second = tiny_training(work_dir, "resume=auto")
         assert second.returncode == 2 and f"(pid {child})" in second.stderr, second.stderr[-2000:]
         os.kill(parent.pid, signal.SIGKILL)  # `mapsage run` killed, or the kernel died
         parent.wait()
@@ -117,10 +102,10 @@ def test_training_dies_with_its_parent_and_frees_the_work_dir(synthetic_root, tm
             parent.kill()
 
 
-def test_sigkill_during_the_final_validation_then_resume_validates_it(synthetic_root,
+def test_sigkill_during_the_final_validation_then_resume_validates_it(tiny_training,
                                                                      tmp_path):
     work_dir = tmp_path / "run"
-    proc = subprocess.Popen(_cmd(synthetic_root, work_dir), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(tiny_training.cmd(work_dir), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     _wait_for(lambda: (work_dir / "iter_4.pth").exists() or proc.poll() is not None, 300,
               "the last checkpoint")
@@ -129,7 +114,7 @@ def test_sigkill_during_the_final_validation_then_resume_validates_it(synthetic_
     assert proc.returncode == -signal.SIGKILL, "the run ended before the kill"
     assert not (work_dir / "metrics.json").exists()
 
-    resumed = _train(synthetic_root, work_dir, "resume=auto")
+    resumed = tiny_training(work_dir, "resume=auto")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "mapsage: validating iteration 4" in resumed.stdout + resumed.stderr
     metrics = json.loads((work_dir / "metrics.json").read_text())
@@ -137,13 +122,13 @@ def test_sigkill_during_the_final_validation_then_resume_validates_it(synthetic_
     assert metrics["history"]["val"][-1]["iteration"] == 4
 
 
-def test_a_finished_run_holding_only_checkpoints_resumes(finished_run, synthetic_root,
+def test_a_finished_run_holding_only_checkpoints_resumes(finished_run, tiny_training,
                                                         tmp_path):
     work_dir = tmp_path / "run"
     work_dir.mkdir()
     for checkpoint in finished_run.glob("*.pth"):
         shutil.copy2(checkpoint, work_dir)
-    resumed = _train(synthetic_root, work_dir, "resume=auto")
+    resumed = tiny_training(work_dir, "resume=auto")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     metrics = json.loads((work_dir / "metrics.json").read_text())
     assert metrics["final"]["iteration"] == 4 and metrics["iterations"] == 4
@@ -151,13 +136,13 @@ def test_a_finished_run_holding_only_checkpoints_resumes(finished_run, synthetic
 
 
 def test_stray_checkpoint_names_break_neither_resume_nor_the_report(finished_run,
-                                                                   synthetic_root, tmp_path):
+                                                                   tiny_training, tmp_path):
     work_dir = tmp_path / "run"
     shutil.copytree(finished_run, work_dir, symlinks=True)
     (best,) = work_dir.glob("best_mIoU_iter_*.pth")
     shutil.copy2(work_dir / "iter_4.pth", work_dir / "iter_20 (copy).pth")
     shutil.copy2(best, work_dir / "best_mIoU_iter_10_old.pth")
-    resumed = _train(synthetic_root, work_dir, "resume=auto")
+    resumed = tiny_training(work_dir, "resume=auto")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"mapsage: resuming from {work_dir / 'iter_4.pth'}" in resumed.stdout
     metrics = json.loads((work_dir / "metrics.json").read_text())

@@ -335,3 +335,33 @@ def test_the_real_lock_on_this_machine_matches_the_installed_torch():
         pytest.skip("torch is not installed here")
     assert any(name.startswith("nvidia-") for name in pins) is needs_cuda
     assert "torch" in pins and "mmengine" in pins
+
+
+def test_select_writes_the_lock_for_this_interpreter_keeping_its_torch(tmp_path):
+    """``python -m envcheck.lockfile select``, envcheck's remedy for drift, run for real here."""
+    import importlib.metadata as md
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "envcheck.lockfile", "select",
+                           str(ROOT / "requirements-lock.txt")], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    selected = parse(proc.stdout)
+    names = {e.name for e in selected.entries}
+    assert "mmengine" in names and "torch" not in names  # torch is installed: kept as it is
+    assert all(e.hashes for e in selected.entries), "pip --require-hashes needs every hash"
+    needs_cuda = any(r.startswith("nvidia") for r in md.requires("torch") or [])
+    assert any(n.startswith("nvidia-") for n in names) is needs_cuda
+    assert set(facts.lock_pins(ROOT / "requirements-lock.txt")) == names | {"torch"}
+
+
+def test_select_names_a_missing_lock(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "envcheck.lockfile", "select",
+                           str(tmp_path / "nope.txt")], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert "nope.txt" in proc.stderr and "Traceback" not in proc.stderr

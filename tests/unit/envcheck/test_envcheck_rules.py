@@ -398,3 +398,14 @@ def test_text_report_marks_titles_and_remedy_order():
     assert errors.startswith("envcheck found 2 error(s):")
     assert errors.index("[mmcv.missing]", errors.index("Remedies:")) < \
         errors.index("[stale.import]", errors.index("Remedies:"))
+
+
+def test_drift_remedy_installs_the_lock_for_this_python_keeping_its_torch():
+    facts = local_cpu()
+    facts.dists.update(numpy="2.4.5")
+    finding = next(f for f in evaluate(facts, "local") if f.id == "pins.drift")
+    select, install = finding.remedy.commands
+    assert select == ("/work/.venv/bin/python -m envcheck.lockfile select "
+                      "/work/requirements-lock.txt > lock-for-this-python.txt")
+    assert install == ("/work/.venv/bin/python -m pip install --require-hashes "
+                       "-r lock-for-this-python.txt")

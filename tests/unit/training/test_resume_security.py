@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -25,23 +23,6 @@ from mapsage.training.checkpoint_names import best_checkpoint, iter_checkpoints
 from mapsage.training.resume import newest_valid_checkpoint
 from mapsage.training.resume_guard import sanitise, vet_resume_candidate
 from mapsage.training.workdir_lock import LOCK_NAME
-
-RUN = ["max_iters=4", "val_interval=2", "checkpoint_interval=2", "num_workers=0", "batch_size=4"]
-
-
-def _train(data, work_dir, *extra):
-    return subprocess.run(
-        [sys.executable, "-m", "mapsage.train", f"data_root={data}", f"work_dir={work_dir}",
-         *RUN, *extra], capture_output=True, text=True, timeout=600)
-
-
-@pytest.fixture(scope="module")
-def finished_run(synthetic_root, tmp_path_factory) -> Path:
-    """A run of 4 iterations: iter_2.pth, iter_4.pth, a best checkpoint, logs, metrics."""
-    work_dir = tmp_path_factory.mktemp("finished") / "runA"
-    proc = _train(synthetic_root, work_dir)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return work_dir
 
 
 def _copy(run: Path, where: Path) -> Path:
@@ -78,7 +59,7 @@ def _files(folder: Path) -> dict[str, int]:
 
 
 @pytest.mark.slow
-def test_a_config_string_in_meta_never_runs(finished_run, synthetic_root, tmp_path):
+def test_a_config_string_in_meta_never_runs(finished_run, tiny_training, tmp_path):
     work_dir = _copy(finished_run, tmp_path)
     marker = tmp_path / "PWNED"
 
@@ -86,14 +67,14 @@ def test_a_config_string_in_meta_never_runs(finished_run, synthetic_root, tmp_pa
         checkpoint["meta"]["config"] = f"x = __import__('os').system('touch {marker}')\n"
 
     _edit(work_dir / "iter_4.pth", plant)
-    proc = _train(synthetic_root, work_dir, "resume=auto")
+    proc = tiny_training(work_dir, "resume=auto")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"mapsage: resuming from {work_dir / 'iter_4.pth'}" in proc.stdout
     assert not marker.exists(), "the checkpoint's meta['config'] was executed"
 
 
 @pytest.mark.slow
-def test_best_ckpt_outside_the_work_dir_is_never_removed(finished_run, synthetic_root, tmp_path):
+def test_best_ckpt_outside_the_work_dir_is_never_removed(finished_run, tiny_training, tmp_path):
     work_dir = _copy(finished_run, tmp_path)
     victim = tmp_path / "victim"
     victim.mkdir()
@@ -103,7 +84,7 @@ def test_best_ckpt_outside_the_work_dir_is_never_removed(finished_run, synthetic
         checkpoint["message_hub"]["runtime_info"]["best_ckpt"] = str(victim)
 
     _rewind_to_iter_2(work_dir, plant)
-    proc = _train(synthetic_root, work_dir, "resume=auto")
+    proc = tiny_training(work_dir, "resume=auto")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (victim / "thesis.tex").read_text() == "years of work"
     assert f"ignoring best_ckpt={str(victim)!r} from the checkpoint" in proc.stdout + proc.stderr
@@ -111,7 +92,7 @@ def test_best_ckpt_outside_the_work_dir_is_never_removed(finished_run, synthetic
 
 
 @pytest.mark.slow
-def test_a_copied_run_never_deletes_the_original(finished_run, synthetic_root, tmp_path):
+def test_a_copied_run_never_deletes_the_original(finished_run, tiny_training, tmp_path):
     original = _copy(finished_run, tmp_path / "a")
     copied = tmp_path / "copy"
     shutil.copytree(original, copied, symlinks=True)
@@ -127,7 +108,7 @@ def test_a_copied_run_never_deletes_the_original(finished_run, synthetic_root, t
 
     _rewind_to_iter_2(copied, point_at_the_original)
     before = _files(original)
-    proc = _train(synthetic_root, copied, "resume=auto")
+    proc = tiny_training(copied, "resume=auto")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert _files(original) == before, "resuming the copy changed the original run"
     assert "outside this work_dir (a copied run?)" in proc.stdout + proc.stderr
@@ -168,7 +149,7 @@ def _plant_everywhere(checkpoint, make) -> int:
 
 
 @pytest.mark.slow
-def test_no_string_in_a_resumed_checkpoint_is_executed(finished_run, synthetic_root, tmp_path):
+def test_no_string_in_a_resumed_checkpoint_is_executed(finished_run, tiny_training, tmp_path):
     work_dir = _copy(finished_run, tmp_path)
     markers = tmp_path / "markers"
     markers.mkdir()
@@ -184,14 +165,14 @@ def test_no_string_in_a_resumed_checkpoint_is_executed(finished_run, synthetic_r
 
     _rewind_to_iter_2(work_dir, plant)
     assert planted[0] >= 15, "the walk reached the checkpoint's strings"
-    proc = _train(synthetic_root, work_dir, "resume=auto")
+    proc = tiny_training(work_dir, "resume=auto")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "resumed epoch: 0, iter: 2" in proc.stdout + proc.stderr
     assert sorted(markers.iterdir()) == [], "a string from the checkpoint was executed"
 
 
 @pytest.mark.slow
-def test_no_path_in_a_resumed_checkpoint_is_deleted(finished_run, synthetic_root, tmp_path):
+def test_no_path_in_a_resumed_checkpoint_is_deleted(finished_run, tiny_training, tmp_path):
     work_dir = _copy(finished_run, tmp_path)
     victims = [tmp_path / "victim-dir", tmp_path / "victim-file.pth",
                work_dir / "iter_2.pth", work_dir / "metrics.json"]
@@ -207,7 +188,7 @@ def test_no_path_in_a_resumed_checkpoint_is_deleted(finished_run, synthetic_root
 
     _edit(work_dir / "iter_2.pth", plant)  # keep iter_4 as the newest: its file names victims
     (work_dir / "iter_4.pth").unlink()
-    proc = _train(synthetic_root, work_dir, "resume=auto")
+    proc = tiny_training(work_dir, "resume=auto")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (victims[0] / "data.txt").read_text() == "keep me"
     assert victims[1].read_bytes() == b"keep me"
@@ -325,11 +306,11 @@ def test_stray_names_are_not_checkpoints(finished_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_resuming_with_another_schedule_length_is_refused(finished_run, synthetic_root,
+def test_resuming_with_another_schedule_length_is_refused(finished_run, tiny_training,
                                                          tmp_path):
     work_dir = _copy(finished_run, tmp_path)
     before = _files(work_dir)
-    proc = _train(synthetic_root, work_dir, "resume=auto", "max_iters=8")
+    proc = tiny_training(work_dir, "resume=auto", "max_iters=8")
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     assert "schedule ends at iteration 4" in proc.stderr and "max_iters=4" in proc.stderr
