@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--facts", type=Path, metavar="JSON",
                         help="evaluate facts from a file (the 'facts' object of a --json report) "
                              "instead of gathering them")
+    parser.add_argument("--lock-selection", action="store_true",
+                        help="print the lock's entries for this interpreter (hashes included; "
+                             "the installed torch build kept, PyPI's CUDA runtime only if it "
+                             "needs it) for `pip install --require-hashes -r`, and exit")
     parser.add_argument("--no-color", action="store_true", help="no ANSI colours")
     parser.add_argument("--ascii", action="store_true", help="ASCII marks instead of ✓ ✗")
     return parser
@@ -48,6 +52,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--timeout must be positive")
     if not Path(args.work_dir).is_dir():
         parser.error(f"--work-dir {args.work_dir}: no such folder")
+    if args.lock_selection:
+        from envcheck import facts as machine
+        from envcheck import lockfile
+
+        path = args.lock or machine.find_lock(Path(args.work_dir)) or machine.find_lock(Path.cwd())
+        if path is None:
+            parser.error("--lock-selection: no requirements-lock.txt here or above; pass --lock")
+        sys.stdout.write(lockfile.selection(lockfile.read(path), Path(path).name))
+        return 0
     facts = None
     if args.facts is not None:
         try:

@@ -387,7 +387,7 @@ def installed_separately() -> dict[str, list[str]]:
 
 
 def selection(lock: Lock, lock_name: str = "requirements-lock.txt") -> str:
-    """A requirements file of the lock's entries for this interpreter (:func:`install_entries`
+    """``python -m envcheck --lock-selection``: a requirements file of the lock's entries for this interpreter (:func:`install_entries`
     with what :func:`installed_separately` finds), hashes included: what ``pip install
     --require-hashes -r`` needs to bring an environment to the lock without touching the torch
     build it has, or pulling a CUDA runtime a CPU torch does not use."""
@@ -514,21 +514,10 @@ def check_lock(lock: Lock, root: str | Path, index: str = PYPI,
 def main(argv: list[str] | None = None) -> int:
     """``python -m envcheck.lockfile check [ROOT]``: check_lock on ROOT's requirements-lock.txt.
     ``python -m envcheck.lockfile requires NAME...``: this interpreter's marker environment and
-    the Requires-Dist of each installed NAME, as JSON (noxfile.py asks a session venv this).
-    ``python -m envcheck.lockfile select LOCK``: :func:`selection` (envcheck's remedy for a
-    drifted environment pipes it to ``pip install --require-hashes``)."""
+    the Requires-Dist of each installed NAME, as JSON (noxfile.py asks a session venv this)."""
     import importlib.metadata
 
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["select"] and len(args) == 2:
-        path = Path(args[1])
-        try:
-            lock = read(path)
-        except OSError as exc:
-            print(f"cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
-        sys.stdout.write(selection(lock, path.name))
-        return 0
     if args[:1] == ["requires"]:
         requires = {}
         for name in args[1:]:
@@ -545,8 +534,7 @@ def main(argv: list[str] | None = None) -> int:
               + (f"{len(problems)} problem(s)" if problems else "installable from PyPI alone, "
                  "up to date with requirements.in and pyproject.toml"))
         return 1 if problems else 0
-    print("usage: python -m envcheck.lockfile check [ROOT] | requires NAME... | select LOCK",
-          file=sys.stderr)
+    print("usage: python -m envcheck.lockfile check [ROOT] | requires NAME...", file=sys.stderr)
     return 2
 
 

@@ -133,7 +133,7 @@ def install_lock(ctx: Context, summary: str) -> Remedy:
     environment whose CPU torch never loads it."""
     if ctx.lock:
         return Remedy(summary, (
-            ctx.sh(f"{ctx.python} -m envcheck.lockfile select {shlex.quote(ctx.lock)} "
+            ctx.sh(f"{ctx.python} -m envcheck --lock-selection --lock {shlex.quote(ctx.lock)} "
                    f"> {LOCK_SELECTION}"),
             ctx.sh(f"{ctx.pip} install --require-hashes -r {LOCK_SELECTION}"),
         ))

@@ -337,16 +337,16 @@ def test_the_real_lock_on_this_machine_matches_the_installed_torch():
     assert "torch" in pins and "mmengine" in pins
 
 
-def test_select_writes_the_lock_for_this_interpreter_keeping_its_torch(tmp_path):
-    """``python -m envcheck.lockfile select``, envcheck's remedy for drift, run for real here."""
+def test_lock_selection_is_the_lock_for_this_interpreter_keeping_its_torch(tmp_path):
+    """``python -m envcheck --lock-selection``, envcheck's remedy for drift, run for real here."""
     import importlib.metadata as md
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "envcheck.lockfile", "select",
+    proc = subprocess.run([sys.executable, "-m", "envcheck", "--lock-selection", "--lock",
                            str(ROOT / "requirements-lock.txt")], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0 and not proc.stderr, proc.stderr
     selected = parse(proc.stdout)
     names = {e.name for e in selected.entries}
     assert "mmengine" in names and "torch" not in names  # torch is installed: kept as it is
@@ -356,11 +356,11 @@ def test_select_writes_the_lock_for_this_interpreter_keeping_its_torch(tmp_path)
     assert set(facts.lock_pins(ROOT / "requirements-lock.txt")) == names | {"torch"}
 
 
-def test_select_names_a_missing_lock(tmp_path):
+def test_lock_selection_names_a_missing_lock(tmp_path):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "envcheck.lockfile", "select",
+    proc = subprocess.run([sys.executable, "-m", "envcheck", "--lock-selection", "--lock",
                            str(tmp_path / "nope.txt")], capture_output=True, text=True, cwd=ROOT,
                           timeout=120)
     assert proc.returncode == 2

@@ -405,7 +405,7 @@ def test_drift_remedy_installs_the_lock_for_this_python_keeping_its_torch():
     facts.dists.update(numpy="2.4.5")
     finding = next(f for f in evaluate(facts, "local") if f.id == "pins.drift")
     select, install = finding.remedy.commands
-    assert select == ("/work/.venv/bin/python -m envcheck.lockfile select "
+    assert select == ("/work/.venv/bin/python -m envcheck --lock-selection --lock "
                       "/work/requirements-lock.txt > lock-for-this-python.txt")
     assert install == ("/work/.venv/bin/python -m pip install --require-hashes "
                        "-r lock-for-this-python.txt")
