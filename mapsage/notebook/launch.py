@@ -12,6 +12,7 @@ import collections
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -126,6 +127,21 @@ def stream(cmd: list[str], out=None, flush_every: float = FLUSH_EVERY) -> tuple[
     return code, list(tail)
 
 
+def how_it_ended(code: int) -> str:
+    """'exited with code N', or the signal that ended the process, with the likely cause of a
+    SIGKILL (the out-of-memory killer) and what to change."""
+    if code >= 0:
+        return f"exited with code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    if -code == signal.SIGKILL:
+        return (f"was killed ({name}), most often by the system's out-of-memory killer: lower "
+                "batch_size or num_workers (or crop_size), then run again with resume=auto")
+    return f"was stopped by {name}"
+
+
 def for_this_platform(params: TrainParams) -> TrainParams:
     """On Kaggle: find load_from (and a pretrained weights file) under whatever mount layout the
     data set got, and map
@@ -167,7 +183,7 @@ def run_training(params: TrainParams, config: str | None = None,
     if code != 0:
         errors = [line for line in tail if line.startswith("mapsage.train: error:")]
         summary = errors[-1] if errors else "\n".join(tail[-12:])
-        raise TrainingFailed(f"training exited with code {code}:\n{summary}")
+        raise TrainingFailed(f"training {how_it_ended(code)}:\n{summary}")
     path = Path(params.work_dir) / "metrics.json"
     return json.loads(path.read_text())
 
@@ -195,6 +211,6 @@ def run_prediction(params: TrainParams, metrics: dict) -> Path:
     code, tail = stream(cmd)
     if code != 0:
         errors = [line for line in tail if "error:" in line]
-        raise TrainingFailed(f"prediction exited with code {code}:\n"
+        raise TrainingFailed(f"prediction {how_it_ended(code)}:\n"
                              + (errors[-1] if errors else "\n".join(tail[-12:])))
     return out

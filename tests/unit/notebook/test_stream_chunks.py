@@ -7,7 +7,7 @@ import io
 import sys
 import time
 
-from mapsage.notebook.launch import TAIL_LINES, stream
+from mapsage.notebook.launch import TAIL_LINES, how_it_ended, stream
 
 
 class CountingSink(io.StringIO):
@@ -95,3 +95,14 @@ def test_output_before_a_quiet_spell_is_shown_during_it():
     assert "after validation" not in "".join(t for at, t in sink.writes if at <= before[0])
     # shown while the child was still sleeping, not held until the next output or the end
     assert after[0] - before[0] > 1.0, sink.writes
+
+
+def test_a_killed_training_is_named_with_the_likely_cause():
+    """What an out-of-memory kill looks like from the notebook: the process gets SIGKILL."""
+    code, _ = stream([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), 9)"],
+                     out=io.StringIO())
+    assert code == -9
+    said = how_it_ended(code)
+    assert "SIGKILL" in said and "out-of-memory" in said and "batch_size" in said
+    assert how_it_ended(3) == "exited with code 3"
+    assert how_it_ended(-15) == "was stopped by SIGTERM"
