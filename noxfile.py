@@ -306,7 +306,7 @@ MMCV_RUNTIME = ("mmengine", "numpy", "opencv-python", "addict", "yapf", "packagi
 def cuda_rehearsal(session: nox.Session) -> None:
     """Compile mmcv's CUDA ops with MapSage's provisioning, without a GPU: torch 2.14.1 (CUDA 13.0)
     and PyPI's CUDA 13.0 toolkit wheels, TORCH_CUDA_ARCH_LIST=7.5; then import mmcv._ext on the
-    CPU. About 35 min on 2 cores. Args after -- go to bench/bench_cuda_build.py (--jobs, --arch,
+    CPU. 18 min on 2 idle cores. Args after -- go to bench/bench_cuda_build.py (--jobs, --arch,
     --results FILE). Not Kaggle's torch (2.10, CUDA 12.8): see docs/cuda-build.md."""
     session.install(CUDA_REHEARSAL_TORCH, CUDA_REHEARSAL_TOOLKIT)
     session.install(*(_lock_pin(name) for name in MMCV_RUNTIME))
