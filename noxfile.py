@@ -45,9 +45,7 @@ nox.options.sessions = ["tests"]
 LOCK = ROOT / "requirements-lock.txt"
 NOX_LOCK = ROOT / "requirements-nox.txt"
 DEMO_WORK_DIR = "runs/demo"
-# Packages installed on their own before the hash-checked rest of the lock: which torch build
-# (CPU, CUDA, a local wheel) is the machine's choice, so its file's hash cannot be in the lock.
-SEPARATE = lockfile.SEPARATE
+SEPARATE = lockfile.SEPARATE  # torch: installed first, its build is the machine's choice
 
 
 def _lock_pin(name: str) -> str:

@@ -387,10 +387,11 @@ def installed_separately() -> dict[str, list[str]]:
 
 
 def selection(lock: Lock, lock_name: str = "requirements-lock.txt") -> str:
-    """``python -m envcheck --lock-selection``: a requirements file of the lock's entries for this interpreter (:func:`install_entries`
-    with what :func:`installed_separately` finds), hashes included: what ``pip install
-    --require-hashes -r`` needs to bring an environment to the lock without touching the torch
-    build it has, or pulling a CUDA runtime a CPU torch does not use."""
+    """``python -m envcheck --lock-selection``: a requirements file of the lock's entries for
+    this interpreter (:func:`install_entries` with what :func:`installed_separately` finds),
+    hashes included: what ``pip install --require-hashes -r`` needs to bring an environment to
+    the lock without touching the torch build it has, or pulling a CUDA runtime a CPU torch does
+    not use."""
     separately = installed_separately()
     entries = install_entries(lock, default_environment(), separately)
     kept = ", ".join(f"{name} (installed)" for name in separately) or "nothing installed apart"
