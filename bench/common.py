@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -188,126 +189,111 @@ def machine_line(m: dict) -> str:
             f"mmseg {m['mmsegmentation']}, opencv {m['opencv-python']}, numpy {m['numpy']}")
 
 
-# --- memory of a process tree -----------------------------------------------------------------
+# --- memory and CPU time of a process tree ------------------------------------------------------
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def _tree_rss_bytes(root: int) -> int:
-    """Sum of the resident sets of all descendants of ``root`` (not ``root`` itself: the
-    measuring wrapper), from /proc."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as fh:
-                stat = fh.read()
-            with open(f"/proc/{entry.name}/statm") as fh:
-                resident = int(fh.read().split()[1]) * _PAGE
-        except (OSError, ValueError, IndexError):
-            continue
-        # the command name may hold spaces and parentheses: fields after the last ')'
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        pid = int(entry.name)
-        children.setdefault(ppid, []).append(pid)
-        rss[pid] = resident
-    total, todo = 0, list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo += children.get(pid, [])
-    return total
-
-
-class TreeMemory:
-    """Samples the summed RSS of the descendants of ``pid`` every ``interval`` s in a thread."""
-
-    def __init__(self, pid: int, interval: float = 0.2):
-        self.pid, self.interval, self.peak = pid, interval, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(OSError):
-                self.peak = max(self.peak, _tree_rss_bytes(self.pid))
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> TreeMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def peak_mib(self) -> float:
-        return self.peak / 2**20
-
-
-# --- CPU time of a process tree, by role -------------------------------------------------------
-
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _proc_table() -> dict[int, tuple[int, float, str]]:
-    """pid -> (parent pid, CPU seconds so far, command line) for every process, from /proc."""
+class _Proc(NamedTuple):
+    ppid: int
+    cpu_s: float  # user + system time so far
+    rss: int  # resident set, bytes
+    cmd: str
+
+
+def _proc_table() -> dict[int, _Proc]:
+    """Every process, from /proc."""
     found = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/stat") as fh:
+                # the command name may hold spaces and parentheses: fields after the last ')'
                 fields = fh.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry.name}/statm") as fh:
+                resident = int(fh.read().split()[1]) * _PAGE
             with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
                 cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError):
+        except (OSError, ValueError, IndexError):
             continue
-        found[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK, cmd)
+        found[int(entry.name)] = _Proc(int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK,
+                                       resident, cmd)
     return found
 
 
-class TreeCPU:
-    """Samples the CPU time of ``pid`` and every descendant every ``interval`` s (from /proc) and
-    sums it by role, a function of the command line: where a process tree's CPU went. A
-    process's last ``interval`` before it exits is not seen: compare with the exact total
-    (getrusage) the caller measures."""
+def _tree(table: dict[int, _Proc], root: int) -> list[int]:
+    """``root`` (when alive) and all its descendants in ``table``."""
+    children: dict[int, list[int]] = {}
+    for pid, proc in table.items():
+        children.setdefault(proc.ppid, []).append(pid)
+    found, todo = [], [root] if root in table else []
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
 
-    def __init__(self, pid: int, role, interval: float = 0.2):
-        self.pid, self.role, self.interval = pid, role, interval
-        self.seen: dict[int, tuple[float, str]] = {}
+
+class _TreeSampler:
+    """Calls :meth:`_sample` with the process table every ``interval`` s, in a thread, while the
+    ``with`` block runs."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        self.pid, self.interval = pid, interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _sample(self) -> None:
-        table = _proc_table()
-        children: dict[int, list[int]] = {}
-        for pid, (ppid, _, _) in table.items():
-            children.setdefault(ppid, []).append(pid)
-        todo = [self.pid] if self.pid in table else []
-        while todo:
-            pid = todo.pop()
-            _, cpu, cmd = table[pid]
-            known = self.seen.get(pid)
-            self.seen[pid] = (cpu, known[1] if known and known[1] else cmd)
-            todo += children.get(pid, [])
+    def _sample(self, table: dict[int, _Proc]) -> None:
+        raise NotImplementedError
 
     def _run(self) -> None:
         while not self._stop.is_set():
             with contextlib.suppress(OSError):
-                self._sample()
+                self._sample(_proc_table())
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> TreeCPU:
+    def __enter__(self):
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class TreeMemory(_TreeSampler):
+    """Samples the summed RSS of the descendants of ``pid`` (not ``pid`` itself: the measuring
+    wrapper) every ``interval`` s in a thread."""
+
+    peak = 0
+
+    def _sample(self, table: dict[int, _Proc]) -> None:
+        rss = sum(table[pid].rss for pid in _tree(table, self.pid) if pid != self.pid)
+        self.peak = max(self.peak, rss)
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak / 2**20
+
+
+class TreeCPU(_TreeSampler):
+    """Samples the CPU time of ``pid`` and every descendant every ``interval`` s (from /proc) and
+    sums it by role, a function of the command line: where a process tree's CPU went. A
+    process's last ``interval`` before it exits is not seen: compare with the exact total
+    (getrusage) the caller measures."""
+
+    def __init__(self, pid: int, role, interval: float = 0.2):
+        super().__init__(pid, interval)
+        self.role = role
+        self.seen: dict[int, tuple[float, str]] = {}
+
+    def _sample(self, table: dict[int, _Proc]) -> None:
+        for pid in _tree(table, self.pid):
+            known = self.seen.get(pid)
+            cmd = table[pid].cmd
+            self.seen[pid] = (table[pid].cpu_s, known[1] if known and known[1] else cmd)
 
     def by_role(self) -> dict[str, float]:
         totals: dict[str, float] = {}
