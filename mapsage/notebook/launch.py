@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from mapsage.errors import MapSageError, TrainingFailed
@@ -167,23 +168,36 @@ def for_this_platform(params: TrainParams) -> TrainParams:
     return validate(values)
 
 
+def _for_a_child(params: TrainParams) -> TrainParams:
+    """``params`` as a child process gets them: :func:`for_this_platform`, and the synthetic data
+    set generated once here, not once per training process."""
+    params = for_this_platform(params)
+    if params.data_root == SYNTHETIC:
+        from mapsage.data.synth import resolve_data_root
+
+        params = validate({**params.as_dict(), "data_root": str(resolve_data_root(SYNTHETIC))})
+    return params
+
+
+def _run_streamed(what: str, cmd: list[str], is_error: Callable[[str], bool]) -> None:
+    """Run ``cmd`` with its log streamed here; on failure raise
+    :class:`~mapsage.errors.TrainingFailed` with its last error line (or its last lines)."""
+    print("$ " + " ".join(cmd), flush=True)
+    code, tail = stream(cmd)
+    if code != 0:
+        errors = [line for line in tail if is_error(line)]
+        summary = errors[-1] if errors else "\n".join(tail[-12:])
+        raise TrainingFailed(f"{what} {how_it_ended(code)}:\n{summary}")
+
+
 def run_training(params: TrainParams, config: str | None = None,
                  gpus_visible: int | None = None) -> dict:
     """Train in a child process (``python -m mapsage.train``, or torchrun for several GPUs),
     streaming its log here; return the run's metrics.json, or raise
     :class:`~mapsage.errors.TrainingFailed` with its last lines."""
-    params = for_this_platform(params)
-    if params.data_root == SYNTHETIC:  # generate once here, not once per training process
-        from mapsage.data.synth import resolve_data_root
-
-        params = validate({**params.as_dict(), "data_root": str(resolve_data_root(SYNTHETIC))})
-    cmd = training_command(params, config, processes_for(params, gpus_visible))
-    print("$ " + " ".join(cmd), flush=True)
-    code, tail = stream(cmd)
-    if code != 0:
-        errors = [line for line in tail if line.startswith("mapsage.train: error:")]
-        summary = errors[-1] if errors else "\n".join(tail[-12:])
-        raise TrainingFailed(f"training {how_it_ended(code)}:\n{summary}")
+    params = _for_a_child(params)
+    _run_streamed("training", training_command(params, config, processes_for(params, gpus_visible)),
+                  lambda line: line.startswith("mapsage.train: error:"))
     path = Path(params.work_dir) / "metrics.json"
     return json.loads(path.read_text())
 
@@ -198,19 +212,10 @@ def prediction_command(checkpoint: str | Path, params: TrainParams) -> tuple[lis
 
 def run_prediction(params: TrainParams, metrics: dict) -> Path:
     """Predict ``predict_split`` with the run's best checkpoint; the folder of label PNGs."""
-    params = for_this_platform(params)
-    if params.data_root == SYNTHETIC:
-        from mapsage.data.synth import resolve_data_root
-
-        params = validate({**params.as_dict(), "data_root": str(resolve_data_root(SYNTHETIC))})
+    params = _for_a_child(params)
     checkpoint = (metrics.get("best") or {}).get("checkpoint")
     if not checkpoint:
         raise MapSageError(f"{params.work_dir} has no best checkpoint to predict with.")
     cmd, out = prediction_command(checkpoint, params)
-    print("$ " + " ".join(cmd), flush=True)
-    code, tail = stream(cmd)
-    if code != 0:
-        errors = [line for line in tail if "error:" in line]
-        raise TrainingFailed(f"prediction {how_it_ended(code)}:\n"
-                             + (errors[-1] if errors else "\n".join(tail[-12:])))
+    _run_streamed("prediction", cmd, lambda line: "error:" in line)
     return out
