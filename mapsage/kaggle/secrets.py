@@ -91,13 +91,16 @@ def _is_checkout_top(root: Path) -> bool:
     return top.returncode == 0 and Path(top.stdout.strip()).resolve() == root.resolve()
 
 
-def _git_tracked(root: Path, folders: tuple[str, ...]) -> list[str] | None:
-    """Tracked paths under ``folders`` when ``root`` is the top of a git checkout, else None."""
-    if not _is_checkout_top(root):
-        return None
-    listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--", *folders],
+def _ls_files(root: Path, folders: tuple[str, ...], *options: str) -> list[str]:
+    """``git ls-files OPTIONS -- FOLDERS`` in ``root``, sorted."""
+    listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", *options, "--", *folders],
                             capture_output=True, timeout=60, check=True)
     return sorted(p for p in listed.stdout.decode().split("\0") if p)
+
+
+def _git_tracked(root: Path, folders: tuple[str, ...]) -> list[str] | None:
+    """Tracked paths under ``folders`` when ``root`` is the top of a git checkout, else None."""
+    return _ls_files(root, folders) if _is_checkout_top(root) else None
 
 
 def untracked_files(root: Path, folders: tuple[str, ...]) -> list[str]:
@@ -107,10 +110,7 @@ def untracked_files(root: Path, folders: tuple[str, ...]) -> list[str]:
     root = Path(root)
     if not _is_checkout_top(root):
         return []
-    listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--others",
-                             "--exclude-standard", "--", *folders],
-                            capture_output=True, timeout=60, check=True)
-    return sorted(p for p in listed.stdout.decode().split("\0") if p)
+    return _ls_files(root, folders, "--others", "--exclude-standard")
 
 
 def _allowlisted(root: Path, folders: tuple[str, ...]) -> list[str]:
