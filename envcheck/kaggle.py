@@ -23,7 +23,6 @@ from mapsage.errors import FirstChecksFailed  # stdlib-only, the one exception h
 
 _MAX_DEPTH = 4  # checkpoints and wheels: folders below each attached input
 _MAX_DIRS = 2000  # per data set: attached inputs can be large; the scan must stay fast
-_SKIP = {"images_png", "masks_png", "__pycache__"}
 _OWNER_LAYOUTS = ("datasets", "notebooks", "models")  # <kind>/<owner>/<slug> mounts
 
 
@@ -44,21 +43,14 @@ def _scan(dataset: Path, depth_below_root: int) -> InputDataset | None:
     notes: list[str] = []
     checkpoints: list[str] = []
     wheels: list[str] = []
-    queue = [(dataset, 0)]
-    seen = 0
-    while queue and seen < _MAX_DIRS:
-        here, depth = queue.pop(0)
-        seen += 1
-        try:
-            entries = list(os.scandir(here))
-        except OSError as exc:
-            notes.append(f"cannot list {here}: {exc.strerror}")
-            continue
+    def unlistable(folder: Path, exc: OSError) -> None:
+        notes.append(f"cannot list {folder}: {exc.strerror}")
+
+    for _, _, entries in loveda.walk(dataset, _MAX_DEPTH, _MAX_DIRS, on_error=unlistable):
         for entry in entries:
-            if entry.is_dir() and depth < _MAX_DEPTH and entry.name not in _SKIP \
-                    and not entry.name.startswith("."):
-                queue.append((Path(entry.path), depth + 1))
-            elif entry.name.endswith(".pth"):
+            if entry.is_dir():
+                continue
+            if entry.name.endswith(".pth"):
                 checkpoints.append(os.path.relpath(entry.path, dataset))
             elif entry.name.startswith("mmcv-") and entry.name.endswith(".whl"):
                 wheels.append(os.path.relpath(entry.path, dataset))

@@ -13,6 +13,7 @@ shallowest LoveDA root wins, and it never descends into image folders.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 SPLITS = ("Train", "Val")
@@ -44,6 +45,29 @@ def splits_at(root: Path) -> dict[str, Path]:
     return found
 
 
+def walk(base: str | Path, max_depth: int, max_dirs: int,
+         on_error=None) -> Iterator[tuple[Path, int, list[os.DirEntry]]]:
+    """``(folder, depth, its entries)`` for ``base`` and the folders below it, breadth-first
+    and by name (the shallowest first), at most ``max_depth`` levels down and ``max_dirs``
+    folders; hidden folders and LoveDA's image and mask folders are not entered. A folder that
+    cannot be listed goes to ``on_error(folder, exc)`` (default: skipped)."""
+    queue = [(Path(base), 0)]
+    seen = 0
+    while queue and seen < max_dirs:
+        here, depth = queue.pop(0)
+        seen += 1
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except OSError as exc:
+            if on_error is not None:
+                on_error(here, exc)
+            continue
+        yield here, depth, entries
+        if depth < max_depth:
+            queue.extend((Path(e.path), depth + 1) for e in entries
+                         if e.is_dir() and not e.name.startswith(".") and e.name not in _SKIP)
+
+
 def find_root(base: str | Path, max_depth: int = MAX_DEPTH,
               max_dirs: int = MAX_DIRS) -> Path | None:
     """The shallowest folder at or below ``base`` that holds LoveDA's splits, or None.
@@ -52,20 +76,7 @@ def find_root(base: str | Path, max_depth: int = MAX_DEPTH,
     ``images_png`` is directly in it or in a doubled ``split/split``; whether both splits and
     the masks are there is for the caller to judge (it can then say what is missing).
     """
-    base = Path(base)
-    queue = [(base, 0)]
-    seen = 0
-    while queue and seen < max_dirs:
-        here, depth = queue.pop(0)
-        seen += 1
+    for here, _, _ in walk(base, max_depth, max_dirs):
         if splits_at(here):
             return here
-        if depth >= max_depth:
-            continue
-        try:
-            children = sorted(e.name for e in os.scandir(here)
-                              if e.is_dir() and not e.name.startswith(".") and e.name not in _SKIP)
-        except OSError:
-            continue
-        queue.extend((here / name, depth + 1) for name in children)
     return None
