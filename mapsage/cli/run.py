@@ -6,7 +6,6 @@ the cell, and the executed notebook is still written.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     """Run the command with the parsed ``args``; return its exit code."""
     from mapsage.notebook import execute
+    from mapsage.results.record import read_metrics
     from mapsage.results.report import one_line
 
     parameters = collect_parameters(args)
@@ -56,5 +56,5 @@ def run(args) -> int:
     metrics_path = Path(params.work_dir) / "metrics.json"
     print(f"executed notebook: {output}")
     if metrics_path.is_file():
-        print(f"metrics: {metrics_path}\n  {one_line(json.loads(metrics_path.read_text()))}")
+        print(f"metrics: {metrics_path}\n  {one_line(read_metrics(metrics_path)[1])}")
     return 0

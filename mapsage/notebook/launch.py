@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import collections
-import json
 import os
 import select
 import signal
@@ -193,13 +192,14 @@ def _run_streamed(what: str, cmd: list[str], is_error: Callable[[str], bool]) ->
 def run_training(params: TrainParams, config: str | None = None,
                  gpus_visible: int | None = None) -> dict:
     """Train in a child process (``python -m mapsage.train``, or torchrun for several GPUs),
-    streaming its log here; return the run's metrics.json, or raise
+    streaming its log here; return the run's metrics.json (checked), or raise
     :class:`~mapsage.errors.TrainingFailed` with its last lines."""
     params = _for_a_child(params)
     _run_streamed("training", training_command(params, config, processes_for(params, gpus_visible)),
                   lambda line: line.startswith("mapsage.train: error:"))
-    path = Path(params.work_dir) / "metrics.json"
-    return json.loads(path.read_text())
+    from mapsage.results.record import read_metrics
+
+    return read_metrics(params.work_dir)[1]
 
 
 def prediction_command(checkpoint: str | Path, params: TrainParams) -> tuple[list[str], Path]:
