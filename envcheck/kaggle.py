@@ -140,7 +140,8 @@ def wheel_attached(input_root: Path) -> bool:
     """
     if not input_root.is_dir():
         return False
-    return any(any(m.parent.glob("mmcv-*.whl")) for m in input_root.glob("**/manifest.json"))
+    return any(any(m.parent.glob("mmcv-*.whl"))
+               for m in loveda.files_named(input_root, "manifest.json"))
 
 
 def first_checks(data_root: str, *, input_root: str | Path, working_dir: str | Path,

@@ -12,6 +12,7 @@ shallowest LoveDA root wins, and it never descends into image folders.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,9 @@ MAX_DEPTH = 5
 ``input/datasets/<owner>/<slug>/LoveDA`` (4) plus one spare level."""
 MAX_DIRS = 5000
 """Folders visited at most: an attached input can be large; the search must stay fast."""
+FILE_DEPTH = 6
+"""Folders below ``/kaggle/input`` a wheel, manifest or checkpoint may be:
+``notebooks/<owner>/<slug>/mapsage-wheelhouse/<key>/`` (5) plus one spare level."""
 _SKIP = {IMAGES, MASKS, "__pycache__"}
 
 
@@ -66,6 +70,17 @@ def walk(base: str | Path, max_depth: int, max_dirs: int,
         if depth < max_depth:
             queue.extend((Path(e.path), depth + 1) for e in entries
                          if e.is_dir() and not e.name.startswith(".") and e.name not in _SKIP)
+
+
+def files_named(base: str | Path, pattern: str, max_depth: int = FILE_DEPTH,
+                max_dirs: int = MAX_DIRS) -> Iterator[Path]:
+    """Files at or below ``base`` whose name matches ``pattern`` (``fnmatch``), shallowest
+    first, by the same bounded walk: an attached LoveDA's ten thousand tiles are never listed
+    one by one, and a huge input cannot stall the search."""
+    for _, _, entries in walk(base, max_depth, max_dirs):
+        for entry in entries:
+            if fnmatch.fnmatchcase(entry.name, pattern) and not entry.is_dir():
+                yield Path(entry.path)
 
 
 def find_root(base: str | Path, max_depth: int = MAX_DEPTH,

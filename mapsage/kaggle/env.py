@@ -11,9 +11,11 @@ are used as they are. Standard library only.
 
 from __future__ import annotations
 
+import glob
 import os
 from pathlib import Path
 
+from envcheck import loveda
 from envcheck.session import ROOT_ENV  # one home: envcheck
 
 KAGGLE = "/kaggle"
@@ -61,7 +63,7 @@ def find_input_file(path: str, search_root: Path | None = None) -> Path | None:
     base = search_root or input_dir()
     if not base.is_dir():
         return None
-    matches = sorted(base.rglob(candidate.name))
+    matches = list(loveda.files_named(base, glob.escape(candidate.name)))
     same_parent = [m for m in matches if m.parent.name == candidate.parent.name]
     found = same_parent or matches
     return found[0] if found else None

@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from envcheck import loveda
 from envcheck.compat import PROJECT_MMCV as MMCV_VERSION  # envcheck decides, provision acts
 from mapsage.errors import MapSageError
 from mapsage.provision import cxx_standard, wheelhouse
@@ -319,6 +320,12 @@ def missing_requirements(requirements: list[str], python: str | None = None) -> 
     return [r for r in requirements if installed.get(r.split("==")[0]) != r.split("==")[1]]
 
 
+def wheels_under(roots: list[Path]) -> list[Path]:
+    """Every wheel under the roots, shallowest first: a wheelhouse data set or a kernel's output
+    holds its wheels a folder or more down, and pip's ``--find-links`` is not recursive."""
+    return [p for root in roots for p in loveda.files_named(root, "*.whl")]
+
+
 def dependency_step(requirements: list[str], roots: list[Path], python: str | None = None,
                     offline: bool = False) -> Step:
     """pip install of the pinned OpenMMLab stack; offline from wheelhouse folders when asked."""
@@ -339,8 +346,7 @@ def install_dependencies(*, python: str | None = None, roots: list[Path], offlin
     if not missing:
         log("python dependencies: all pinned versions installed")
         return
-    # a wheelhouse data set holds its wheels one folder down; pip's --find-links is not recursive
-    wheels = [p for root in roots if root.is_dir() for p in root.glob("**/*.whl")]
+    wheels = wheels_under(roots)
     folders = sorted({p.parent for p in wheels})
     have = {p.name.split("-")[0].lower().replace("_", "-") for p in wheels}
     if not offline and all(r.split("==")[0].replace("_", "-") in have for r in missing):

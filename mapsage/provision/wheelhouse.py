@@ -19,6 +19,8 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from envcheck import loveda
+
 MANIFEST = "manifest.json"
 KAGGLE_METADATA = "dataset-metadata.json"
 
@@ -100,7 +102,7 @@ def entries(roots: list[Path]) -> list[CachedWheel]:
     for root in roots:
         if not root.is_dir():
             continue
-        for manifest in sorted(root.glob(f"**/{MANIFEST}")):
+        for manifest in loveda.files_named(root, MANIFEST):
             entry = read_entry(manifest.parent)
             if entry is not None:
                 found.append(entry)

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -139,12 +138,14 @@ def test_bootstrap_leaves_a_wheelhouse_the_training_kernel_finds(synthetic_root,
                                        cached.wheel.name)
     assert "--no-index" in steps[0].command
     # ... and pip resolves the mmcv wheel and the pinned stack from the mount with no index
-    folders = sorted({p.parent for p in (second / "input").glob("**/*.whl")})
-    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--no-deps",
-               "--ignore-installed", "--quiet", "--report", "-"]
-    for folder in folders:
-        command += ["--find-links", str(folder)]
-    proc = subprocess.run(command + kaggle_requirements() + [steps[0].command[-1]],
+    # (the step `provision --with-deps --offline` runs, with pip's dry run and report added)
+    folders = sorted({p.parent for p in mmcv.wheels_under(mmcv.search_roots())})
+    step = mmcv.dependency_step(kaggle_requirements(), folders, offline=True)
+    at = step.command.index("install") + 1
+    command = (step.command[:at] + ["--dry-run", "--no-deps", "--ignore-installed", "--report", "-"]
+               + step.command[at:])
+    assert "--no-index" in command
+    proc = subprocess.run(command + [steps[0].command[-1]],
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PIP_NO_INDEX": "1"})
     assert proc.returncode == 0, proc.stderr[-2000:]
