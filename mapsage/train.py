@@ -137,14 +137,10 @@ def build_and_train(config_file: str | None, params, options: dict, layout, data
         print(recipe_message(recipe_values(cfg, world_size())), flush=True)
     if launcher != "none" and device == "cpu":
         distributed.init_cpu_process_group()
-    finished = False
-    try:
-        runner = Runner.from_cfg(cfg)
-        with safe_checkpoint_loading(trusted):
-            runner.train()
-        finished = True
-    finally:
-        distributed.leave_process_group(wait=finished)
+    runner = Runner.from_cfg(cfg)
+    with safe_checkpoint_loading(trusted):
+        runner.train()
+    distributed.leave_process_group()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,20 +37,20 @@ def init_cpu_process_group() -> None:
         dist.init_process_group(backend="gloo")
 
 
-def leave_process_group(*, wait: bool) -> None:
-    """Leave the process group (gloo or NCCL) before the interpreter exits; with ``wait``, after
-    every rank has got here.
+def leave_process_group() -> None:
+    """After a finished run: wait for every rank, then leave the process group (gloo or NCCL)
+    before the interpreter exits.
 
     mmengine never destroys the group it trains in. A rank that then exits while gloo's worker
     threads are alive can abort during interpreter finalisation ("terminate called without an
     active exception", SIGABRT; pytorch/pytorch#190489), and torchrun answers by killing the
     other ranks: a finished two-process run failed that way while rank 0 was still saving its
     best checkpoint. Waiting first also keeps every rank alive until rank 0 has written the
-    run's results. A run that failed does not wait (the other ranks may never arrive)."""
+    run's results. A failed run does not come here: it exits with its error, the other ranks may
+    never arrive, and torchrun ends them."""
     import torch.distributed as dist
 
     if not (dist.is_available() and dist.is_initialized()):
         return
-    if wait:
-        dist.barrier()
+    dist.barrier()
     dist.destroy_process_group()

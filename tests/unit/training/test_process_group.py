@@ -26,7 +26,7 @@ SCRIPT = textwrap.dedent("""
     if rank == 0:
         time.sleep(1.5)  # rank 0 still writing the run's results
         done.write_text("results")
-    leave_process_group(wait=True)
+    leave_process_group()
     assert not dist.is_initialized(), "still in the process group"
     if rank == 1:
         assert done.is_file(), "rank 1 left before rank 0 was done"
@@ -52,5 +52,4 @@ def test_leaving_without_a_group_does_nothing():
     from mapsage.training.distributed import leave_process_group
 
     assert not dist.is_initialized()
-    leave_process_group(wait=True)
-    leave_process_group(wait=False)
+    leave_process_group()
