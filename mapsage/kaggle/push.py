@@ -9,6 +9,11 @@ Kaggle dropped from a push it did start (a version number) are warnings and the 
 ``kernels output`` downloads the executed notebook, metrics.json and pictures. Credentials stay
 with the Kaggle client (~/.kaggle or its environment variables): nothing here reads or writes
 them, and the bundle is scanned for them before it is sent.
+
+``kernel-metadata.json`` and ``mapsage-sources.json`` are read as untrusted data: malformed JSON
+or a field of the wrong type is a one-paragraph error naming the file, and a ``code_file`` that
+leaves the built folder (``../x``, an absolute path, a symlinked folder) is refused, since the
+client uploads whatever file it names and the credential scan reads only the folder.
 """
 
 from __future__ import annotations
@@ -17,15 +22,15 @@ import contextlib
 import io
 import json
 import time
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from mapsage.errors import MapSageError, PushFailed
 from mapsage.kaggle.build import SOURCES_FILE, validate_metadata
 from mapsage.kaggle.secrets import scan_folder
 
 TERMINAL = {"complete", "error", "cancel_acknowledged"}
-
-
+SOURCE_FIELDS = ("dataset_sources", "kernel_sources")
+REBUILD = "rebuild the kernel with `mapsage build kaggle` (it writes this file) and push again"
 
 
 def official_api():
@@ -96,14 +101,92 @@ def source_state(api, source: dict) -> str | None:
                            f"({type(exc).__name__}: {exc})") from exc
 
 
-def check_sources(bundle: Path, api, log=print) -> None:
-    """Ask Kaggle whether every attached source exists: a missing required one stops the push
-    (by its exact name), a missing optional one is a warning."""
-    path = Path(bundle) / SOURCES_FILE
+def read_json(path: Path) -> object:
+    """The JSON document in ``path`` (a file of a built kernel folder), or a MapSageError naming
+    the file, what is wrong and the fix."""
     if not path.is_file():
-        raise MapSageError(f"{path} is missing: rebuild the kernel (mapsage build kaggle).")
+        raise MapSageError(f"{path} is missing: {REBUILD}.")
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise MapSageError(f"{path} is not UTF-8 text (byte {exc.start}): {REBUILD}.") from None
+    except json.JSONDecodeError as exc:
+        raise MapSageError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column "
+                           f"{exc.colno}): {REBUILD}, or fix the file by hand.") from None
+
+
+def read_metadata(bundle: Path) -> dict:
+    """``kernel-metadata.json`` of the built folder ``bundle``, its fields checked for what push
+    reads: an object, string ``id`` and ``title``, lists of strings for the sources, and a
+    ``code_file`` inside ``bundle`` (``kaggle kernels push`` uploads ``bundle/code_file``, which
+    may otherwise name any file on this machine, one the credential scan never sees)."""
+    path = bundle / "kernel-metadata.json"
+    meta = read_json(path)
+    if not isinstance(meta, dict):
+        raise MapSageError(f"{path} must hold a JSON object, not {json.dumps(meta)[:60]}: "
+                           f"{REBUILD}.")
+    for field in ("id", "title", "code_file"):
+        if field in meta and not isinstance(meta[field], str):
+            raise MapSageError(f"{path}: {field} = {meta[field]!r} must be a string: {REBUILD}.")
+    for field in (*SOURCE_FIELDS, "model_sources"):
+        value = meta.get(field, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise MapSageError(f"{path}: {field} = {value!r} must be a list of strings: {REBUILD}.")
+    code_file = meta.get("code_file")
+    if code_file and not _inside(bundle, code_file):
+        raise PushFailed(
+            f"{path}: code_file {code_file!r} leaves {bundle}: `kaggle kernels push` would upload "
+            "that file, which the credential scan of the folder never reads. code_file must be a "
+            "relative path to a file inside the built folder (the build writes '<slug>.ipynb'): "
+            f"{REBUILD}.")
+    return meta
+
+
+def _inside(folder: Path, relative: str) -> bool:
+    """Whether ``folder/relative`` stays inside ``folder``, also after following symlinks."""
+    if PurePath(relative).is_absolute() or ".." in PurePath(relative).parts:
+        return False
+    return (folder / relative).resolve().is_relative_to(folder.resolve())
+
+
+def _source_problems(source) -> list[str]:
+    """What is wrong with one entry of mapsage-sources.json (empty when it is well formed)."""
+    if not isinstance(source, dict):
+        return [f"{json.dumps(source)[:60]} is not an object"]
+    problems = []
+    if source.get("field") not in SOURCE_FIELDS:
+        problems.append(f"field = {source.get('field')!r}")
+    for key, kind in (("id", str), ("why", str), ("required", bool)):
+        value = source.get(key)
+        if not isinstance(value, kind) or value == "":
+            problems.append(f"{key} = {value!r}")
+    return problems
+
+
+def read_sources(bundle: Path) -> list[dict]:
+    """The sources listed in ``bundle``'s mapsage-sources.json, each checked: ``field``
+    (dataset_sources or kernel_sources), ``id``, ``required`` (true/false) and ``why``."""
+    path = bundle / SOURCES_FILE
+    document = read_json(path)
+    sources = document.get("sources") if isinstance(document, dict) else None
+    if not isinstance(sources, list):
+        raise MapSageError(f'{path} must hold an object {{"sources": [...]}}, not '
+                           f"{json.dumps(document)[:80]}: {REBUILD}.")
+    for number, source in enumerate(sources, 1):
+        wrong = _source_problems(source)
+        if wrong:
+            raise MapSageError(
+                f"{path}: source {number} is malformed ({'; '.join(wrong)}): each source needs "
+                f"field ({' or '.join(SOURCE_FIELDS)}), id (owner/slug), required (true or "
+                f"false) and why (text). {REBUILD[0].upper()}{REBUILD[1:]}.")
+    return sources
+
+
+def check_sources(sources: list[dict], api, log=print) -> None:
+    """Ask Kaggle whether every attached source (:func:`read_sources`) exists: a missing
+    required one stops the push (by its exact name), a missing optional one is a warning."""
     missing = []
-    for source in json.loads(path.read_text())["sources"]:
+    for source in sources:
         state = source_state(api, source)
         if state is None and source["required"]:
             missing.append(f"{source['id']} ({source['why']}; {source['field']})")
@@ -129,19 +212,22 @@ def push(bundle: Path, api=None, *, wait: bool = True, poll_s: float = 30.0,
     outputs (returned folder). Every refusal, including those the CLI reports with exit 0, is a
     :class:`~mapsage.errors.PushFailed`."""
     bundle = Path(bundle)
-    meta_path = bundle / "kernel-metadata.json"
-    if not meta_path.is_file():
-        raise MapSageError(f"{meta_path} is missing: build the kernel first (mapsage build kaggle).")
-    meta = json.loads(meta_path.read_text())
+    if not bundle.is_dir():
+        raise MapSageError(f"{bundle} is not a folder: pass the folder `mapsage build kaggle` "
+                           "wrote (build/kaggle/<slug>).")
+    meta = read_metadata(bundle)  # the file push uploads stays inside the scanned folder
     problems = validate_metadata(meta, bundle)
     if problems:
         raise PushFailed("kernel-metadata.json is invalid:\n" + "\n".join(f"  - {p}" for p in problems))
     leaked = scan_folder(bundle)  # the files, and the code bundle inside the notebook
     if leaked:
-        raise PushFailed("refusing to push: credentials found in\n"
-                         + "\n".join(f"  - {line}" for line in leaked))
+        raise PushFailed("refusing to push: credentials found in (or files a bundle may not "
+                         "carry):\n" + "\n".join(f"  - {line}" for line in leaked)
+                         + "\nRemove them from the project, rebuild with `mapsage build kaggle` "
+                           "and push again.")
+    sources = read_sources(bundle)
     api = api or official_api()
-    check_sources(bundle, api, log)
+    check_sources(sources, api, log)
     log(f"pushing {bundle} as {meta['id']} ...")
     log("pushed " + check_push_response(api.kernels_push(str(bundle)), log))
     if not wait:

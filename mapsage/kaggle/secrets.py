@@ -1,18 +1,20 @@
 """Keep credentials out of what MapSage ships to Kaggle: which files, and what is in them.
 
-The Kaggle notebook carries the project code as a base64 zip (``mapsage build kaggle``). Two
+The Kaggle notebook carries the project code as a base64 zip (``mapsage build kaggle``). Three
 guards keep secrets out of it:
 
 - :func:`shipped_files` takes only files git tracks under the bundled folders (a checkout), or,
   outside a git checkout, files whose suffix is in :data:`ALLOWED_SUFFIXES` and whose name is not
   hidden. Symlinks are refused: they can point anywhere (``~/.aws/credentials``).
-- :func:`find_secrets` reads a file's *content* for private-key headers, cloud and API keys,
-  Kaggle tokens and the user's own Kaggle key (:func:`known_secrets`, from ``KAGGLE_KEY`` /
-  ``KAGGLE_API_TOKEN`` or ``kaggle.json`` / ``access_token``). The build scans every bundled file
-  before writing anything; the push scans the built folder again, opening the bundle embedded in
-  the notebook (:func:`scan_folder`).
-
-The patterns below are written so that this module's own source does not match them.
+- an allowlist (:func:`not_carried`): a bundle carries only UTF-8 text files with a suffix in
+  :data:`ALLOWED_SUFFIXES` and no hidden path part. A tracked file outside it (a ``.gz``, a
+  ``.ppk``, a UTF-16 file, ``.env.local``) is refused by name rather than left out silently.
+- :func:`find_secrets` reads a file's *content*, in every form it decodes to (gzip, bzip2, xz,
+  zip and tar members, UTF-16/32, a JSON document's strings: :mod:`mapsage.kaggle.content_views`),
+  against the table of :mod:`mapsage.kaggle.secret_patterns` and the user's own Kaggle key
+  (:func:`known_secrets`, from ``KAGGLE_KEY`` / ``KAGGLE_API_TOKEN`` or ``kaggle.json`` /
+  ``access_token``). The build checks every bundled file before writing anything; the push scans
+  the built folder again, opening the bundle embedded in the notebook (:func:`scan_folder`).
 """
 
 from __future__ import annotations
@@ -26,28 +28,14 @@ import os
 import re
 import subprocess
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from mapsage.errors import MapSageError, SecretFound
+from mapsage.kaggle import content_views, secret_patterns
 
 ALLOWED_SUFFIXES = (".py", ".ipynb", ".typed", ".txt", ".yaml", ".yml", ".md")
-"""What a bundle may hold outside a git checkout (code, notebooks, configs, the lock file)."""
-CREDENTIAL_NAMES = ("kaggle.json", "access_token", ".env", "credentials", ".netrc", ".pypirc")
-
-# (what it is, pattern); each names the kind of secret in the refusal, never the secret
-PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
-    ("a private key", re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
-    ("an AWS access key id", re.compile(rb"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{16}\b")),
-    ("an AWS secret access key",
-     re.compile(rb"(?i)aws_?secret_?access_?key\s*[=:]\s*['\"]?[A-Za-z0-9/+]{40}")),
-    ("a Google API key", re.compile(rb"\bAIza[0-9A-Za-z_\-]{35}")),
-    ("a GitHub token", re.compile(rb"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})")),
-    ("a Slack token", re.compile(rb"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("a Hugging Face token", re.compile(rb"\bhf_[A-Za-z]{34}\b")),
-    ("a Kaggle API token", re.compile(rb"KGAT_[0-9A-Za-z]{16,}")),
-    ("a Kaggle key (kaggle.json)", re.compile(rb'"key"\s*:\s*"[0-9a-f]{32}"')),
-    ("a KAGGLE_KEY assignment", re.compile(rb"KAGGLE_KEY\s*=\s*['\"]?[0-9A-Za-z_]{16,}")),
-)
+"""What a bundle may hold: code, notebooks, configs, the lock file (UTF-8 text, not hidden)."""
+CREDENTIAL_NAMES = secret_patterns.CREDENTIAL_NAMES
 BUNDLE_TAG = "mapsage-bundle"  # the tag of the notebook cell that carries the code
 BUNDLE_CELL_PAYLOAD = re.compile(r'base64\.b64decode\("([A-Za-z0-9+/=]*)"\)')
 
@@ -71,14 +59,43 @@ def known_secrets(environ=os.environ) -> list[str]:
 
 
 def find_secrets(name: str, data: bytes, secrets: list[str]) -> list[str]:
-    """What kinds of credentials ``data`` (the content of file ``name``) holds; empty if none."""
-    found = []
-    if Path(name).name in CREDENTIAL_NAMES:
-        found.append("a credentials file name")
-    found += [what for what, pattern in PATTERNS if pattern.search(data)]
-    if any(secret.encode() in data for secret in secrets):
-        found.append("your own Kaggle key")
-    return found
+    """What kinds of credentials ``data`` (the content of file ``name``) holds, in any form it
+    decodes to (the form is named: "a private key (inside gzip)"), and the parts of it the scan
+    cannot open; empty if none."""
+    found = [kind] if (kind := secret_patterns.name_kind(name)) else []
+    forms, problems = content_views.views(data)
+    seen = set()
+    for where, content in forms:
+        for kind in secret_patterns.kinds(content, secrets):
+            if kind not in seen:
+                seen.add(kind)
+                found.append(f"{kind} ({where})" if where else kind)
+    return found + [f"content the scan cannot read: {problem}" for problem in problems]
+
+
+def not_carried(name: str, data: bytes) -> str | None:
+    """Why a bundle may not carry file ``name`` (a path inside the bundle) holding ``data``, or
+    None when it is on the allowlist: UTF-8 text, a suffix in :data:`ALLOWED_SUFFIXES`, no hidden
+    path part."""
+    path = PurePosixPath(name)
+    if any(part.startswith(".") for part in path.parts):
+        return "a hidden file, which a bundle never carries"
+    if path.suffix not in ALLOWED_SUFFIXES:
+        return (f"a {path.suffix or 'suffix-less'} file, not one of the kinds a bundle carries "
+                f"({' '.join(ALLOWED_SUFFIXES)})")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not UTF-8 text, which a bundle carries only"
+    if "\0" in text:
+        return "not text (it holds NUL bytes), which a bundle carries only"
+    return None
+
+
+def bundle_problems(name: str, data: bytes, secrets: list[str]) -> list[str]:
+    """Everything that keeps bundle member ``name`` out of a bundle: the allowlist, then secrets."""
+    reason = not_carried(name, data)
+    return ([reason] if reason else []) + find_secrets(name, data, secrets)
 
 
 def _is_checkout_top(root: Path) -> bool:
@@ -156,31 +173,39 @@ def shipped_files(root: Path, folders: tuple[str, ...]) -> list[Path]:
     return files
 
 
+REMEDY = ("Remove the secret from the file, or the file from the bundled folders (git rm --cached "
+          "FILE to stop tracking it), and build again. A bundle carries only UTF-8 text files "
+          f"ending in {' '.join(ALLOWED_SUFFIXES)}; Kaggle keys belong in Kaggle's Secrets "
+          "add-on, never in code.")
+
+
 def check_files(files: list[tuple[str, bytes]], secrets: list[str] | None = None) -> None:
-    """Refuse (naming each file and the kind of secret) if any ``(name, content)`` holds one."""
+    """Refuse (naming each file and what is wrong with it) if any ``(name, content)`` of a
+    bundle is off the allowlist or holds a credential."""
     secrets = known_secrets() if secrets is None else secrets
     hits = [f"  - {name}: {', '.join(kinds)}" for name, data in files
-            if (kinds := find_secrets(name, data, secrets))]
+            if (kinds := bundle_problems(name, data, secrets))]
     if hits:
-        raise SecretFound(
-            "refusing to ship credentials to Kaggle; found:\n" + "\n".join(hits) + "\n"
-            "Remove the secret from the file (or the file from the bundle) and build again. "
-            "Kaggle keys belong in Kaggle's Secrets add-on, never in code."
-        )
+        raise SecretFound("refusing to ship to Kaggle; found:\n" + "\n".join(hits) + "\n" + REMEDY)
+
+
+def _cells(notebook: bytes) -> list[dict]:
+    try:
+        cells = json.loads(notebook).get("cells", [])
+    except (UnicodeDecodeError, ValueError, AttributeError, RecursionError):
+        return []  # not a notebook: it carries no bundle (its bytes are scanned all the same)
+    return [cell for cell in cells if isinstance(cell, dict)] if isinstance(cells, list) else []
 
 
 def embedded_bundles(notebook: bytes) -> list[tuple[str, bytes]]:
     """The members of every bundle zip embedded (base64) in a built notebook's code cells."""
     members = []
-    try:
-        cells = json.loads(notebook).get("cells", [])
-    except (ValueError, AttributeError):
-        return []
-    for cell in cells:
+    for cell in _cells(notebook):
         source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
+        source = "".join(map(str, source)) if isinstance(source, list) else str(source)
         payloads = BUNDLE_CELL_PAYLOAD.findall(source)
-        tags = cell.get("metadata", {}).get("tags", []) if isinstance(cell, dict) else []
+        metadata = cell.get("metadata")
+        tags = metadata.get("tags", []) if isinstance(metadata, dict) else []
         if BUNDLE_TAG in tags and not payloads:
             raise SecretFound("the notebook's bundle cell holds no base64 payload this scan can "
                               "read, so the code it carries cannot be checked for credentials: "
@@ -198,8 +223,9 @@ def embedded_bundles(notebook: bytes) -> list[tuple[str, bytes]]:
 
 
 def scan_folder(folder: Path, secrets: list[str] | None = None) -> list[str]:
-    """Files in ``folder``, and members of the bundles inside its notebooks, that hold a
-    credential, as ``"<file>: <kinds>"`` lines (empty when clean)."""
+    """Files in ``folder`` (in every form they decode to), and members of the bundles inside its
+    notebooks (also against the allowlist), that hold a credential or are not what a bundle
+    carries, as ``"<file>: <kinds>"`` lines (empty when clean)."""
     secrets = known_secrets() if secrets is None else secrets
     hits = []
     for path in sorted(Path(folder).rglob("*")):
@@ -209,9 +235,9 @@ def scan_folder(folder: Path, secrets: list[str] | None = None) -> list[str]:
         if not path.is_file():
             continue
         data = path.read_bytes()
-        entries = [(str(path), data)]
-        if path.suffix == ".ipynb":
-            entries += [(f"{path} {name}", content) for name, content in embedded_bundles(data)]
-        hits += [f"{name}: {', '.join(kinds)}" for name, content in entries
-                 if (kinds := find_secrets(name, content, secrets))]
+        if kinds := find_secrets(str(path), data, secrets):
+            hits.append(f"{path}: {', '.join(kinds)}")
+        for name, content in embedded_bundles(data):
+            if kinds := bundle_problems(name.removeprefix("bundle:"), content, secrets):
+                hits.append(f"{path} {name}: {', '.join(kinds)}")
     return hits

@@ -10,6 +10,8 @@ polling, download) is the real code path.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -22,8 +24,9 @@ from kagglesdk.kernels.types.kernels_api_service import (
 from kagglesdk.kernels.types.kernels_enums import KernelWorkerStatus
 from requests import HTTPError, Response
 
+from mapsage.cli import main
 from mapsage.errors import PushFailed
-from mapsage.kaggle.build import build
+from mapsage.kaggle.build import SOURCES_FILE, build
 from mapsage.kaggle.push import push
 from mapsage.paths import KERNELS_DIR
 
@@ -179,3 +182,67 @@ def test_a_downloaded_bootstrap_summary_is_shown_and_checked(bundle, tmp_path):
     server = KaggleServerStandIn(outputs={"bootstrap.json": json.dumps(bad)})
     push(bundle, server, poll_s=0, download_to=tmp_path / "b", log=lines.append)
     assert any("not a MapSage bootstrap summary (ValueError" in line for line in lines)
+
+
+@pytest.fixture()
+def own_copy(bundle, tmp_path) -> Path:
+    """A copy of the built kernel folder that a test may damage."""
+    return Path(shutil.copytree(bundle, tmp_path / "kernel"))
+
+
+def _set_code_file(folder: Path, code_file: str) -> None:
+    meta_path = folder / "kernel-metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["code_file"] = code_file
+    meta_path.write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("where", ["../victim/leak.ipynb", "absolute", "linked/leak.ipynb"])
+def test_a_code_file_outside_the_folder_is_never_pushed(own_copy, tmp_path, where):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "leak.ipynb").write_text(json.dumps({"cells": [], "note": "KGAT_" + "0" * 24}))
+    (own_copy / "linked").symlink_to(victim)  # a folder inside that points outside
+    code_file = str(victim / "leak.ipynb") if where == "absolute" else where
+    _set_code_file(own_copy, code_file)
+    server = KaggleServerStandIn()
+    with pytest.raises(PushFailed, match=re.escape(f"code_file {code_file!r} leaves {own_copy}")):
+        push(own_copy, server, log=lambda *_: None)
+    assert server.pushed == [] and server.asked == []
+
+
+def test_a_code_file_inside_the_folder_is_pushed(own_copy, tmp_path):
+    (own_copy / "sub").mkdir()
+    notebook = next(own_copy.glob("*.ipynb"))
+    notebook.rename(own_copy / "sub" / notebook.name)
+    _set_code_file(own_copy, f"sub/{notebook.name}")
+    server = KaggleServerStandIn()
+    push(own_copy, server, wait=False, log=lambda *_: None)
+    assert server.pushed == [str(own_copy)]
+
+
+@pytest.mark.parametrize(("name", "text", "says"), [
+    ("kernel-metadata.json", '{"id": "alice/x", "title": ', "is not valid JSON (Expecting value"),
+    ("kernel-metadata.json", "[1, 2]", "must hold a JSON object, not [1, 2]"),
+    ("kernel-metadata.json", "\udcff", "is not UTF-8 text"),
+    ("kernel-metadata.json", '{"id": "alice/x", "title": "MapSage x", "code_file": 5}',
+     "code_file = 5 must be a string"),
+    ("kernel-metadata.json", '{"id": "alice/x", "title": "MapSage x", "code_file": "k.ipynb", '
+                             '"dataset_sources": "alice/loveda"}',
+     "dataset_sources = 'alice/loveda' must be a list of strings"),
+    (SOURCES_FILE, '{"sources": [', "is not valid JSON (Expecting value at line 1, column 14)"),
+    (SOURCES_FILE, '["alice/loveda"]', 'must hold an object {"sources": [...]}'),
+    (SOURCES_FILE, '{"sources": [{"id": "alice/loveda", "required": "yes"}]}',
+     "source 1 is malformed (field = None; why = None; required = 'yes')"),
+    (SOURCES_FILE, '{"sources": ["alice/loveda"]}',
+     'source 1 is malformed ("alice/loveda" is not an object)'),
+])
+def test_a_malformed_file_of_the_folder_is_one_clear_error(own_copy, capsys, name, text, says):
+    if text == "\udcff":
+        (own_copy / name).write_bytes(b'{"title": "\xff"}')
+    else:
+        (own_copy / name).write_text(text)
+    assert main(["push", str(own_copy), "--no-wait"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mapsage push: error: {own_copy / name}") and says in err, err
+    assert "mapsage build kaggle" in err and "Traceback" not in err
