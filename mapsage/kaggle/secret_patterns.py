@@ -47,8 +47,9 @@ PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
     ("an Azure storage account key", re.compile(rb"AccountKey=[A-Za-z0-9+/]{80,}={0,2}")),
     ("a password in a URL",
      re.compile(rb"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@'\"<>]+:[^\s/@'\"<>]+@[A-Za-z0-9\[]")),
-    ("a netrc password", re.compile(rb"(?:\bmachine\s+\S+|\bdefault)(?:\s+(?:login|account)\s+\S+)*"
-                                    rb"\s+password\s+\S+")),
+    ("a netrc password",
+     re.compile(rb"(?:\bmachine\s+\S+(?:\s+(?:login|account)\s+\S+)*"
+                rb"|\bdefault(?:\s+(?:login|account)\s+\S+)+)\s+password\s+\S+")),
     ("a Kaggle API token", re.compile(rb"KGAT_[0-9A-Za-z]{16,}")),
     ("a Kaggle key (kaggle.json)",
      re.compile(_Q + rb"key" + _Q + rb"\s*:\s*" + _Q + rb"[0-9a-f]{32}" + _Q)),

@@ -386,3 +386,21 @@ def test_what_the_scan_cannot_open_is_refused(tmp_path, kaggle_config, data, pro
     assert len(hits) == 1 and f"content the scan cannot read: {problem}" in hits[0], hits
     assert scan_folder(_built_folder(tmp_path / "ok", {"a.py": _nested_gzip(b"X", 4)})) != [], \
         "a .py holding gzip is not text: the bundle's allowlist refuses it"
+
+
+@pytest.mark.parametrize("text", [
+    "The default password of the demo server is printed by `mapsage doctor`.\n",
+    'url = f"{scheme}://{user}:{password}@{host}/simple"\n',
+    "mmcv @ git+https://github.com/open-mmlab/mmcv.git@v2.1.0\n",
+    "remote = 'ssh://git@github.com/open-mmlab/mmcv'\n",
+    "env:\n  KAGGLE_KEY: ${{ secrets.KAGGLE_KEY }}\n",
+    'key = os.environ.get("KAGGLE_KEY")\n',
+    "    --hash=sha256:249bb56bbfd3cdc2a004ea0ff4c2b6ddc84d53bc2194761636eb314d5cfa5dfc\n",
+    "checksum = {'key': 'value', 'md5': 'd41d8cd98f00b204e9800998ecf8427e'}\n",
+])
+def test_ordinary_code_and_prose_are_not_taken_for_secrets(tmp_path, kaggle_config, text):
+    root = _project(tmp_path / "p", git=True)
+    (root / "mapsage/configs/ordinary.py").write_text(text)
+    _git(root, "add", "mapsage/configs/ordinary.py")
+    with zipfile.ZipFile(io.BytesIO(make_bundle(root))) as archive:
+        assert "mapsage/configs/ordinary.py" in archive.namelist()
