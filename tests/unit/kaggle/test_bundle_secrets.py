@@ -11,10 +11,12 @@ never reaches the bundle, the built folder or the push.
 from __future__ import annotations
 
 import base64
+import bz2
 import gzip
 import hashlib
 import io
 import json
+import lzma
 import subprocess
 import tarfile
 import zipfile
@@ -349,6 +351,8 @@ def test_a_tracked_file_off_the_allowlist_is_refused_by_name(tmp_path, kaggle_co
 
 @pytest.mark.parametrize(("name", "data", "kind"), [
     ("notes.gz", gzip.compress(OPENSSH_KEY.encode()), "a private key (inside gzip)"),
+    ("notes.bz2", bz2.compress(OPENSSH_KEY.encode() * 20), "a private key (inside bzip2)"),
+    ("notes.xz", lzma.compress(OPENSSH_KEY.encode() * 20), "a private key (inside xz)"),
     ("notes.txt", AWS_LINES.encode("utf-16"), "an AWS access key id (as UTF-16 text)"),
     ("notes.txt", AWS_LINES.encode("utf-32"), "an AWS access key id (as UTF-32 text)"),
     ("backup.tgz", _tar_gz("x/kaggle.yaml.gz",
@@ -359,7 +363,7 @@ def test_a_tracked_file_off_the_allowlist_is_refused_by_name(tmp_path, kaggle_co
     ("netrc-backup", NETRC.encode(), "a netrc password"),
     ("deploy.ppk", PPK.encode(), "a PuTTY private key"),
     ("adc.json", GOOGLE_ADC.encode(), "a Google OAuth refresh token"),
-], ids=["gzip", "utf-16", "utf-32", "tar.gz", "zip", "netrc", "ppk", "adc"])
+], ids=["gzip", "bzip2", "xz", "utf-16", "utf-32", "tar.gz", "zip", "netrc", "ppk", "adc"])
 def test_the_push_scan_reads_every_file_of_the_folder_decoded(tmp_path, kaggle_config, name,
                                                               data, kind):
     folder = _built_folder(tmp_path / "k", {"mapsage/__init__.py": "X = 1\n"})
