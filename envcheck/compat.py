@@ -26,6 +26,9 @@ TABLE_VERSION = "2026.11.1"
 # The mmcv MapSage is built and tested with. Not in requirements-lock.txt (no PyPI wheel exists;
 # `python -m mapsage.provision` installs it), so it lives here.
 PROJECT_MMCV = "2.1.0"
+# sha256 of PyPI's mmcv-2.1.0.tar.gz (the only file PyPI has for it): the source build downloads
+# it with pip's --require-hashes, so a changed or substituted sdist is refused before it runs.
+PROJECT_MMCV_SDIST_SHA256 = "d387bcab66b467479b6660310e23746cfc79c6e57acf04094680adb499a5cd3f"
 # The OpenMMLab pins used when no requirements-lock.txt is found (e.g. a Kaggle kernel without
 # the repository). tests/test_envcheck_compat.py keeps them equal to the lock.
 FALLBACK_PINS = {"mmengine": "0.10.7", "mmsegmentation": "1.2.2"}

@@ -120,6 +120,9 @@ class Facts:
     mapsage_loader: bool = False  # mapsage.training.checkpoint (the safe checkpoint loader) is importable
     driver: str | None = None  # NVIDIA kernel driver version
     nvcc: str | None = None  # CUDA toolkit version of nvcc, e.g. "12.1"
+    nvcc_path: str | None = None  # the nvcc torch's extension builder would use
+    nvcc_found_by: str = ""  # "$CUDA_HOME", "PATH", "/usr/local/cuda"
+    arch_env: str | None = None  # $TORCH_CUDA_ARCH_LIST
     work_dir: str = "."
     disk_free_bytes: int | None = None
     lock_path: str | None = None
@@ -310,6 +313,7 @@ def gather_static(work_dir: str | Path = ".", lock: str | Path | None = None,
         imported=imported_modules(),
         mapsage_loader=mapsage_loader_available(),
         driver=nvidia_driver(),
+        arch_env=(environ if environ is not None else os.environ).get("TORCH_CUDA_ARCH_LIST"),
         work_dir=str(work.resolve()),
         disk_free_bytes=disk_free(work),
         lock_path=str(lock_path) if lock_path else None,

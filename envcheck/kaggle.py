@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from envcheck import loveda, session
+from envcheck import loveda, ops_target, session
 from envcheck.facts import InputDataset
 from mapsage.errors import FirstChecksFailed  # stdlib-only, the one exception hierarchy
 
@@ -144,6 +144,31 @@ def wheel_attached(input_root: Path) -> bool:
                for m in loveda.files_named(input_root, "manifest.json"))
 
 
+def toolkit_check(listed: list[tuple[str, str]], environ: dict[str, str] | None = None,
+                  find_spec=None) -> FirstCheck:
+    """When mmcv must be built here: envcheck's decision table (:mod:`envcheck.ops_target`) on
+    torch's CUDA (read from ``torch/version.py``, not imported), the GPUs ``nvidia-smi`` lists,
+    the toolkit torch would compile with and ``TORCH_CUDA_ARCH_LIST``. A build this image cannot
+    do is an error here, in seconds, with the remedy."""
+    environ = os.environ if environ is None else environ
+    present, torch_cuda = ops_target.torch_cuda_without_import(find_spec)
+    if not present:
+        return FirstCheck("toolkit", "info", "torch is not installed yet: the build's toolkit "
+                          "is checked by provisioning")
+    capabilities = []
+    for _, cap in listed:
+        major, _, minor = cap.partition(".")
+        if major.isdigit() and minor.isdigit():
+            capabilities.append((int(major), int(minor)))
+    toolkit = ops_target.find_toolkit(environ) if torch_cuda else ops_target.Toolkit(None, None)
+    target = ops_target.decide(torch_cuda, capabilities, toolkit,
+                               environ.get(ops_target.ARCH_ENV))
+    if not target.buildable:
+        return FirstCheck("toolkit", "error", target.refusal())
+    return FirstCheck("toolkit", "ok", f"mmcv's build: {target.why}"
+                      + (f"; {toolkit.describe()}" if target.ops == "cuda" else ""))
+
+
 def first_checks(data_root: str, *, input_root: str | Path, working_dir: str | Path,
                  device: str = "auto", loveda_source: str | None = None,
                  internet=internet_reachable) -> list[FirstCheck]:
@@ -201,6 +226,7 @@ def first_checks(data_root: str, *, input_root: str | Path, working_dir: str | P
         checks.append(FirstCheck("mmcv", "ok", f"an mmcv wheelhouse is attached under "
                                  f"{input_root} (provisioning checks that its key fits)"))
     else:
+        checks.append(toolkit_check(listed))
         ok, why = internet()
         checks.append(FirstCheck(
             "internet", "ok" if ok else "error",

@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import subprocess
 import threading
 import time
 from pathlib import Path
 
-from envcheck import fatbin, kaggle
+from envcheck import fatbin, kaggle, ops_target
 from envcheck.facts import Facts, Gpu, KaggleFacts, MmcvFacts, ProbeResult, TorchFacts
 
 MARK = "@@envcheck@@ "
 SCRIPT = Path(__file__).with_name("_probe_script.py")
 DEFAULT_TIMEOUT_S = 90.0
 STDERR_TAIL = 4000
-NVCC_CANDIDATES = ("/usr/local/cuda/bin/nvcc",)
 
 
 def stderr_digest(text: str, limit: int = 600) -> str:
@@ -136,17 +133,6 @@ def apply_records(facts: Facts, records: list[dict]) -> None:
         facts.mmcv = m
 
 
-def nvcc_version(timeout: float = 10.0) -> str | None:
-    nvcc = shutil.which("nvcc") or next((p for p in NVCC_CANDIDATES if os.path.exists(p)), None)
-    if nvcc is None:
-        return None
-    try:
-        out = subprocess.run([nvcc, "--version"], capture_output=True, text=True,
-                             timeout=timeout).stdout
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"unusable ({type(exc).__name__})"
-    m = re.search(r"release (\d+\.\d+)", out)
-    return m.group(1) if m else "unknown"
 
 
 def mmcv_archs(facts: Facts) -> None:
@@ -182,7 +168,9 @@ def gather_probes(facts: Facts, *, timeout: float = DEFAULT_TIMEOUT_S,
         net.start()
     cwd = facts.work_dir if os.path.isdir(facts.work_dir) else os.getcwd()
     script = ScriptRun(python or facts.executable, cwd, timeout)
-    facts.nvcc = nvcc_version()
+    toolkit = ops_target.find_toolkit()
+    facts.nvcc, facts.nvcc_path, facts.nvcc_found_by = (toolkit.version, toolkit.nvcc,
+                                                        toolkit.found_by)
     if scan_kaggle or check_internet:
         facts.kaggle = KaggleFacts(input_root=str(kaggle_input),
                                    inputs=kaggle.scan_inputs(kaggle_input) if scan_kaggle else [])

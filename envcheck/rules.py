@@ -28,6 +28,7 @@ from envcheck.compat import (
     prebuilt_mmcv_index_url,
 )
 from envcheck.facts import Facts, canonical
+from envcheck.ops_target import Toolkit, decide
 from envcheck.probe import stderr_digest
 from envcheck.remedies import Context
 from envcheck.report import Finding, Remedy
@@ -402,7 +403,6 @@ def build_rules(facts: Facts, ctx: Context, found: list[Finding]) -> Iterator[Fi
     """Prerequisites of a source build, checked only when a source build is what's needed."""
     if not needs_source_build(facts):
         return
-    t = facts.torch
     setuptools = facts.dist("setuptools")
     if not facts.pkg_resources and satisfies(setuptools, ">=82") is not True:
         yield _finding(
@@ -412,20 +412,24 @@ def build_rules(facts: Facts, ctx: Context, found: list[Finding]) -> Iterator[Fi
             "mmcv's setup.py imports pkg_resources; with --no-build-isolation it uses this "
             "environment's setuptools.",
             rx.pip_install(ctx, "setuptools<82", summary="Install setuptools < 82"))
-    if t is not None and t.cuda:
-        if facts.nvcc is None:
-            what = f"no nvcc found, and mmcv's CUDA ops must be compiled for CUDA {t.cuda}"
-        elif _cuda_major(facts.nvcc) != _cuda_major(t.cuda):
-            what = f"nvcc is CUDA {facts.nvcc} but torch was built with CUDA {t.cuda}"
-        else:
-            return
+    target = ops_target_of(facts)
+    if target is not None and not target.buildable:
         yield _finding(
-            "build.nvcc", what,
+            "build.nvcc", target.problem,
             "torch's extension builder refuses a CUDA toolkit whose major version differs from "
-            "torch's CUDA.",
-            Remedy(f"Put a CUDA {_cuda_major(t.cuda)}.x toolkit's nvcc first on PATH (Kaggle: "
-                   "/usr/local/cuda/bin), or install a torch built for your toolkit",
-                   (ctx.sh("export PATH=/usr/local/cuda/bin:$PATH && nvcc --version"),)))
+            "torch's CUDA (see envcheck.ops_target for when CUDA ops are built).",
+            Remedy(target.remedy.removeprefix("Fix: "),
+                   (ctx.sh("nvcc --version"),)))
+
+
+def ops_target_of(facts: Facts):
+    """envcheck.ops_target's decision for these facts (None without torch)."""
+    t = facts.torch
+    if t is None:
+        return None
+    toolkit = Toolkit(facts.nvcc_path or ("nvcc" if facts.nvcc else None), facts.nvcc,
+                      facts.nvcc_found_by)
+    return decide(t.cuda, [g.capability for g in t.gpus], toolkit, facts.arch_env)
 
 
 def _install_pinned(facts: Facts, ctx: Context, name: str) -> Remedy:

@@ -4,8 +4,9 @@ everything later runs need to go with the internet off, and measure the real rec
 - :func:`leave_mmcv_wheel`: the mmcv wheel for this image, with its ``manifest.json`` key, in
   the working wheelhouse (``mapsage-wheelhouse/<key>/``): the one provisioning just built or
   found, else one built now by provisioning's own plan;
-- :func:`download_pinned_wheels`: the pinned pure-Python stack (mmengine, mmseg, ftfy, regex,
-  ...) as wheels for this Python, from ``requirements-lock.txt``;
+- :func:`dependency_wheels`: the wheels of everything the pinned stack needs that this image
+  lacks (mmengine, mmseg, ..., and their own dependencies the image does not have), hashed in
+  ``requirements-lock.txt``, left by the provisioning cell;
 - :func:`stage_pretrained_weights`: the backbone weights the recipe starts from;
 - :func:`measure_config` + :func:`summarize`: a short run of the real recipe with
   ``RunMeasureHook`` (``mapsage.training.measure``), turned into ``bootstrap.json``: seconds per
@@ -23,15 +24,12 @@ import json
 import math
 import os
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
 from mapsage.errors import MapSageError
 from mapsage.provision import mmcv, wheelhouse
 
-PYTHON_WHEELS = "python"
-"""Sub-folder of the wheelhouse holding the pinned pure-Python wheels."""
 BOOTSTRAP_JSON = "bootstrap.json"
 WARMUP_SHARE = 0.1
 """Share of the first iterations left out of the timings (cuDNN autotuning, worker start)."""
@@ -42,8 +40,8 @@ def leave_mmcv_wheel(dest: Path, roots: list[Path], *, python: str | None = None
     """The wheelhouse entry for this image's mmcv key in ``dest`` (copied from ``roots`` or
     built with provisioning's plan when no wheel for the key exists anywhere)."""
     facts = mmcv.probe_torch(python)
-    arch_list = mmcv.arch_list_for(facts)
-    key = mmcv.wheel_key(facts, arch_list)
+    target = mmcv.ops_target(facts)
+    key = mmcv.wheel_key(facts, target)
     here, _ = wheelhouse.find(key, [dest])
     if here is not None:
         log(f"mmcv wheel for {key.slug} already in {dest}")
@@ -55,7 +53,7 @@ def leave_mmcv_wheel(dest: Path, roots: list[Path], *, python: str | None = None
         log(f"mmcv wheel for {key.slug}: copying {hit.wheel}")
         return wheelhouse.store(hit.wheel, key, dest)
     with tempfile.TemporaryDirectory(prefix="mapsage-mmcv-") as tmp:
-        steps, notes = mmcv.plan(facts, installed=(False, "the bootstrap leaves a wheel"),
+        steps, notes = mmcv.plan(facts, target, installed=(False, "the bootstrap leaves a wheel"),
                                  roots=[], jobs=jobs or 1, build_dir=Path(tmp), python=python)
         for note in notes:
             log(f"  - {note}")
@@ -71,27 +69,24 @@ def leave_mmcv_wheel(dest: Path, roots: list[Path], *, python: str | None = None
         return wheelhouse.store(built[0], key, dest)
 
 
-def download_pinned_wheels(dest: Path, *, python: str | None = None,
-                           requirements: list[str] | None = None, log=print) -> list[str]:
-    """``pip wheel --no-deps`` of the pinned stack into ``dest`` for ``python``; the file names.
-
-    Their own dependencies (numpy, opencv, matplotlib, ...) come with the Kaggle image; the
-    offline install (``provision --with-deps --offline``) resolves them against it.
-    """
+def dependency_wheels(dest: Path, log=print) -> list[str]:
+    """The wheels of the pinned stack's closure that the provisioning cell downloaded into
+    ``dest`` (``mapsage-wheelhouse/python``) and installed from: everything a training kernel on
+    this image lacks, each file hashed in the lock (:mod:`mapsage.provision.dependencies`)."""
+    names = sorted(p.name for p in Path(dest).glob("*.whl"))
+    if names:
+        return names
+    from mapsage.provision.dependencies import environment_of, missing_requirements
     from mapsage.provision.requirements import kaggle_requirements
 
-    requirements = requirements or kaggle_requirements()
-    dest.mkdir(parents=True, exist_ok=True)
-    step = mmcv.Step("deps", f"wheels of {', '.join(requirements)}",
-                     [python or sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                      "-w", str(dest), *requirements])
-    mmcv.run_step(step, log)
-    names = sorted(p.name for p in dest.glob("*.whl"))
-    have = {n.split("-")[0].lower().replace("_", "-") for n in names}
-    missing = [r for r in requirements if r.split("==")[0].lower().replace("_", "-") not in have]
-    if missing:
-        raise MapSageError(f"pip wheel left no wheel for {', '.join(missing)} in {dest}")
-    return names
+    _, installed = environment_of(None)
+    if missing_requirements(kaggle_requirements(), installed):
+        raise MapSageError(f"no dependency wheels in {dest}: run `python -m mapsage.provision "
+                           "--with-deps` first (the provisioning cell does)")
+    log(f"python dependencies: this image had the whole pinned stack before provisioning, so "
+        f"{dest} holds no wheels; a training kernel on a fresh image of the same kind needs "
+        "the internet")
+    return []
 
 
 PRETRAINED_MODULE = "mapsage.training.pretrained"

@@ -46,17 +46,19 @@ print(f"measuring {params.max_iters} iterations of model={params.model} "
 
 # %% [markdown]
 # ## Leave the wheelhouse
-# The mmcv wheel for this image (built by the provisioning cell, or built here) and the pinned
-# pure-Python wheels, in `/kaggle/working/mapsage-wheelhouse`.
+# The mmcv wheel for this image (built by the provisioning cell, or built here) and the wheels
+# of everything else the pinned stack needs that this image lacks (the provisioning cell
+# downloaded them, hash-checked against the lock), in `/kaggle/working/mapsage-wheelhouse`.
 
 # %%
 from mapsage.kaggle import bootstrap
 from mapsage.kaggle import env as kaggle_env
 from mapsage.provision import mmcv, wheelhouse
+from mapsage.provision.dependencies import PYTHON_WHEELS
 
 wheel_dir = wheelhouse.default_root()
 mmcv_wheel = bootstrap.leave_mmcv_wheel(wheel_dir, mmcv.search_roots())
-python_wheels = bootstrap.download_pinned_wheels(wheel_dir / bootstrap.PYTHON_WHEELS)
+python_wheels = bootstrap.dependency_wheels(wheel_dir / PYTHON_WHEELS)
 pretrained_dir = kaggle_env.working_dir() / "pretrained"
 pretrained = bootstrap.stage_pretrained_weights(pretrained_dir)
 print(f"mmcv: {mmcv_wheel.wheel.name} ({mmcv_wheel.key.slug})")

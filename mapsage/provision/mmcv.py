@@ -25,7 +25,6 @@ importing) torch or mmcv in the calling process.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import subprocess
@@ -36,8 +35,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envcheck import loveda
 from envcheck.compat import PROJECT_MMCV as MMCV_VERSION  # envcheck decides, provision acts
+from envcheck.compat import PROJECT_MMCV_SDIST_SHA256
+from envcheck.ops_target import OpsTarget, Toolkit, decide, find_toolkit
 from mapsage.errors import MapSageError
 from mapsage.provision import cxx_standard, wheelhouse
 
@@ -117,37 +117,42 @@ def probe_torch(python: str | None = None) -> TorchFacts:
                       ".".join(version.split(".")[:2]), aten)
 
 
-def installed_mmcv(python: str | None = None) -> tuple[bool, str]:
+def installed_mmcv(python: str | None = None,
+                   target: OpsTarget | None = None) -> tuple[bool, str]:
     """(usable, explanation) for the mmcv installed next to ``python``: importable, the
-    project's version, and its compiled ops (``mmcv._ext``) loading with this torch."""
+    project's version, its compiled ops (``mmcv._ext``) loading with this torch, and, when
+    ``target`` asks for CUDA ops, compiled with CUDA (CPU-only ops never serve a GPU)."""
     steps, _ = _probe(python)
     mmcv, ext = steps.get("mmcv"), steps.get("mmcv_ext")
     if not mmcv or mmcv["status"] != "ok":
         return False, f"no usable mmcv ({_error(mmcv, 'mmcv is not importable')})"
     if not ext or ext["status"] != "ok":
         return False, f"no usable mmcv ({_error(ext, 'its compiled ops do not load')})"
+    ops_cuda = ext.get("data", {}).get("ops_cuda")
+    if target is not None and target.ops == "cuda" and (not ops_cuda
+                                                        or ops_cuda == "not available"):
+        return False, ("the installed mmcv has CPU-only ops, and this machine needs CUDA ops "
+                       f"({target.why})")
     version = mmcv["data"]["version"]
     if version == MMCV_VERSION:
         return True, f"mmcv {version} with compiled ops is installed"
     return False, f"mmcv {version} is installed; MapSage needs {MMCV_VERSION}"
 
 
-def wheel_key(facts: TorchFacts, arch_list: str = "") -> wheelhouse.WheelKey:
+def ops_target(facts: TorchFacts, toolkit: Toolkit | None = None,
+               environ: dict[str, str] | None = None) -> OpsTarget:
+    """envcheck's decision table (:mod:`envcheck.ops_target`) for these facts: CPU or CUDA ops,
+    for which architectures, and whether this machine can build them."""
+    environ = os.environ if environ is None else environ
+    return decide(facts.cuda, list(facts.capabilities),
+                  find_toolkit(environ) if toolkit is None else toolkit,
+                  environ.get("TORCH_CUDA_ARCH_LIST"))
+
+
+def wheel_key(facts: TorchFacts, target: OpsTarget) -> wheelhouse.WheelKey:
     tag = "cp" + facts.python.replace(".", "") if facts.python else wheelhouse.python_tag()
-    return wheelhouse.WheelKey(MMCV_VERSION, tag, facts.torch,
-                               facts.cuda or "cpu", arch_list if facts.cuda else "")
-
-
-def arch_list_for(facts: TorchFacts) -> str:
-    """TORCH_CUDA_ARCH_LIST for a CUDA build: the environment's when set (a build for other GPUs,
-    or on a machine without one), else the architectures of the visible GPUs."""
-    from envcheck.compat import torch_cuda_arch_list
-
-    if not facts.cuda:
-        return ""
-    if os.environ.get("TORCH_CUDA_ARCH_LIST", "").strip():
-        return os.environ["TORCH_CUDA_ARCH_LIST"].strip()
-    return torch_cuda_arch_list(list(facts.capabilities)) if facts.capabilities else ""
+    return wheelhouse.WheelKey(MMCV_VERSION, tag, facts.torch, facts.cuda or "cpu",
+                               target.arch_list if target.ops == "cuda" else "", target.ops)
 
 
 def memory_available() -> int | None:
@@ -187,26 +192,43 @@ def _bin_path(python: str | None) -> str:
     return os.pathsep.join([str(Path(_python(python)).parent), os.environ.get("PATH", "")])
 
 
-def source_build_step(facts: TorchFacts, arch_list: str, jobs: int, out_dir: Path,
+def sdist_requirement(folder: Path) -> Path:
+    """A requirements file pinning the mmcv sdist to the sha256 MapSage holds
+    (``compat.PROJECT_MMCV_SDIST_SHA256``): pip refuses any other file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "mmcv-sdist.txt"
+    path.write_text(f"mmcv=={MMCV_VERSION} --hash=sha256:{PROJECT_MMCV_SDIST_SHA256}\n")
+    return path
+
+
+def source_build_step(facts: TorchFacts, target: OpsTarget, jobs: int, out_dir: Path,
                       python: str | None = None, tree: Path | None = None) -> Step:
-    """``pip wheel`` of mmcv: from the index's sdist, or from an unpacked (patched) ``tree``."""
+    """``pip wheel`` of mmcv: from the index's sdist (hash-checked), or from an unpacked
+    (patched) ``tree`` of it. Never from pip's wheel cache (``--no-cache-dir``): a cached wheel
+    knows nothing of FORCE_CUDA, the architectures or the torch it was compiled against."""
     from envcheck.compat import mmcv_build_env  # envcheck decides how the ops are built
 
-    env = {**mmcv_build_env(arch_list or None, jobs, cuda=bool(facts.cuda)),
-           "PATH": _bin_path(python)}
-    command = [_python(python), "-m", "pip", "wheel", "--no-build-isolation", "--no-deps"]
+    cuda = target.ops == "cuda"
+    env = {**mmcv_build_env(target.arch_list or None, jobs, cuda=cuda), "PATH": _bin_path(python)}
+    command = [_python(python), "-m", "pip", "wheel", "--no-build-isolation", "--no-deps",
+               "--no-cache-dir"]
     command += (["-w", str(out_dir), str(tree)] if tree else
-                ["--no-binary", "mmcv", "-w", str(out_dir), f"mmcv=={MMCV_VERSION}"])
-    what = f"CUDA {facts.cuda}, archs {arch_list or 'all of torch'}" if facts.cuda else "CPU ops"
+                ["--no-binary", "mmcv", "--require-hashes", "-w", str(out_dir),
+                 "-r", str(sdist_requirement(out_dir / "requirements"))])
+    what = (f"CUDA {facts.cuda} ops for {target.arch_list}" if cuda else
+            "CPU ops" + (f", though torch is a CUDA {facts.cuda} build" if facts.cuda else ""))
     standard, _ = facts.cxx_requirement()
     return Step("source", f"build mmcv {MMCV_VERSION} from the sdist ({what}, {standard}, "
                 f"{jobs} jobs)", command, env)
 
 
-def source_steps(facts: TorchFacts, arch_list: str, jobs: int, build_dir: Path,
+def source_steps(facts: TorchFacts, target: OpsTarget, jobs: int, build_dir: Path,
                  python: str | None = None) -> list[Step]:
     """The source build: tools first, then (when torch needs another C++ standard than mmcv's
-    c++17) download, unpack and patch the sdist, then build the wheel into ``build_dir``."""
+    c++17) download, unpack and patch the sdist, then build the wheel into ``build_dir``.
+    Refused before any step when this machine cannot build the ops ``target`` names."""
+    if not target.buildable:
+        raise MapSageError(target.refusal())
     py = _python(python)
     steps = [
         Step("source", "make sure setuptools < 82 (mmcv's setup.py imports pkg_resources)",
@@ -216,19 +238,20 @@ def source_steps(facts: TorchFacts, arch_list: str, jobs: int, build_dir: Path,
     ]
     standard, why = facts.cxx_requirement()
     if not cxx_standard.needs_patch(standard):
-        return [*steps, source_build_step(facts, arch_list, jobs, build_dir, python)]
+        return [*steps, source_build_step(facts, target, jobs, build_dir, python)]
     sdist_dir, tree_dir = build_dir / "sdist", build_dir / "src"
     steps += [
         Step("source", f"download the mmcv {MMCV_VERSION} sdist ({why}; mmcv's setup.py says "
              f"{cxx_standard.DEFAULT_STANDARD})",
              [py, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
-              "--no-build-isolation", "-d", str(sdist_dir), f"mmcv=={MMCV_VERSION}"]),
+              "--no-build-isolation", "--no-cache-dir", "--require-hashes", "-d", str(sdist_dir),
+              "-r", str(sdist_requirement(build_dir / "requirements"))]),
         Step("source", f"unpack it and patch setup.py to -std={standard}",
              [sys.executable, "-m", "mapsage.provision.sdist", str(sdist_dir), str(tree_dir),
               "--standard", standard]),
     ]
     tree = tree_dir / f"mmcv-{MMCV_VERSION}"
-    return [*steps, source_build_step(facts, arch_list, jobs, build_dir, python, tree)]
+    return [*steps, source_build_step(facts, target, jobs, build_dir, python, tree)]
 
 
 def build_record(facts: TorchFacts, build_dir: Path) -> dict:
@@ -241,34 +264,38 @@ def build_record(facts: TorchFacts, build_dir: Path) -> dict:
     return {**record, "cxx_standard_reason": why}
 
 
-def plan(facts: TorchFacts, *, installed: tuple[bool, str], roots: list[Path], jobs: int,
-         build_dir: Path, python: str | None = None) -> tuple[list[Step], list[str]]:
-    """The steps provisioning would take for these facts, and notes on what was ruled out."""
+def plan(facts: TorchFacts, target: OpsTarget, *, installed: tuple[bool, str],
+         roots: list[Path], jobs: int, build_dir: Path,
+         python: str | None = None) -> tuple[list[Step], list[str]]:
+    """The steps provisioning would take for these facts and ``target`` (:func:`ops_target`),
+    and notes on what was ruled out. A source build this machine cannot do is refused here,
+    before anything is downloaded (``MapSageError`` with the toolkit remedy)."""
     notes: list[str] = []
     ok, why = installed
     if ok:
         return [Step("installed", why)], notes
     notes.append(why)
-    arch_list = arch_list_for(facts)
-    key = wheel_key(facts, arch_list)
+    notes.append(f"ops: {target.why}")
+    key = wheel_key(facts, target)
     hit, refused = wheelhouse.find(key, roots)
     notes += [f"wheelhouse: refused {line}" for line in refused]
     py = _python(python)
     if hit is not None:
-        return [Step("wheelhouse", f"install {hit.wheel} (sha256 verified)",
+        return [Step("wheelhouse", f"install {hit.wheel} (sha256 and compiled ops verified)",
                      [py, "-m", "pip", "install", "--no-index", "--no-deps", "--force-reinstall",
                       str(hit.wheel)])], notes
     notes.append(f"wheelhouse: no wheel for {key.slug} under {', '.join(map(str, roots))}")
     from envcheck.compat import prebuilt_mmcv_index_url
 
-    url = prebuilt_mmcv_index_url(MMCV_VERSION, facts.torch, facts.cuda, python=facts.python)
+    url = (prebuilt_mmcv_index_url(MMCV_VERSION, facts.torch, facts.cuda, python=facts.python)
+           if target.ops == "cuda" or not facts.cuda else None)
     if url:
         return [Step("prebuilt", f"install OpenMMLab's prebuilt wheel from {url}",
                      [py, "-m", "pip", "install", "--no-deps", f"mmcv=={MMCV_VERSION}",
                       "-f", url])], notes
     notes.append(f"prebuilt: OpenMMLab has no mmcv {MMCV_VERSION} wheel for torch {facts.torch}"
                  f" / {'CUDA ' + facts.cuda if facts.cuda else 'CPU'}")
-    return source_steps(facts, arch_list, jobs, build_dir, python), notes
+    return source_steps(facts, target, jobs, build_dir, python), notes
 
 
 def run_step(step: Step, log=print) -> None:
@@ -305,57 +332,6 @@ def run_step(step: Step, log=print) -> None:
     log(f"  done in {time.perf_counter() - started:.1f}s")
 
 
-def missing_requirements(requirements: list[str], python: str | None = None) -> list[str]:
-    """The ``name==version`` requirements not installed at exactly that version."""
-    probe = ("import json, sys, importlib.metadata as md\n"
-             "out = {}\n"
-             "for name in sys.argv[1:]:\n"
-             "    try: out[name] = md.version(name)\n"
-             "    except md.PackageNotFoundError: out[name] = None\n"
-             "print(json.dumps(out))")
-    names = [r.split("==")[0] for r in requirements]
-    proc = subprocess.run([_python(python), "-c", probe, *names], capture_output=True, text=True,
-                          timeout=60, check=True)
-    installed = json.loads(proc.stdout)
-    return [r for r in requirements if installed.get(r.split("==")[0]) != r.split("==")[1]]
-
-
-def wheels_under(roots: list[Path]) -> list[Path]:
-    """Every wheel under the roots, shallowest first: a wheelhouse data set or a kernel's output
-    holds its wheels a folder or more down, and pip's ``--find-links`` is not recursive."""
-    return [p for root in roots for p in loveda.files_named(root, "*.whl")]
-
-
-def dependency_step(requirements: list[str], roots: list[Path], python: str | None = None,
-                    offline: bool = False) -> Step:
-    """pip install of the pinned OpenMMLab stack; offline from wheelhouse folders when asked."""
-    cmd = [_python(python), "-m", "pip", "install", "--quiet"]
-    if offline:
-        cmd.append("--no-index")
-    for root in roots:
-        if root.is_dir():
-            cmd += ["--find-links", str(root)]
-    return Step("deps", f"install {', '.join(requirements)}", cmd + requirements)
-
-
-def install_dependencies(*, python: str | None = None, roots: list[Path], offline: bool,
-                         log=print) -> None:
-    from mapsage.provision.requirements import kaggle_requirements
-
-    missing = missing_requirements(kaggle_requirements(), python)
-    if not missing:
-        log("python dependencies: all pinned versions installed")
-        return
-    wheels = wheels_under(roots)
-    folders = sorted({p.parent for p in wheels})
-    have = {p.name.split("-")[0].lower().replace("_", "-") for p in wheels}
-    if not offline and all(r.split("==")[0].replace("_", "-") in have for r in missing):
-        log("python dependencies: every missing package has a wheel in the wheelhouse; "
-            "installing offline")
-        offline = True
-    run_step(dependency_step(missing, folders, python, offline), log)
-
-
 def provision(*, python: str | None = None, extra_roots: list[Path] | None = None,
               jobs: int | None = None, allow_build: bool = True, dry_run: bool = False,
               kaggle_owner: str | None = None, log=print) -> str:
@@ -366,8 +342,10 @@ def provision(*, python: str | None = None, extra_roots: list[Path] | None = Non
         jobs, why = build_jobs(os.cpu_count() or 1, memory_available(), bool(facts.cuda))
         log(f"  - compile jobs: {jobs} ({why})")
     with tempfile.TemporaryDirectory(prefix="mapsage-mmcv-") as tmp:
-        steps, notes = plan(facts, installed=installed_mmcv(python), roots=search_roots(extra_roots),
-                            jobs=jobs, build_dir=Path(tmp), python=python)
+        target = ops_target(facts)
+        steps, notes = plan(facts, target, installed=installed_mmcv(python, target),
+                            roots=search_roots(extra_roots), jobs=jobs, build_dir=Path(tmp),
+                            python=python)
         for note in notes:
             log(f"  - {note}")
         strategy = steps[-1].strategy
@@ -389,7 +367,7 @@ def provision(*, python: str | None = None, extra_roots: list[Path] | None = Non
             built = sorted(Path(tmp).glob("mmcv-*.whl"))
             if not built:
                 raise MapSageError(f"the mmcv build finished but left no wheel in {tmp}")
-            entry = wheelhouse.store(built[0], wheel_key(facts, arch_list_for(facts)),
+            entry = wheelhouse.store(built[0], wheel_key(facts, target),
                                      wheelhouse.default_root(), kaggle_owner,
                                      build=build_record(facts, Path(tmp)))
             log(f"  stored {entry.wheel} (sha256 {entry.sha256[:12]}...)")
@@ -399,7 +377,7 @@ def provision(*, python: str | None = None, extra_roots: list[Path] | None = Non
             from mapsage.kaggle.env import wheel_reuse_hint
 
             log(wheel_reuse_hint(entry.wheel.parent))
-    ok, why = installed_mmcv(python)
+    ok, why = installed_mmcv(python, target)
     if not ok:
         raise MapSageError(f"mmcv still unusable after '{strategy}': {why}")
     log(f"mmcv ready ({strategy}) in {time.perf_counter() - started:.1f}s")
@@ -425,9 +403,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def run() -> int:
+        from mapsage.provision.dependencies import PYTHON_WHEELS, install_dependencies
+
         if args.with_deps:
+            # decide mmcv's plan first: a build this machine cannot do stops here, in seconds,
+            # not after the dependencies are installed
+            provision(python=args.python, extra_roots=args.wheelhouse, jobs=args.jobs or 1,
+                      allow_build=not args.no_build, dry_run=True, log=lambda *_: None)
             install_dependencies(python=args.python, roots=search_roots(args.wheelhouse),
-                                 offline=args.offline)
+                                 offline=args.offline,
+                                 keep_dir=wheelhouse.default_root() / PYTHON_WHEELS)
         provision(python=args.python, extra_roots=args.wheelhouse, jobs=args.jobs,
                   allow_build=not args.no_build, dry_run=args.dry_run,
                   kaggle_owner=args.kaggle_owner)

@@ -16,10 +16,14 @@ import os
 import re
 import shutil
 import sys
+import tempfile
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from envcheck import loveda
+from envcheck import fatbin, loveda
+from envcheck.compat import arch_runs_on
+from mapsage.errors import MapSageError
 
 MANIFEST = "manifest.json"
 KAGGLE_METADATA = "dataset-metadata.json"
@@ -49,14 +53,20 @@ class WheelKey:
     python_tag: str
     torch: str  # e.g. "2.13.0+cpu"
     cuda: str  # "cpu" or the CUDA version torch was built with, e.g. "12.1"
-    arch_list: str = ""  # TORCH_CUDA_ARCH_LIST the ops were built for; "" on CPU
+    arch_list: str = ""  # TORCH_CUDA_ARCH_LIST the ops were built for; "" for CPU ops
+    ops: str = ""  # "cpu" | "cuda": what the compiled ops are; "" = cuda's kind (old manifests)
+
+    def __post_init__(self) -> None:
+        if not self.ops:
+            object.__setattr__(self, "ops", "cpu" if self.cuda == "cpu" else "cuda")
 
     @property
     def slug(self) -> str:
         torch = re.sub(r"[^0-9A-Za-z.]+", "_", self.torch)
         arch = "-sm" + self.arch_list.replace(".", "").replace(";", "_") if self.arch_list else ""
         cuda = "cpu" if self.cuda == "cpu" else "cu" + self.cuda.replace(".", "")
-        return f"mmcv{self.mmcv}-{self.python_tag}-torch{torch}-{cuda}{arch}"
+        ops = "-cpu-ops" if self.ops == "cpu" and self.cuda != "cpu" else ""
+        return f"mmcv{self.mmcv}-{self.python_tag}-torch{torch}-{cuda}{arch}{ops}"
 
     def mismatch(self, other: WheelKey) -> list[str]:
         """Why a wheel built for ``other`` cannot serve this key (empty when it can)."""
@@ -65,6 +75,8 @@ class WheelKey:
             mine, theirs = getattr(self, name), getattr(other, name)
             if mine != theirs:
                 reasons.append(f"{name} {theirs} (need {mine})")
+        if self.ops == "cuda" and other.ops != "cuda":  # CUDA ops carry the CPU ones too
+            reasons.append("CPU-only ops (need CUDA ops)")
         if self.arch_list and other.arch_list:
             missing = set(self.arch_list.split(";")) - set(other.arch_list.split(";"))
             if missing:
@@ -87,37 +99,105 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class BadManifest(ValueError):
+    """A ``manifest.json`` that is not a MapSage wheelhouse entry (skipped, and named)."""
+
+
+_KEY_FIELDS = tuple(WheelKey.__dataclass_fields__)
+
+
 def read_entry(folder: Path) -> CachedWheel | None:
+    """The entry in ``folder``; None without a manifest; :class:`BadManifest` for a manifest
+    that is unreadable, of another shape, or names a wheel outside its own folder."""
     manifest = folder / MANIFEST
     if not manifest.is_file():
         return None
-    data = json.loads(manifest.read_text())
-    key = WheelKey(**{k: data.get(k, "") for k in WheelKey.__dataclass_fields__})
-    return CachedWheel(folder / data["wheel"], key, data["sha256"])
+    try:
+        data = json.loads(manifest.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BadManifest(f"{manifest}: not readable JSON ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise BadManifest(f"{manifest}: not a JSON object")
+    wheel, digest = data.get("wheel"), data.get("sha256")
+    fields = {k: data.get(k, "") for k in _KEY_FIELDS}
+    if not all(isinstance(v, str) for v in (wheel, digest, *fields.values())):
+        raise BadManifest(f"{manifest}: not a MapSage wheel manifest (wheel, sha256 and the key "
+                          f"fields {', '.join(_KEY_FIELDS)} must be strings)")
+    if (Path(wheel).name != wheel or wheel in ("", ".", "..") or not wheel.endswith(".whl")
+            or not re.fullmatch(r"[0-9a-f]{64}", digest)):
+        raise BadManifest(f"{manifest}: wheel {wheel!r} must be a .whl file name in the "
+                          "manifest's own folder, with a 64-digit sha256")
+    return CachedWheel(folder / wheel, WheelKey(**fields), digest)
 
 
-def entries(roots: list[Path]) -> list[CachedWheel]:
-    """Every cached wheel under the roots (a root may be a wheelhouse or an attached data set)."""
-    found = []
+def entries(roots: list[Path]) -> tuple[list[CachedWheel], list[str]]:
+    """Every cached wheel under the roots (a wheelhouse or a kernel's output), and the manifests
+    skipped as not MapSage's."""
+    found, skipped = [], []
     for root in roots:
         if not root.is_dir():
             continue
         for manifest in loveda.files_named(root, MANIFEST):
-            entry = read_entry(manifest.parent)
+            try:
+                entry = read_entry(manifest.parent)
+            except BadManifest as exc:
+                skipped.append(f"{exc} (skipped)")
+                continue
             if entry is not None:
                 found.append(entry)
-    return found
+    return found, skipped
+
+
+EXT_PREFIX = "mmcv/_ext"
+
+
+def compiled_archs(wheel: Path) -> list[str] | None:
+    """The CUDA architectures of the wheel's ``mmcv/_ext*.so`` ([] for CPU-only ops; None when
+    the wheel has no compiled ops at all), read from the file's ``.nv_fatbin`` headers."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = [n for n in archive.namelist() if n.startswith(EXT_PREFIX) and n.endswith(".so")]
+        if not names:
+            return None
+        with tempfile.TemporaryDirectory(prefix="mapsage-ext-") as tmp:
+            path = Path(tmp) / "ext.so"
+            with archive.open(names[0]) as src, open(path, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            return fatbin.cuda_archs(path)
+
+
+def ops_problems(wheel: Path, key: WheelKey) -> list[str]:
+    """How the wheel's compiled ops differ from what ``key`` says (empty when they agree): CUDA
+    code for each architecture of a CUDA key, none for a CPU-ops key."""
+    try:
+        archs = compiled_archs(wheel)
+    except (OSError, zipfile.BadZipFile, fatbin.NotAnElf) as exc:
+        return [f"its compiled ops cannot be read ({type(exc).__name__}: {exc})"]
+    if archs is None:
+        return ["it has no compiled ops (no mmcv/_ext*.so)"]
+    if key.ops == "cpu":
+        return [f"its ops carry CUDA code ({', '.join(archs)}) but the key says CPU ops"] if (
+            archs) else []
+    if not archs:
+        return ["its ops are CPU-only but the key says CUDA ops"]
+    wanted = [a.split("+")[0] for a in key.arch_list.split(";") if a]
+    gaps = [a for a in wanted
+            if not arch_runs_on(archs, tuple(int(x) for x in a.split(".")))]
+    return ([f"its ops have no code for compute capability {', '.join(gaps)} (they carry "
+             f"{', '.join(archs)})"] if gaps else [])
 
 
 def find(key: WheelKey, roots: list[Path]) -> tuple[CachedWheel | None, list[str]]:
-    """The matching wheel (verified against its sha256), and why each other wheel was refused."""
-    refused = []
-    for entry in entries(roots):
+    """The matching wheel, verified against its sha256 and for the compiled ops its key claims,
+    and why each other wheel (or manifest) was refused."""
+    found, refused = entries(roots)
+    for entry in found:
         reasons = key.mismatch(entry.key)
         if not reasons and not entry.wheel.is_file():
             reasons = [f"manifest names {entry.wheel.name}, which is missing"]
         if not reasons and sha256(entry.wheel) != entry.sha256:
             reasons = ["sha256 differs from its manifest (corrupt or replaced file)"]
+        if not reasons:
+            reasons = ops_problems(entry.wheel, entry.key)
         if reasons:
             refused.append(f"{entry.wheel}: " + "; ".join(reasons))
         else:
@@ -132,6 +212,10 @@ def store(wheel: Path, key: WheelKey, root: Path, kaggle_owner: str | None = Non
     ``build`` goes into the manifest as is: how the wheel was made (the C++ standard and the
     patch of mmcv's setup.py, see :func:`mapsage.provision.mmcv.build_record`).
     """
+    problems = ops_problems(wheel, key)
+    if problems:
+        raise MapSageError(f"{wheel} is not stored as {key.slug}: " + "; ".join(problems)
+                           + ". The build did not make what was asked: see its log above.")
     folder = root / key.slug
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / wheel.name

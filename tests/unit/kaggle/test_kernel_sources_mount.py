@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import pytest
 
+from envcheck.ops_target import Toolkit
 from mapsage.provision import mmcv as provision
 from mapsage.provision import wheelhouse
 from mapsage.provision.mmcv import TorchFacts
+from tests.stand_in_wheels import mmcv_wheel
 
 KAGGLE_T4 = TorchFacts("2.10.0+cu128", "12.8", ((7, 5),), "3.12")
+T4_TOOLKIT = Toolkit("/usr/local/cuda/bin/nvcc", "12.8", "/usr/local/cuda")  # Kaggle's image
 
 
 def _bootstrap_output(folder, facts: TorchFacts):
     """What the bootstrap kernel leaves in /kaggle/working: mapsage-wheelhouse/<key>/..."""
-    built = folder.parent / "mmcv-2.1.0-cp312-cp312-linux_x86_64.whl"
-    built.parent.mkdir(parents=True, exist_ok=True)
-    built.write_bytes(b"a wheel built on Kaggle")
-    key = provision.wheel_key(facts, provision.arch_list_for(facts))
+    built = mmcv_wheel(folder.parent / "built", "cp312", cubins=[75])
+    key = provision.wheel_key(facts, provision.ops_target(facts, T4_TOOLKIT, {}))
     return wheelhouse.store(built, key, folder / "mapsage-wheelhouse")
 
 
@@ -29,7 +30,8 @@ def test_wheel_in_a_kernel_output_mount_is_planned(tmp_path, monkeypatch, mount)
     (root / "working").mkdir()
     monkeypatch.setenv("MAPSAGE_KAGGLE_ROOT", str(root))
     monkeypatch.delenv("MAPSAGE_WHEELHOUSE", raising=False)
-    steps, notes = provision.plan(KAGGLE_T4, installed=(False, "fresh image"),
+    steps, notes = provision.plan(KAGGLE_T4, provision.ops_target(KAGGLE_T4, T4_TOOLKIT, {}),
+                                  installed=(False, "fresh image"),
                                   roots=provision.search_roots(), jobs=4, build_dir=tmp_path)
     assert [s.strategy for s in steps] == ["wheelhouse"], notes
     assert steps[0].command[-1] == str(entry.wheel)
@@ -43,7 +45,8 @@ def test_a_wheel_for_another_image_is_refused_naming_the_difference(tmp_path, mo
     monkeypatch.setenv("MAPSAGE_KAGGLE_ROOT", str(root))
     monkeypatch.delenv("MAPSAGE_WHEELHOUSE", raising=False)
     newer = TorchFacts("2.11.0+cu128", "12.8", ((7, 5),), "3.12")
-    steps, notes = provision.plan(newer, installed=(False, "fresh image"),
+    steps, notes = provision.plan(newer, provision.ops_target(newer, T4_TOOLKIT, {}),
+                                  installed=(False, "fresh image"),
                                   roots=provision.search_roots(), jobs=4, build_dir=tmp_path)
     assert steps[-1].strategy == "source"
     assert any("refused" in n and "torch 2.10.0+cu128 (need 2.11.0+cu128)" in n for n in notes)

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from envcheck.ops_target import Toolkit
 from mapsage.provision import cxx_standard, sdist, wheelhouse
 from mapsage.provision import mmcv as provision
 from mapsage.provision.cxx_standard import PatchError, patch_setup_py, required_standard
 from mapsage.provision.mmcv import TorchFacts
+from tests.stand_in_wheels import mmcv_wheel
 
 SETUP_PY = Path(__file__).resolve().parents[2] / "fixtures" / "mmcv-2.1.0-setup.py.txt"
 # The requirement lines of torch 2.14.1's include/ATen/ATen.h (CUDA 13.0 wheel), verbatim.
@@ -31,11 +33,12 @@ def test_this_machines_torch_needs_cpp17_so_the_build_is_not_patched():
     standard, why = facts.cxx_requirement()
     assert standard == "c++17" and "ATen.h" in why
     assert not cxx_standard.needs_patch(standard)
-    steps = provision.source_steps(facts, "", 2, Path("/tmp/build"))
+    steps = provision.source_steps(facts, provision.ops_target(facts), 2, Path("/tmp/build"))
     commands = [" ".join(s.command) for s in steps]
     assert not any("download" in c or "mapsage.provision.sdist" in c for c in commands)
-    assert commands[-1].endswith(f"--no-binary mmcv -w /tmp/build mmcv=={provision.MMCV_VERSION}"), \
-        "torch 2.13 builds from the index's sdist exactly as before"
+    assert commands[-1].endswith("--no-binary mmcv --require-hashes -w /tmp/build "
+                                 "-r /tmp/build/requirements/mmcv-sdist.txt"), \
+        "torch 2.13 builds from the index's sdist (hash-checked) unpatched"
 
 
 def test_torch_214_header_requires_cpp20():
@@ -111,8 +114,9 @@ def test_sdist_step_refuses_a_missing_download(tmp_path):
 def test_torch_214_plan_downloads_patches_and_builds_from_the_tree(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", "7.5")
     facts = TorchFacts("2.14.1", "13.0", (), "3.11", TORCH_214_ATEN)
-    steps, _ = provision.plan(facts, installed=(False, "fresh"), roots=[tmp_path], jobs=2,
-                              build_dir=tmp_path, python=sys.executable)
+    target = provision.ops_target(facts, Toolkit("nvcc", "13.0"))
+    steps, _ = provision.plan(facts, target, installed=(False, "fresh"), roots=[tmp_path],
+                              jobs=2, build_dir=tmp_path, python=sys.executable)
     commands = [s.command for s in steps]
     assert commands[1][-3:] == ["pip", "install", "ninja"]
     assert commands[2][2:5] == ["pip", "download", "--no-binary"]
@@ -121,7 +125,7 @@ def test_torch_214_plan_downloads_patches_and_builds_from_the_tree(tmp_path, mon
     assert build.command[-1] == str(tmp_path / "src" / "mmcv-2.1.0")
     assert build.env["FORCE_CUDA"] == "1" and build.env["TORCH_CUDA_ARCH_LIST"] == "7.5"
     assert build.env["PATH"].split(":")[0] == str(Path(sys.executable).parent), "ninja on PATH"
-    assert provision.wheel_key(facts, provision.arch_list_for(facts)).arch_list == "7.5"
+    assert provision.wheel_key(facts, target).arch_list == "7.5"
 
 
 @pytest.mark.parametrize(("cpus", "free_gb", "cuda", "jobs"), [
@@ -137,8 +141,7 @@ def test_compile_jobs_without_meminfo_use_the_cpus():
 
 
 def test_manifest_records_the_build(tmp_path):
-    wheel = tmp_path / "mmcv-2.1.0-cp311-cp311-linux_x86_64.whl"
-    wheel.write_bytes(b"not really a wheel, only stored and hashed here")
+    wheel = mmcv_wheel(tmp_path / "built", "cp311", cubins=[75])
     key = wheelhouse.WheelKey("2.1.0", "cp311", "2.14.1", "13.0", "7.5")
     record = {"cxx_standard": "c++20", "setup_py_patch": ["setup.py: a -> b"]}
     entry = wheelhouse.store(wheel, key, tmp_path / "house", build=record)

@@ -8,17 +8,20 @@ from pathlib import Path
 
 import pytest
 
+from envcheck.ops_target import Toolkit
 from mapsage.provision import mmcv as provision
 from mapsage.provision import wheelhouse
 from mapsage.provision.mmcv import TorchFacts
 
 HERE = TorchFacts(__import__("torch").__version__, None, ())
+HERE_OPS = provision.ops_target(HERE)
+NVCC_128 = Toolkit("/usr/local/cuda/bin/nvcc", "12.8", "/usr/local/cuda")
 
 
 @pytest.fixture(scope="module")
 def cached_wheel() -> wheelhouse.CachedWheel:
     """The mmcv wheel this environment was provisioned from (setup stores it in the wheelhouse)."""
-    hit, refused = wheelhouse.find(provision.wheel_key(HERE), [wheelhouse.default_root()])
+    hit, refused = wheelhouse.find(provision.wheel_key(HERE, HERE_OPS), [wheelhouse.default_root()])
     if hit is None:
         pytest.fail("no mmcv wheel for this torch in the wheelhouse; run `python -m "
                     f"mapsage.provision` first. Refused: {refused}")
@@ -37,7 +40,8 @@ def test_key_mismatch_names_each_difference():
 
 
 def test_stored_wheel_is_found_by_its_tags_and_other_torch_is_refused(cached_wheel, tmp_path):
-    other = wheelhouse.WheelKey("2.1.0", cached_wheel.key.python_tag, "2.10.0+cu128", "12.8", "7.5")
+    other = wheelhouse.WheelKey("2.1.0", cached_wheel.key.python_tag, "2.10.0+cu128", "12.8",
+                                ops="cpu")
     wheelhouse.store(cached_wheel.wheel, other, tmp_path)
     hit, refused = wheelhouse.find(cached_wheel.key, [tmp_path])
     assert hit is None
@@ -63,7 +67,8 @@ def test_wheelhouse_hit_installs_offline_into_a_fresh_venv(cached_wheel, tmp_pat
     wheelhouse.store(cached_wheel.wheel, cached_wheel.key, house)
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
     python = str(tmp_path / "venv" / "bin" / "python")
-    steps, notes = provision.plan(HERE, installed=(False, "fresh venv"), roots=[house], jobs=2,
+    steps, notes = provision.plan(HERE, HERE_OPS, installed=(False, "fresh venv"), roots=[house],
+                                  jobs=2,
                                   build_dir=tmp_path, python=python)
     assert [s.strategy for s in steps] == ["wheelhouse"]
     assert "--no-index" in steps[0].command
@@ -82,8 +87,9 @@ def test_installed_mmcv_is_detected_in_this_environment():
                                                          ("P100", (6, 0), "6.0")])
 def test_source_build_command_for_kaggle_gpus(gpu, capability, arch, tmp_path):
     facts = TorchFacts("2.10.0+cu128", "12.8", (capability,))
-    steps, notes = provision.plan(facts, installed=(False, "absent"), roots=[tmp_path], jobs=4,
-                                  build_dir=tmp_path / "out", python="/usr/bin/python3")
+    target = provision.ops_target(facts, NVCC_128, {})
+    steps, notes = provision.plan(facts, target, installed=(False, "absent"), roots=[tmp_path],
+                                  jobs=4, build_dir=tmp_path / "out", python="/usr/bin/python3")
     assert [s.strategy for s in steps] == ["source", "source", "source"]
     assert steps[0].command[-2:] == ["setuptools<82", "wheel"]
     assert steps[1].command[-2:] == ["install", "ninja"]
@@ -92,15 +98,17 @@ def test_source_build_command_for_kaggle_gpus(gpu, capability, arch, tmp_path):
                          "TORCH_CUDA_ARCH_LIST": arch, "PATH": build.env["PATH"]}
     assert build.env["PATH"].startswith("/usr/bin:"), "the interpreter's bin (ninja) first"
     assert build.command == ["/usr/bin/python3", "-m", "pip", "wheel", "--no-build-isolation",
-                             "--no-deps", "--no-binary", "mmcv", "-w", str(tmp_path / "out"),
-                             "mmcv==2.1.0"]
+                             "--no-deps", "--no-cache-dir", "--no-binary", "mmcv",
+                             "--require-hashes", "-w", str(tmp_path / "out"),
+                             "-r", str(tmp_path / "out" / "requirements" / "mmcv-sdist.txt")]
     assert any("no mmcv 2.1.0 wheel for torch 2.10.0+cu128" in n for n in notes)
 
 
 def test_prebuilt_index_is_used_where_openmmlab_has_a_wheel(tmp_path):
     facts = TorchFacts("2.1.0+cu121", "12.1", ((7, 5),))
-    steps, _ = provision.plan(facts, installed=(False, "absent"), roots=[tmp_path], jobs=2,
-                              build_dir=tmp_path, python="python")
+    target = provision.ops_target(facts, Toolkit("nvcc", "12.1"), {})
+    steps, _ = provision.plan(facts, target, installed=(False, "absent"), roots=[tmp_path],
+                              jobs=2, build_dir=tmp_path, python="python")
     assert [s.strategy for s in steps] == ["prebuilt"]
     assert "https://download.openmmlab.com/mmcv/dist/cu121/torch2.1/index.html" in steps[0].command
 
@@ -108,7 +116,7 @@ def test_prebuilt_index_is_used_where_openmmlab_has_a_wheel(tmp_path):
 def test_no_build_refuses_clearly(monkeypatch, tmp_path):
     monkeypatch.setenv("MAPSAGE_WHEELHOUSE", str(tmp_path))
     monkeypatch.setattr(provision, "probe_torch", lambda python=None: HERE)
-    monkeypatch.setattr(provision, "installed_mmcv", lambda python=None: (False, "absent"))
+    monkeypatch.setattr(provision, "installed_mmcv", lambda python=None, target=None: (False, "absent"))
     with pytest.raises(provision.MapSageError, match="--no-build was given"):
         provision.provision(allow_build=False, log=lambda *_: None)
     assert not list(Path(tmp_path).iterdir())
