@@ -338,11 +338,11 @@ def provision(*, python: str | None = None, extra_roots: list[Path] | None = Non
     """Make mmcv 2.1.0 with compiled ops importable; return the strategy that did it."""
     started = time.perf_counter()
     facts = probe_torch(python)
+    target = ops_target(facts)
     if not jobs:
-        jobs, why = build_jobs(os.cpu_count() or 1, memory_available(), bool(facts.cuda))
+        jobs, why = build_jobs(os.cpu_count() or 1, memory_available(), target.ops == "cuda")
         log(f"  - compile jobs: {jobs} ({why})")
     with tempfile.TemporaryDirectory(prefix="mapsage-mmcv-") as tmp:
-        target = ops_target(facts)
         steps, notes = plan(facts, target, installed=installed_mmcv(python, target),
                             roots=search_roots(extra_roots), jobs=jobs, build_dir=Path(tmp),
                             python=python)
