@@ -1,13 +1,16 @@
 # Two commands on a fresh machine (Python 3.10+ with venv and a C++ compiler):
-#   make demo   train the demo notebook end to end and print its mIoU
-#   make test   run the test suite
+#   make demo       train the demo notebook end to end and print its mIoU
+#   make test       run the test suite (CI runs this): the whole suite on this Python, with the
+#                   Kaggle-image rehearsal, then the fast tests and one notebook run on every
+#                   other Python 3.10-3.13 this machine has
+#   make test-fast  the tests that neither train nor execute notebooks (a minute or two)
 # Both bootstrap the task runner (nox and uv, pinned with hashes in requirements-nox.txt) into
 # .tools/ and hand over to the nox session of the same name (see noxfile.py, docs/setup.md).
 # ARGS go to the session (pytest's for test): make test ARGS="tests/unit -q"
 PYTHON ?= python3
 NOX := .tools/bin/nox
 
-.PHONY: demo test lint sync notebooks lock bench clean
+.PHONY: demo test test-fast lint sync notebooks lock bench clean
 
 $(NOX): requirements-nox.txt
 	$(PYTHON) -m venv .tools
@@ -19,6 +22,10 @@ demo: $(NOX)
 
 test: $(NOX)
 	$(NOX) -s tests$(if $(ARGS), -- $(ARGS))
+	$(if $(ARGS),,$(NOX) -s tests_python)
+
+test-fast: $(NOX)
+	$(NOX) -s tests -- -q -m "not slow" $(ARGS)
 
 lint: $(NOX)
 	$(NOX) -s lint$(if $(ARGS), -- $(ARGS))

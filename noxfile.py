@@ -41,6 +41,39 @@ from envcheck import lockfile  # noqa: E402
 nox.options.default_venv_backend = "uv|venv"
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["tests"]
+nox.options.error_on_missing_interpreters = False  # tests_python: skip a Python not installed
+
+def _pyenv_pythons() -> None:
+    """Let ``python3.X`` on PATH run every Python pyenv has installed: pyenv's shims answer only
+    for the versions PYENV_VERSION (or the global version) names, and nox, uv and the
+    Kaggle-image rehearsal find interpreters by those names. Machines without pyenv: nothing."""
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    if os.environ.get("PYENV_VERSION") or not (root / "versions").is_dir():
+        return
+    found = sorted((p.name for p in (root / "versions").iterdir()
+                    if re.fullmatch(r"3\.\d+\.\d+", p.name)),
+                   key=lambda v: tuple(map(int, v.split("."))), reverse=True)
+    global_version = (root / "version").read_text().split() if (root / "version").is_file() else []
+    os.environ["PYENV_VERSION"] = ":".join(dict.fromkeys([*global_version, *found]))
+
+
+_pyenv_pythons()
+
+
+def find_python(version: str) -> str | None:
+    """The real path of a working ``python<version>`` on PATH, or None."""
+    import shutil
+
+    name = shutil.which(f"python{version}")
+    if not name:
+        return None
+    try:
+        out = subprocess.run([name, "-c", "import sys; print(sys.executable)"], check=True,
+                             capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out or None
+
 
 LOCK = ROOT / "requirements-lock.txt"
 NOX_LOCK = ROOT / "requirements-nox.txt"
@@ -203,7 +236,41 @@ def tests(session: nox.Session) -> None:
     # session.env holds only what the session set: CI comes from the caller's environment
     ci = os.environ.get("CI", "").lower() in ("true", "1", "yes")
     session.run("python", "-m", "envcheck", "--profile", "ci" if ci else "local")
-    session.run("python", "-m", "pytest", *(session.posargs or ["-q"]))
+    session.run("python", "-m", "pytest", *(session.posargs or ["-q"]), env=_rehearsal_env())
+
+
+def _rehearsal_env() -> dict[str, str]:
+    """What the Kaggle-image rehearsal needs from the task runner: the image's Python
+    (kaggle/gpu-image.json) and uv (its environments are made with it)."""
+    image = json.loads((ROOT / "kaggle" / "gpu-image.json").read_text())
+    env = {"UV": os.environ.get("UV") or nox.virtualenv.UV}
+    python = find_python(image["python"])
+    if python:
+        env["MAPSAGE_IMAGE_PYTHON"] = python
+    return env
+
+
+@nox.session(name="kaggle_rehearsal")
+def kaggle_rehearsal(session: nox.Session) -> None:
+    """The Kaggle-image rehearsal alone (it is part of `tests` too): bootstrap notebook, then
+    training notebook in a fresh image venv, offline from the bootstrap's output."""
+    install_stack(session)
+    session.run("python", "-m", "pytest", "-q", "-s", "tests/e2e/test_kaggle_image_rehearsal.py",
+                *session.posargs, env=_rehearsal_env())
+
+
+OTHER_PYTHONS = [v for v in lockfile.PYTHONS if v != f"{sys.version_info[0]}.{sys.version_info[1]}"]
+ON_EVERY_PYTHON = ("-m", "not slow", "tests/unit",
+                   "tests/e2e/test_notebook_e2e.py::test_notebook_trains_well_above_the_untrained_baseline")
+
+
+@nox.session(name="tests_python", python=OTHER_PYTHONS)
+def tests_python(session: nox.Session) -> None:
+    """The fast unit tests and one notebook end-to-end run on each other Python the lock supports
+    (the interpreter running nox gets the whole suite, `tests`). A Python this machine does not
+    have is skipped (nox.options.error_on_missing_interpreters is off)."""
+    install_stack(session)
+    session.run("python", "-m", "pytest", "-q", *(session.posargs or ON_EVERY_PYTHON))
 
 
 @nox.session

@@ -211,9 +211,12 @@ import os, subprocess, sys
 from envcheck.compat import torch_cuda_arch_list
 from envcheck.kaggle import gpus
 
-_capabilities = [tuple(int(x) for x in cap.split(".")) for _, cap in gpus()] + {capabilities!r}
-os.environ["TORCH_CUDA_ARCH_LIST"] = torch_cuda_arch_list(_capabilities)
-print("TORCH_CUDA_ARCH_LIST =", os.environ["TORCH_CUDA_ARCH_LIST"])
+_session = [tuple(int(x) for x in cap.split(".")) for _, cap in gpus()]
+if _session:
+    os.environ["TORCH_CUDA_ARCH_LIST"] = torch_cuda_arch_list(_session + {capabilities!r})
+    print("TORCH_CUDA_ARCH_LIST =", os.environ["TORCH_CUDA_ARCH_LIST"])
+else:
+    print("no GPU in this session: mmcv gets CPU ops; also_for_gpus applies to GPU sessions")
 subprocess.run([sys.executable, "-m", "mapsage.provision", "--with-deps"], check=True)
 '''
 
