@@ -12,7 +12,9 @@ A weights file named by URL is looked for, without any network access, in
 1. ``$MAPSAGE_PRETRAINED_DIR`` (default ``~/.cache/mapsage/pretrained``),
 2. torch hub's checkpoint folder (``$TORCH_HOME/hub/checkpoints``), where mmengine itself caches
    downloads,
-3. on Kaggle, anywhere under ``/kaggle/input`` (an attached data set or model), by file name.
+3. on Kaggle, anywhere under ``/kaggle/input`` (an attached data set or model), by file name,
+   used only when its sha256 starts with the prefix the published name carries (anything
+   attached is someone else's file; the two cache folders above are this machine's own).
 
 Only when training starts and the file is in none of them is it downloaded into the first
 folder, checked against the sha256 prefix in its name the way torch.hub does (unless
@@ -75,6 +77,7 @@ class WeightsSource:
     name: str  # its file name
     path: Path | None  # the local file, when one exists
     url: str | None  # where it can be downloaded from
+    refused: str | None = None  # a file found under that name that is not the published one
 
     def describe(self) -> str:
         if self.path is not None:
@@ -100,16 +103,42 @@ def locate(checkpoint: str) -> WeightsSource:
     if kaggle_env.on_kaggle():
         found = kaggle_env.find_input_file(str(kaggle_env.input_dir() / name))
         if found is not None and found.is_file():
-            return WeightsSource(checkpoint, name, found, checkpoint)
+            problem = hash_problem(found)
+            if problem is None:
+                return WeightsSource(checkpoint, name, found, checkpoint)
+            print(f"mapsage: not using {found}: {problem}", flush=True)
+            return WeightsSource(checkpoint, name, None, checkpoint, refused=f"{found}: {problem}")
     return WeightsSource(checkpoint, name, None, checkpoint)
+
+
+def hash_problem(path: Path) -> str | None:
+    """Why a weights file found under ``/kaggle/input`` cannot be the published one: its sha256
+    does not start with the prefix its name carries (torch.hub's ``name-<prefix>.pth``), or its
+    name carries none. None when it matches. (Anything attached to a Kaggle notebook is another
+    person's file: only the hash MapSage reads from the published name vouches for it.)"""
+    import hashlib
+
+    match = HASH_IN_NAME.search(path.name)
+    if match is None:
+        return "its name carries no sha256 prefix to check it against"
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    if not digest.hexdigest().startswith(match.group(1)):
+        return (f"its sha256 starts {digest.hexdigest()[:len(match.group(1))]}, not "
+                f"{match.group(1)} as its published name says: another file under that name")
+    return None
 
 
 def _missing(source: WeightsSource, why: str) -> MapSageError:
     kaggle = (f"On Kaggle: attach a data set (or model) holding {source.name} to the notebook "
-              "(Add Input); it is found anywhere under /kaggle/input. ")
+              "(Add Input); it is found anywhere under /kaggle/input, and used when its sha256 "
+              "matches the prefix in its name. ")
+    refused = f" Refused: {source.refused}." if source.refused else ""
     return MapSageError(
         f"Pretrained weights {source.name} are not on this machine and cannot be downloaded "
-        f"({why}). Download {source.url} where there is internet and put the file in "
+        f"({why}).{refused} Download {source.url} where there is internet and put the file in "
         f"{cache_dir()} (or point {CACHE_ENV} at its folder). {kaggle}"
         "Or set pretrained=/path/to/the/file.pth, or pretrained=None to train from scratch "
         "(far below the published accuracy). Nothing was trained."

@@ -9,6 +9,7 @@ this machine cannot reach download.openmmlab.com, and tests must not use the net
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import threading
 from functools import partial
@@ -88,13 +89,33 @@ def test_torch_hub_cache_and_kaggle_inputs_are_searched(mit_weights, cache, tmp_
     assert pretrained.locate(f"https://host/{name}").path == hub / name
     (hub / name).unlink()
     kaggle = tmp_path / "kaggle"
-    attached = kaggle / "input" / "datasets" / "me" / "mit-weights" / name
-    attached.parent.mkdir(parents=True)
-    attached.write_bytes(b"x")
+    folder = kaggle / "input" / "datasets" / "me" / "mit-weights"
+    folder.mkdir(parents=True)
+    vouched = folder / f"mit_b1_test-{hashlib.sha256(b'x').hexdigest()[:8]}.pth"
+    vouched.write_bytes(b"x")  # its name carries its own sha256 prefix
     monkeypatch.setenv("MAPSAGE_KAGGLE_ROOT", str(kaggle))
-    assert pretrained.locate(f"https://host/{name}").path == attached
+    assert pretrained.locate(f"https://host/{vouched.name}").path == vouched
+
+
+def test_weights_under_kaggle_input_whose_hash_lies_are_refused(mit_weights, cache, tmp_path,
+                                                                monkeypatch, synthetic_root):
+    """Issue 20: a file under /kaggle/input named like the published MiT weights, with other
+    content (NaN-filled here), is not loaded; offline, the run stops naming it."""
+    name = mit_weights.name("b1")
+    kaggle = tmp_path / "kaggle"
+    planted = kaggle / "input" / "public-loveda-copy" / name
+    planted.parent.mkdir(parents=True)
+    torch.save({k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+                for k, v in mit_weights.backbone("b1").state_dict().items()}, planted)
+    monkeypatch.setenv("MAPSAGE_KAGGLE_ROOT", str(kaggle))
+    source = pretrained.locate(f"https://host/{name}")
+    assert source.path is None and str(planted) in source.refused
+    assert "not " + name.rsplit("-", 1)[1].split(".")[0] in source.refused
     cfg = _cfg(synthetic_root, tmp_path, model="b1")
-    assert cfg.model.backbone.init_cfg.checkpoint == str(attached)
+    assert cfg.model.backbone.init_cfg.checkpoint != str(planted)
+    with pytest.raises(MapSageError, match="Refused: .*public-loveda-copy") as err:
+        pretrained.ensure_local(cfg)
+    assert "Nothing was trained" in str(err.value)
 
 
 def test_pretrained_parameter_choices(mit_weights, cache, synthetic_root, tmp_path):
