@@ -91,6 +91,20 @@ class RunResultsHook(Hook):
         if runner.rank == 0:
             self.write(runner)
 
+    def write_failure(self, runner, reason: str, *, iteration: int) -> Path:
+        """``metrics.json`` of a run that failed during training (a non-finite loss,
+        :mod:`mapsage.training.finite_loss`): ``"status": "failed"``, where and why, no scores;
+        it replaces a status an earlier session of the work_dir left there."""
+        from mapsage.results.record import write_json
+
+        work_dir = Path(runner.work_dir)
+        started = self.started_at if self.started_at is not None else time.time()
+        return write_json(work_dir / "metrics.json", {
+            "status": "failed", "error": reason, "iterations": iteration,
+            "max_iters": runner.max_iters, "model": self.model, "config": self.config,
+            "params": self.params, "wall_time_s": round(time.time() - started, 2),
+            "work_dir": str(work_dir), "batch": self.scaling})
+
     def write(self, runner) -> dict:
         from mapsage.results import plots
         from mapsage.results.fingerprint import environment

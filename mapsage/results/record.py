@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,16 @@ from mapsage.errors import MapSageError
 
 SUMMARY_KEYS = ("aAcc", "mIoU", "mAcc")
 _NUMBER = (int, float)
+PER_CLASS_KEYS = ("IoU", "Acc")
+
+
+def _is_number(value: Any) -> bool:
+    """int or float, not bool (JSON's true is not a score or an iteration)."""
+    return isinstance(value, _NUMBER) and not isinstance(value, bool)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _expect(ok: bool, path: Path, where: str, expected: str, value: Any) -> None:
@@ -29,16 +40,24 @@ def _expect(ok: bool, path: Path, where: str, expected: str, value: Any) -> None
 def _check_metrics(path: Path, data: Any) -> dict:
     """The fields the tables read, checked for type: a file is never trusted to be well-formed."""
     _expect(isinstance(data, dict), path, "the top level", "an object", type(data).__name__)
+    if data.get("status") == "failed":
+        raise MapSageError(
+            f"{str(path)!r} records a run that failed at iteration {data.get('iterations')!r}: "
+            f"{data.get('error')!r}. It has no results to show; fix the cause and train again "
+            "(resume=auto continues from the last checkpoint saved before the failure)."
+        )
     for key in SUMMARY_KEYS:
         value = data.get(key)
-        _expect(value is None or isinstance(value, _NUMBER), path, key, "a number", value)
-    for key, kind in (("iterations", int), ("wall_time_s", _NUMBER)):
-        _expect(isinstance(data.get(key), kind), path, key, "a number", data.get(key))
+        _expect(value is None or _is_number(value), path, key, "a number", value)
+    _expect(_is_count(data.get("iterations")), path, "iterations", "a whole number",
+            data.get("iterations"))
+    _expect(_is_number(data.get("wall_time_s")), path, "wall_time_s", "a number",
+            data.get("wall_time_s"))
     best, final = data.get("best"), data.get("final")
     _expect(isinstance(best, dict), path, "best", "an object", best)
-    _expect(best.get("mIoU") is None or isinstance(best.get("mIoU"), _NUMBER), path, "best.mIoU",
+    _expect(best.get("mIoU") is None or _is_number(best.get("mIoU")), path, "best.mIoU",
             "a number", best.get("mIoU"))
-    _expect(isinstance(best.get("iteration"), int), path, "best.iteration", "an iteration number",
+    _expect(_is_count(best.get("iteration")), path, "best.iteration", "an iteration number",
             best.get("iteration"))
     for key in ("environment", "batch"):
         _expect(isinstance(data.get(key, {}), dict), path, key, "an object", data.get(key))
@@ -48,20 +67,24 @@ def _check_metrics(path: Path, data: Any) -> dict:
         rows = history.get(part)
         _expect(isinstance(rows, list), path, f"history.{part}", "a list", rows)
         for i, row in enumerate(rows):
-            _expect(isinstance(row, dict) and isinstance(row.get("iteration"), _NUMBER)
-                    and (row.get(value_key) is None or isinstance(row.get(value_key), _NUMBER)),
+            _expect(isinstance(row, dict) and _is_number(row.get("iteration"))
+                    and (row.get(value_key) is None or _is_number(row.get(value_key))),
                     path, f"history.{part}[{i}]", f"{{iteration: number, {value_key}: number}}",
                     row)
     _expect(isinstance(final, dict) and isinstance(final.get("per_class"), dict), path,
             "final.per_class", "an object of classes", final)
     for cls, values in final["per_class"].items():
+        # each field present: a class no image had is recorded as null, never left out
         _expect(isinstance(values, dict) and all(
-            values.get(k) is None or isinstance(values.get(k), _NUMBER) for k in ("IoU", "Acc")),
-            path, f"final.per_class.{cls}", "{IoU: number, Acc: number}", values)
+            k in values and (values[k] is None or _is_number(values[k])) for k in PER_CLASS_KEYS),
+            path, f"final.per_class.{cls}", "{IoU: number or null, Acc: number or null}", values)
     per_class = data.get("per_class_IoU")
     _expect(isinstance(per_class, dict) and all(
-        v is None or isinstance(v, _NUMBER) for v in per_class.values()), path,
+        v is None or _is_number(v) for v in per_class.values()), path,
         "per_class_IoU", "an object of numbers", per_class)
+    missing = [cls for cls in final["per_class"] if cls not in per_class]
+    _expect(not missing, path, "per_class_IoU", f"an entry for every class of final.per_class "
+            f"(missing: {', '.join(map(str, missing[:5]))})", per_class)
     return data
 
 
@@ -77,6 +100,11 @@ def read_metrics(path: str | Path) -> tuple[str, dict]:
     except (UnicodeDecodeError, ValueError) as exc:
         raise MapSageError(f"{str(file)!r} is not valid JSON ({exc}): give a run's work_dir or "
                            "its metrics.json.") from None
+    except RecursionError:
+        raise MapSageError(f"{str(file)!r} is nested too deeply to be read (arrays or objects "
+                           f"inside each other beyond Python's limit of "
+                           f"{sys.getrecursionlimit()}); a MapSage metrics.json is a few levels "
+                           "deep. Give a run's work_dir or its metrics.json.") from None
     name = file.parent.name if file.name == "metrics.json" else file.stem
     return name, _check_metrics(file, data)
 

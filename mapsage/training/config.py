@@ -189,6 +189,7 @@ RESULTS_HOOK = "RunResultsHook"  # mapsage.results.hook
 TIME_BUDGET_HOOK = "TimeBudgetHook"  # mapsage.training.time_budget
 GUARD_HOOK = "ResumeGuardHook"  # mapsage.training.resume_guard
 FINAL_VALIDATION_HOOK = "FinalValidationHook"  # mapsage.training.final_validation
+FINITE_LOSS_HOOK = "FiniteLossHook"  # mapsage.training.finite_loss
 PLUGINS = "mapsage.training.plugins"  # registers every MapSage addition (hook, metric, backend)
 
 
@@ -223,7 +224,7 @@ def apply_run(cfg: Config, p: TrainParams, config_file: Path) -> None:
     for key in ("val_evaluator", "test_evaluator"):
         if cfg[key].get("type") == "IoUMetric":
             cfg[key]["type"] = METRIC
-    ours = (RESULTS_HOOK, GUARD_HOOK, FINAL_VALIDATION_HOOK, TIME_BUDGET_HOOK)
+    ours = (RESULTS_HOOK, GUARD_HOOK, FINAL_VALIDATION_HOOK, TIME_BUDGET_HOOK, FINITE_LOSS_HOOK)
     hooks = [h for h in cfg.get("custom_hooks", []) if h.get("type") not in ours]
     cfg.custom_hooks = [*hooks, dict(type=RESULTS_HOOK, model=p.model, config=str(config_file),
                                      params=resolved_params(cfg, p)),
@@ -232,7 +233,9 @@ def apply_run(cfg: Config, p: TrainParams, config_file: Path) -> None:
                         # a run resumed at its end still reports a validation of its last iteration
                         dict(type=FINAL_VALIDATION_HOOK),
                         # the time_limit parameter: inert without a limit off Kaggle
-                        dict(type=TIME_BUDGET_HOOK, time_limit=p.time_limit)]
+                        dict(type=TIME_BUDGET_HOOK, time_limit=p.time_limit),
+                        # a NaN or infinite loss fails the run (status "failed"), unsaved
+                        dict(type=FINITE_LOSS_HOOK)]
     imports = list(cfg.get("custom_imports", {}).get("imports", []))
     cfg.custom_imports = dict(imports=[*imports, *([PLUGINS] if PLUGINS not in imports else [])],
                               allow_failed_imports=False)

@@ -7,7 +7,8 @@ of them, so it is the one module a config lists in ``custom_imports``:
 - ``CPUDistributedDataParallel`` (:mod:`mapsage.training.distributed`);
 - ``TimeBudgetHook`` (:mod:`mapsage.training.time_budget`): the ``time_limit`` parameter;
 - ``ResumeGuardHook`` (:mod:`mapsage.training.resume_guard`): vets a loaded checkpoint's metadata;
-- ``FinalValidationHook`` (:mod:`mapsage.training.final_validation`).
+- ``FinalValidationHook`` (:mod:`mapsage.training.final_validation`);
+- ``FiniteLossHook`` (:mod:`mapsage.training.finite_loss`): a non-finite loss fails the run.
 
 ``PerClassIoUMetric`` is mmseg's own ``IoUMetric`` (same per-batch areas, same
 ``total_area_to_metrics``) that additionally
@@ -33,6 +34,7 @@ import mapsage.results.hook
 import mapsage.training.atomic_checkpoint
 import mapsage.training.distributed
 import mapsage.training.final_validation
+import mapsage.training.finite_loss
 import mapsage.training.resume_guard
 import mapsage.training.time_budget  # noqa: F401  (each registers its part)
 

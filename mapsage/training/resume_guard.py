@@ -198,17 +198,23 @@ def check_same_schedule(checkpoint: dict, path: Path, cfg) -> None:
 
 
 def vet_resume_candidate(path: Path, work_dir: str | Path, cfg=None) -> None:
-    """Refuse a resume candidate that is damaged (CRC, truncation, unreadable pickle), holds
-    more than plain data where mmengine reads it, or (with ``cfg``) has another schedule."""
+    """Refuse a resume candidate that is damaged (CRC, truncation, unreadable pickle) or holds
+    more than plain data where mmengine reads it (UnusableCheckpoint: the next one is tried);
+    with ``cfg``, refuse one of another schedule or whose training state is poisoned
+    (:mod:`mapsage.training.resume_state`; MapSageError: resume stops)."""
+    from mapsage.training.distributed import world_size
+    from mapsage.training.resume_state import check_training_state
+
     try:
         check_archive(path, role="checkpoint")
         checkpoint = load_checkpoint_file(path, role="checkpoint")
     except MapSageError as exc:
         raise UnusableCheckpoint(str(exc)) from exc
     check_structure(checkpoint)
-    sanitise(checkpoint, work_dir)
     if cfg is not None:
         check_same_schedule(checkpoint, path, cfg)
+        check_training_state(checkpoint, path, cfg, world_size())
+    sanitise(checkpoint, work_dir)
 
 
 @HOOKS.register_module()
@@ -222,5 +228,16 @@ class ResumeGuardHook(Hook):
         # uses the weights alone. (mmengine 0.10.7 keeps the resume flag as Runner._resume.)
         if not getattr(runner, "_resume", True):
             return
+        if not runner._has_loaded:
+            # the resume load itself (later loads in the run, such as the best checkpoint's
+            # for the reports, come after it): its state is vetted before mmengine restores it
+            # (again, for a config run outside mapsage.train, e.g. by mmseg's tools/train.py)
+            from mmengine.runner.checkpoint import find_latest_checkpoint
+
+            from mapsage.training.resume_state import check_training_state
+
+            path = runner._load_from or find_latest_checkpoint(runner.work_dir)
+            check_structure(checkpoint)
+            check_training_state(checkpoint, path, runner.cfg, runner.world_size)
         for note in sanitise(checkpoint, runner.work_dir):
             runner.logger.warning(f"mapsage: {note}")

@@ -41,12 +41,13 @@ def _edit(path: Path, change) -> None:
 
 def _rewind_to_iter_2(work_dir: Path, change) -> None:
     """Resume from iter_2.pth (iter_4.pth gone), so iterations 3-4 train and validate again;
-    ``change`` edits iter_2.pth. ``best_score`` is lowered so that iteration 4 is a new best and
-    CheckpointHook removes the previous best checkpoint, the step that deletes ``best_ckpt``."""
+    ``change`` edits iter_2.pth. ``best_score`` is lowered (to 0, the least a score can be: resume
+    refuses one out of range) so that iteration 4 is a new best and CheckpointHook removes the
+    previous best checkpoint, the step that deletes ``best_ckpt``."""
     (work_dir / "iter_4.pth").unlink()
 
     def edit(checkpoint):
-        checkpoint["message_hub"]["runtime_info"]["best_score"] = -1.0
+        checkpoint["message_hub"]["runtime_info"]["best_score"] = 0.0
         change(checkpoint)
 
     _edit(work_dir / "iter_2.pth", edit)
@@ -184,7 +185,7 @@ def test_no_path_in_a_resumed_checkpoint_is_deleted(finished_run, tiny_training,
     def plant(checkpoint):
         planted.append(_plant_everywhere(checkpoint, lambda i: str(victims[i % len(victims)])))
         checkpoint["message_hub"]["runtime_info"]["keep_ckpt_ids"] = [str(victims[0])]
-        checkpoint["message_hub"]["runtime_info"]["best_score"] = -1.0
+        checkpoint["message_hub"]["runtime_info"]["best_score"] = 0.0
 
     _edit(work_dir / "iter_2.pth", plant)  # keep iter_4 as the newest: its file names victims
     (work_dir / "iter_4.pth").unlink()
