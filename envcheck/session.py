@@ -9,16 +9,22 @@ a PID 1 older than a whole session cannot be a session's container (a laptop, a 
 long-lived VM), and then there is no default limit; nor is there in a rehearsal
 (``MAPSAGE_KAGGLE_ROOT`` set), which simulates Kaggle's file system, not its clock.
 ``MAPSAGE_KAGGLE_SESSION_START`` (seconds since the epoch) sets the start, for rehearsals and for
-anyone who knows better.
+anyone who knows better. A value that cannot be a session's start (not a number, NaN or
+infinite, in the future, or longer ago than a session lasts) is refused with
+:class:`~mapsage.errors.MapSageError`: NaN used to switch the time budget off silently and
+``-inf`` crashed it with an ``OverflowError``.
 
 Standard library only: envcheck's first checks and the training's time budget both use it.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
+
+from mapsage.errors import MapSageError  # stdlib-only, the one exception hierarchy
 
 ROOT_ENV = "MAPSAGE_KAGGLE_ROOT"
 """Set in a rehearsal: a temporary folder standing in for Kaggle's ``/kaggle`` file system."""
@@ -30,6 +36,8 @@ SAFETY_MARGIN_S = 20 * 60
 """Left unused at the end of a session: the final validation, metrics.json and plots, the rest
 of the notebook, and Kaggle copying /kaggle/working (checkpoints included) to the outputs."""
 START_ENV = "MAPSAGE_KAGGLE_SESSION_START"
+CLOCK_SKEW_S = 60
+"""How far in the future a given session start may lie (clocks of two machines disagree)."""
 
 
 def _boot_time() -> float:
@@ -51,10 +59,7 @@ def session_started_at(now: float | None = None) -> tuple[float | None, str]:
     """(start of this Kaggle session in epoch seconds or None when unknown, how it was found)."""
     now = time.time() if now is None else now
     if os.environ.get(START_ENV):
-        try:
-            return float(os.environ[START_ENV]), f"{START_ENV}"
-        except ValueError:
-            return None, f"{START_ENV}={os.environ[START_ENV]!r} is not a number of seconds"
+        return given_start(os.environ[START_ENV], now), f"{START_ENV}"
     if os.environ.get(ROOT_ENV):
         return None, (f"a rehearsal ({ROOT_ENV} set) has no Kaggle session clock; set "
                       f"{START_ENV} to simulate one")
@@ -66,6 +71,28 @@ def session_started_at(now: float | None = None) -> tuple[float | None, str]:
         return None, (f"PID 1 started {(now - started) / 3600:.1f} h ago, longer than a Kaggle "
                       "session lasts: this is not a fresh session container")
     return started, "start of the container's first process (PID 1)"
+
+
+def given_start(raw: str, now: float) -> float:
+    """The session start ``raw`` (``MAPSAGE_KAGGLE_SESSION_START``) as epoch seconds, or a
+    MapSageError when it cannot be the start of a session running at ``now``."""
+    try:
+        started = float(raw)
+    except ValueError:
+        started, why = None, "not a number"
+    else:
+        why = ("not a finite number" if not math.isfinite(started) else
+               f"{started - now:.0f} s in the future" if started > now + CLOCK_SKEW_S else
+               f"{(now - started) / 3600:.1f} h ago, longer than a Kaggle session lasts "
+               f"({SESSION_LIMIT_S / 3600:g} h)" if now - started > SESSION_LIMIT_S else None)
+    if why is None:
+        return started
+    raise MapSageError(
+        f"{START_ENV}={raw!r} cannot be the start of this Kaggle session: it is {why}. It must "
+        f"be the session's start in seconds since the epoch, at most {SESSION_LIMIT_S / 3600:g} h "
+        f"ago and not in the future (now is {now:.0f}; `date +%s` prints it). Set it right or "
+        "unset it (then the container's start is used); the time budget depends on it."
+    )
 
 
 def session_deadline(now: float | None = None) -> tuple[float | None, str]:

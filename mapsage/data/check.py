@@ -44,6 +44,7 @@ from mapsage.errors import InputError
 MASK_VALUES = range(0, 8)  # 0 = no-data, 1..7 = the LoveDA classes
 DECODE_SAMPLE = 64  # image/mask pairs per domain folder read completely (all: check_all=True)
 EXAMPLES = 3
+HEAD_BYTES, TAIL_BYTES = 33, 12  # what mapsage.data.png.read_header reads of every file
 PROGRESS_EVERY = 2000
 
 
@@ -117,6 +118,16 @@ class _Findings:
     bad_values: list[str] = field(default_factory=list)
 
 
+def read_ends(path: Path) -> bytes:
+    """The bytes the header check reads: the first 33 (signature, IHDR, its CRC) and the last
+    12 (IEND) of ``path`` (fewer for a shorter file)."""
+    with open(path, "rb") as fh:
+        head = fh.read(HEAD_BYTES)
+        size = fh.seek(0, 2)
+        fh.seek(max(len(head), size - TAIL_BYTES))
+        return head + fh.read(TAIL_BYTES)
+
+
 def _header(path: Path, found: _Findings, limit: int | None) -> PNGHeader | None:
     """The header if the file may be decoded; None (and a finding) otherwise."""
     try:
@@ -131,8 +142,11 @@ def _header(path: Path, found: _Findings, limit: int | None) -> PNGHeader | None
 
 
 def _check_domain(domain: DomainDir, scan: Scan, *, check_all: bool, limit: int | None,
-                  progress: Callable[[str], None] | None, started: float) -> int:
-    """Check one domain folder into ``scan``; return how many images it holds."""
+                  progress: Callable[[str], None] | None, started: float, decode: bool = True,
+                  digest=None, root: Path | None = None) -> int:
+    """Check one domain folder into ``scan``; return how many images it holds. ``decode=False``
+    checks the headers only; ``digest`` (a hashlib object) is fed every pair's path relative to
+    ``root``, size, modification time and the bytes the header check read."""
     where = f"{domain.split}/{domain.domain}"
     images, masks = list_pngs(domain.images), list_pngs(domain.masks)
     if not images and not masks:
@@ -148,13 +162,21 @@ def _check_domain(domain: DomainDir, scan: Scan, *, check_all: bool, limit: int 
         scan.add(f"{where}: {len(lonely_masks)} mask(s) without an image in {domain.images}: "
                  f"{_examples(lonely_masks)}.")
     pairs = sorted(set(images) & set(masks))
-    sample = sample_names(pairs, check_all)
+    sample = sample_names(pairs, check_all) if decode else set()
     found = _Findings()
     for name in pairs:
         image_path, mask_path = domain.images / name, domain.masks / name
         image = _header(image_path, found, limit)
         mask = _header(mask_path, found, limit)
         scan.files += 2
+        if digest is not None:
+            for path, stat in ((image_path, images[name]), (mask_path, masks[name])):
+                digest.update(b"%s\0%d\0%d\0" % (os.fsencode(str(path.relative_to(root))),
+                                                 stat.st_size, stat.st_mtime_ns))
+                try:
+                    digest.update(read_ends(path))
+                except OSError:  # _header has recorded it as a problem: no record can match
+                    digest.update(b"unreadable")
         if image and domain.split == "Train":
             side = min(image.width, image.height)
             if scan.smallest_train_image is None or side < min(scan.smallest_train_image):
@@ -203,8 +225,11 @@ def _check_domain(domain: DomainDir, scan: Scan, *, check_all: bool, limit: int 
 
 
 def check_layout(layout: LoveDALayout, *, check_all_masks: bool = False,
-                 progress: Callable[[str], None] | None = print) -> Scan:
-    """Check every folder of ``layout`` (see the module docstring); never raises for bad data."""
+                 progress: Callable[[str], None] | None = print, decode: bool = True,
+                 digest=None) -> Scan:
+    """Check every folder of ``layout`` (see the module docstring); never raises for bad data.
+    ``decode=False`` reads the headers only (no sample is decoded); ``digest`` receives what
+    :mod:`mapsage.data.check_cache` keys its record by (see :func:`_check_domain`)."""
     scan = Scan()
     started = time.perf_counter()
     limit = max_pixels()
@@ -212,7 +237,7 @@ def check_layout(layout: LoveDALayout, *, check_all_masks: bool = False,
     for domain in layout.domains:
         counts[domain.split] = counts.get(domain.split, 0) + _check_domain(
             domain, scan, check_all=check_all_masks, limit=limit, progress=progress,
-            started=started)
+            started=started, decode=decode, digest=digest, root=layout.root)
     for split in ("Train", "Val"):
         if split in counts and counts[split] == 0:
             scan.add(f"The {split} split has no images at all under {layout.root}.")

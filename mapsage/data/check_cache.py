@@ -1,11 +1,23 @@
 """Remember a passed data check in ``work_dir`` so a resumed or continued run does not repeat it.
 
-The record holds a fingerprint of the tree: a SHA-256 over every image and mask file's path
-relative to the data root, size and modification time (nanoseconds), and over the check's own
-settings (its version, the decode sample, PIL's pixel limit). Any change to a file (touching one
-mask is enough), a file added or removed, or other settings give another fingerprint, and the
-check runs again. A record written by a sample check does not stand in for a full one
-(``--all-masks``); a full one stands in for both.
+The record is keyed by content, not by what ``stat`` says: :func:`fingerprint` runs the
+header pass of the check (:func:`mapsage.data.check.check_layout` without decoding: signature,
+IHDR, IEND, sizes, channels, pixel limit of every file) and hashes, with SHA-256, every image
+and mask file's path relative to the data root, its size, its modification time (nanoseconds)
+and the very bytes that pass read (its first 33 and last 12), with the check's own settings
+(its version, the decode sample, PIL's pixel limit) and the smallest training image the pass
+found (which the key also carries, for the crop check). So:
+
+- what the record lets a run skip is only the decode of the sample (every image verified, every
+  sampled mask's values); the checks of every file run on every start, so a record that was
+  forged or copied from another tree can at most skip what a crafted file outside the sample
+  would escape anyway;
+- a tree whose header pass finds a problem gets a key no record holds, and the full check runs
+  and reports it;
+- any change to a file's size, modification time or checked bytes (touching one mask is
+  enough), a file added or removed, or other settings give another key, and the check runs
+  again. A record written by a sample check does not stand in for a full one (``--all-masks``);
+  a full one stands in for both.
 
 The record is only ever a reason to *skip* work: a missing, unreadable or malformed record means
 "check again", never an error. Only a passed check is recorded; ``mapsage check-data`` always
@@ -17,14 +29,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from mapsage.data.check import DECODE_SAMPLE, list_pngs, max_pixels
+from mapsage.data.check import DECODE_SAMPLE, check_layout, max_pixels
 from mapsage.data.layout import LoveDALayout
 
 RECORD = ".data_check.json"
-VERSION = 1  # bump when the check starts looking for something new
+VERSION = 2  # bump when the check starts looking for something new (2: keyed by content)
+UNCHECKED = "unchecked-"  # prefix of a key no record can hold (random per call)
+_KEY = re.compile(r"^[0-9a-f]{64}:(?:(\d+)x(\d+)|none)$")
 
 
 @dataclass(frozen=True)
@@ -38,43 +54,42 @@ class Passed:
 
 
 def fingerprint(layout: LoveDALayout) -> tuple[str, int]:
-    """(SHA-256 hex of the tree and the check's settings, number of files) from one stat each."""
+    """(key of the tree's content and the check's settings, number of files read): runs the
+    check's header pass (module docstring). A tree that fails it gets a random key."""
     digest = hashlib.sha256(json.dumps(
         {"version": VERSION, "sample": DECODE_SAMPLE, "max_pixels": max_pixels()}).encode())
-    files = 0
-    for domain in layout.domains:
-        for folder in (domain.images, domain.masks):
-            relative = os.fsencode(str(folder.relative_to(layout.root)))
-            for name, stat in sorted(list_pngs(folder).items()):
-                digest.update(b"%s/%s\0%d\0%d\n" % (relative, os.fsencode(name), stat.st_size,
-                                                     stat.st_mtime_ns))
-                files += 1
-    return digest.hexdigest(), files
+    scan = check_layout(layout, progress=None, decode=False, digest=digest)
+    if scan.problems:
+        return UNCHECKED + secrets.token_hex(16), scan.files
+    smallest = scan.smallest_train_image
+    size = f"{smallest[0]}x{smallest[1]}" if smallest else "none"
+    return f"{digest.hexdigest()}:{size}", scan.files
+
+
+def _smallest_of(key: str) -> tuple[int, int] | None:
+    match = _KEY.match(key)
+    return (int(match.group(1)), int(match.group(2))) if match and match.group(1) else None
 
 
 def load(work_dir: str | Path, wanted: str, *, check_all: bool) -> Passed | None:
-    """The record in ``work_dir`` if it is for the fingerprint ``wanted`` and covers
-    ``check_all``; None otherwise (also for a missing or malformed record)."""
+    """The record in ``work_dir`` if it is for the key ``wanted`` and covers ``check_all``;
+    None otherwise (also for a missing or malformed record). The smallest training image comes
+    from the key (this run's header pass), never from the file."""
+    if not _KEY.match(wanted):
+        return None
     path = Path(work_dir) / RECORD
     try:
         data = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or data.get("fingerprint") != wanted:
         return None
-    done_all, files, smallest = data.get("check_all"), data.get("files"), data.get(
-        "smallest_train_image")
+    done_all, files = data.get("check_all"), data.get("files")
     if not isinstance(done_all, bool) or (check_all and not done_all):
         return None
     if not isinstance(files, int) or isinstance(files, bool):
         return None
-    if smallest is not None:
-        if not (isinstance(smallest, list) and len(smallest) == 2
-                and all(isinstance(v, int) and not isinstance(v, bool) and v > 0
-                        for v in smallest)):
-            return None
-        smallest = (smallest[0], smallest[1])
-    return Passed(wanted, files, done_all, smallest)
+    return Passed(wanted, files, done_all, _smallest_of(wanted))
 
 
 def store(work_dir: str | Path, passed: Passed) -> Path:

@@ -25,12 +25,15 @@ broadcasts, so every process stops at the same iteration.
 from __future__ import annotations
 
 import collections
+import math
 import time
 from dataclasses import dataclass
 
 from mmengine.dist import broadcast_object_list, get_world_size, is_main_process
 from mmengine.hooks import CheckpointHook, Hook
 from mmseg.registry import HOOKS
+
+from mapsage.errors import MapSageError
 
 STATUS_KEY = "mapsage_time_budget"
 RECENT_ITERATIONS = 50
@@ -77,13 +80,22 @@ def should_stop(done: int, remaining: float, schedule: Schedule, costs: Costs) -
 
 def resolve_deadline(time_limit: float | None, process_start: float, *, on_kaggle: bool,
                      session_deadline: float | None) -> float | None:
-    """The epoch time by which training must stop (None: no limit)."""
+    """The epoch time by which training must stop (None: no limit). A value that is not a
+    finite number is refused (MapSageError): NaN would switch the limit off unseen, an
+    infinity crashes the stop's arithmetic."""
     candidates = []
     if time_limit is not None:
-        candidates.append(process_start + time_limit)
+        candidates.append((process_start + time_limit, f"time_limit={time_limit!r}"))
     if on_kaggle and session_deadline is not None:
-        candidates.append(session_deadline)
-    return min(candidates) if candidates else None
+        candidates.append((session_deadline, f"the Kaggle session's deadline {session_deadline!r}"))
+    for value, source in candidates:
+        if not math.isfinite(value):
+            raise MapSageError(
+                f"The time budget cannot use {source}: it is not a finite number of seconds. "
+                "Give time_limit as seconds (e.g. 3600), or None for no limit off Kaggle; on "
+                "Kaggle check MAPSAGE_KAGGLE_SESSION_START."
+            )
+    return min(value for value, _ in candidates) if candidates else None
 
 
 def run_status(runner) -> dict:

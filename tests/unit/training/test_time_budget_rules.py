@@ -8,6 +8,7 @@ import time
 import pytest
 
 from envcheck import session
+from mapsage.errors import MapSageError
 from mapsage.training.time_budget import Costs, Schedule, resolve_deadline, should_stop
 
 SCHEDULE = Schedule(max_iters=1000, val_interval=200, checkpoint_interval=100)
@@ -72,11 +73,45 @@ def test_a_rehearsal_has_no_session_clock_unless_one_is_set(monkeypatch, tmp_pat
     monkeypatch.delenv(session.START_ENV, raising=False)
     assert session.session_deadline() == (None, session.session_started_at()[1])
     assert "rehearsal" in session.session_started_at()[1]
-    monkeypatch.setenv(session.START_ENV, "1000")
-    assert session.session_started_at()[0] == 1000.0
+    started = time.time() - 1000
+    monkeypatch.setenv(session.START_ENV, repr(started))
+    assert session.session_started_at()[0] == started
 
 
-def test_a_bad_session_start_override_is_named(monkeypatch):
-    monkeypatch.setenv(session.START_ENV, "yesterday")
-    found, why = session.session_started_at()
-    assert found is None and "'yesterday'" in why
+@pytest.mark.parametrize(("value", "why"), [
+    ("yesterday", "it is not a number"),
+    ("nan", "it is not a finite number"),  # silently switched the time budget off
+    ("-inf", "it is not a finite number"),  # OverflowError in the stop's report
+    ("inf", "it is not a finite number"),
+    (lambda now: repr(now + 3600), "it is 3600 s in the future"),
+    (lambda now: repr(now - 13 * 3600), "13.0 h ago, longer than a Kaggle session lasts (12 h)"),
+    ("1000", "h ago, longer than a Kaggle session lasts"),
+])
+def test_a_bad_session_start_override_is_refused_naming_it(monkeypatch, value, why):
+    now = time.time()
+    text = value(now) if callable(value) else value
+    monkeypatch.setenv(session.START_ENV, text)
+    with pytest.raises(MapSageError) as err:
+        session.session_deadline(now)
+    message = str(err.value)
+    assert f"{session.START_ENV}={text!r} cannot be the start of this Kaggle session" in message
+    assert why in message and "unset it" in message
+
+
+@pytest.mark.parametrize("value", ["nan", "-inf"])
+def test_the_time_budget_hook_refuses_a_non_finite_session_start(monkeypatch, tmp_path, value):
+    """Built as the Runner builds it, in a Kaggle rehearsal (where the session's deadline is
+    the default limit): a clear error before training, not a limit silently off or a crash."""
+    from mapsage.training.time_budget import TimeBudgetHook
+
+    monkeypatch.setenv(session.ROOT_ENV, str(tmp_path))
+    monkeypatch.setenv(session.START_ENV, value)
+    with pytest.raises(MapSageError, match="not a finite number"):
+        TimeBudgetHook(time_limit=None)
+
+
+def test_a_non_finite_deadline_is_refused():
+    with pytest.raises(MapSageError, match="time_limit=nan: it is not a finite number"):
+        resolve_deadline(float("nan"), 1_000_000.0, on_kaggle=False, session_deadline=None)
+    with pytest.raises(MapSageError, match="the Kaggle session's deadline -inf"):
+        resolve_deadline(None, 1_000_000.0, on_kaggle=True, session_deadline=float("-inf"))
