@@ -12,8 +12,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
 
+from mapsage.safe_write import replacing
+
 IGNORE = 255
 NO_DATA_COLOUR = (0, 0, 0)
+
+
+def save(fig, path: str | Path, dpi: int) -> None:
+    """Write ``fig`` as a PNG to ``path`` (atomically, never through a symbolic link:
+    :mod:`mapsage.safe_write`) and close it."""
+    try:
+        with replacing(path) as fh:
+            fig.savefig(fh, format="png", dpi=dpi)
+    finally:
+        plt.close(fig)
 
 
 def colourise(labels: np.ndarray, palette: Sequence[Sequence[int]]) -> np.ndarray:
@@ -37,8 +49,7 @@ def training_curve(metrics: dict, path: str | Path) -> Path:
     ax_iou.grid(alpha=0.3)
     ax_iou.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, dpi=110)
     return Path(path)
 
 
@@ -63,8 +74,7 @@ def prediction_overlays(samples: Sequence[tuple[str, np.ndarray, np.ndarray, np.
                          label="no-data (ignored)"))
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path, dpi=100)
     return Path(path)
 
 
@@ -86,8 +96,7 @@ def confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str],
                         color="white" if share[i, j] > 60 else "black")
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, dpi=110)
     return Path(path)
 
 
@@ -104,6 +113,5 @@ def compare_curves(runs: Sequence[tuple[str, dict]], path: str | Path) -> Path:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, dpi=110)
     return Path(path)

@@ -183,8 +183,8 @@ def build_metrics(rows: list[dict], classes: list[str], *, best_checkpoint: str 
 
 
 def write_json(path: str | Path, data: dict) -> Path:
-    path = Path(path)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    tmp.replace(path)
-    return path
+    """Replace ``path`` with ``data`` as JSON, atomically and never through a symbolic link
+    (:mod:`mapsage.safe_write`)."""
+    from mapsage.safe_write import write_text
+
+    return write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")

@@ -76,9 +76,9 @@ def report_markdown(metrics: dict) -> str:
 
 def write_report(metrics: dict, work_dir: str | Path) -> Path:
     """Write ``report.md`` into ``work_dir``; return its path."""
-    path = Path(work_dir) / "report.md"
-    path.write_text(report_markdown(metrics))
-    return path
+    from mapsage.safe_write import write_text
+
+    return write_text(Path(work_dir) / "report.md", report_markdown(metrics))
 
 
 def compare_table(a: tuple[str, dict], b: tuple[str, dict]) -> str:

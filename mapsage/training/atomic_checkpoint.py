@@ -3,9 +3,10 @@
 mmengine 0.10.7 serialises a checkpoint to memory and hands the bytes to its file backend, whose
 local ``put`` opens the final path and writes into it: a process killed mid-write leaves a
 truncated file under the real name, and a later resume picks it up. mmengine has no atomic
-save, so this small backend is hand-written: it writes to a temporary file in the same folder,
-flushes it to disk and renames it over the final name (``os.replace`` is atomic on POSIX), then
-syncs the folder. It is registered with mmengine's own backend registry and selected through
+save, so this small backend is hand-written: it writes through :mod:`mapsage.safe_write`, to a
+new temporary file in the same folder, flushed to disk and renamed over the final name
+(``os.replace`` is atomic on POSIX, and replaces a symbolic link there instead of writing
+through it), then syncs the folder. It is registered with mmengine's own backend registry and selected through
 CheckpointHook's ``backend_args`` (``mapsage.training.config``), so mmengine's checkpoint code is
 used unchanged.
 
@@ -16,14 +17,15 @@ a ``.pth``; :func:`remove_partial_writes` deletes such leftovers when the next r
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from mmengine.fileio import register_backend
 from mmengine.fileio.backends import LocalBackend
 
+from mapsage import safe_write
+
 BACKEND = "mapsage_atomic_local"
-PREFIX, SUFFIX = ".", ".partial"
+PREFIX, SUFFIX = safe_write.TEMP_PREFIX, safe_write.TEMP_SUFFIX
 
 
 def current_umask() -> int:
@@ -38,26 +40,12 @@ def current_umask() -> int:
 
 
 def write_atomically(data: bytes, path: str | Path) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename; the file gets the
-    permissions a plain ``open(path, "wb")`` would give (``mkstemp`` makes it 0600)."""
+    """Write ``data`` to ``path`` through a temporary file and a rename
+    (:func:`mapsage.safe_write.write_bytes`: a link at ``path`` is replaced, never written
+    through); the file gets the permissions a plain ``open(path, "wb")`` would give."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f"{PREFIX}{path.name}.", suffix=SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o666 & ~current_umask())
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    safe_write.write_bytes(path, data)
 
 
 def remove_partial_writes(folder: Path) -> list[Path]:
@@ -69,6 +57,21 @@ def remove_partial_writes(folder: Path) -> list[Path]:
     for leftover in leftovers:
         leftover.unlink(missing_ok=True)
     return leftovers
+
+
+LAST_CHECKPOINT = "last_checkpoint"
+
+
+def unlink_plain_write_names(cfg, work_dir: Path) -> list[Path]:
+    """Remove symbolic links (only the links) at the two work_dir names mmengine 0.10.7 writes
+    with a plain ``open(..., "w")``, which writes through a link: ``last_checkpoint``
+    (CheckpointHook, after every save) and the config it runs (``Runner.dump_config``, named
+    as the config file). Call before the Runner is built; every other file of a run is written
+    through :mod:`mapsage.safe_write`."""
+    names = [LAST_CHECKPOINT]
+    if cfg.filename:
+        names.append(Path(cfg.filename).name)
+    return safe_write.remove_links(work_dir, names)
 
 
 @register_backend(BACKEND)

@@ -2,18 +2,22 @@
 
 The lock is ``fcntl.flock`` on ``<work_dir>/.mapsage.lock``, which also records the holder's pid.
 The kernel releases it when the process ends, however it ends (SIGKILL included), so a stale
-file never blocks a later run. Under torchrun rank 0 holds it for the group. A second run into
+file never blocks a later run. Under torchrun rank 0 holds it for the group. A symbolic link at
+that name is refused, never opened (``O_NOFOLLOW``): the lock file is written in place (the pid),
+and through a link that would change a file outside the work_dir. A second run into
 a busy work_dir is refused before it touches anything there: no ``.partial`` leftovers removed,
 no checkpoint, log or config written.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from pathlib import Path
 
 from mapsage.errors import InputError, WorkDirBusy
+from mapsage.safe_write import link_message
 
 LOCK_NAME = ".mapsage.lock"
 _held: dict[Path, int] = {}  # work_dir -> open descriptor, kept until the process exits
@@ -23,9 +27,9 @@ _created: set[Path] = set()  # work_dirs this process created to lock them
 def holder_of(work_dir: str | Path) -> str | None:
     """The pid recorded by the run holding ``work_dir``'s lock (None when it is free)."""
     path = Path(work_dir) / LOCK_NAME
-    if not path.is_file():
+    if path.is_symlink() or not path.is_file():
         return None
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -46,10 +50,17 @@ def lock_work_dir(work_dir: str | Path) -> Path:
     work_dir.mkdir(parents=True, exist_ok=True)
     path = work_dir / LOCK_NAME
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
     except PermissionError as exc:
         raise InputError(f"work_dir {str(work_dir)!r}: its lock file {path} cannot be opened "
                          f"for writing ({exc.strerror}). Choose a work_dir you own.") from exc
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:  # O_NOFOLLOW: the name is a symbolic link
+            raise
+        raise InputError(link_message(
+            path, f"work_dir {str(work_dir)!r}: its lock file",
+            f"Remove the link (rm {str(path)!r}; a run creates the lock file itself) and run "
+            "again. Nothing was written through it.")) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
