@@ -9,6 +9,7 @@ platform is Kaggle (CI and laptops are never probed).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -132,16 +133,32 @@ def gpus() -> list[tuple[str, str]]:
     return [(name.strip(), cap.strip()) for name, cap in rows]
 
 
-def wheel_attached(input_root: Path) -> bool:
-    """An mmcv wheelhouse entry (``manifest.json`` next to an ``mmcv-*.whl``) under the inputs.
+VOUCHED_WHEELS_ENV = "MAPSAGE_TRUSTED_WHEELS"
+"""sha256 of the mmcv wheels a Kaggle notebook may install from its inputs, space-separated:
+``mapsage build kaggle`` writes them into the notebook from the downloaded output of the kernels
+it attaches (the bootstrap's ``bootstrap.json``), where the user chose to trust them."""
+
+
+def wheel_attached(input_root: Path, environ: dict[str, str] | None = None) -> bool:
+    """An mmcv wheel this notebook vouches for (:data:`VOUCHED_WHEELS_ENV`) is named by a
+    ``manifest.json`` under the inputs.
 
     Whether its key fits this image is decided later by ``mapsage.provision``; this only tells
-    whether a build (and so the internet) may be avoidable.
+    whether a build (and so the internet and a toolkit) may be avoidable. An attached wheel
+    nobody vouched for is never installed, so it does not count.
     """
-    if not input_root.is_dir():
+    vouched = set((os.environ if environ is None else environ).get(VOUCHED_WHEELS_ENV,
+                                                                   "").split())
+    if not vouched or not input_root.is_dir():
         return False
-    return any(any(m.parent.glob("mmcv-*.whl"))
-               for m in loveda.files_named(input_root, "manifest.json"))
+    for manifest in loveda.files_named(input_root, "manifest.json"):
+        try:
+            data = json.loads(manifest.read_text())
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue  # not MapSage's: provisioning names it when it looks for wheels
+        if isinstance(data, dict) and data.get("sha256") in vouched:
+            return True
+    return False
 
 
 def toolkit_check(listed: list[tuple[str, str]], environ: dict[str, str] | None = None,
@@ -223,8 +240,8 @@ def first_checks(data_root: str, *, input_root: str | Path, working_dir: str | P
     if importlib.util.find_spec("mmcv") is not None:
         checks.append(FirstCheck("mmcv", "ok", "mmcv is installed (provisioning checks its ops)"))
     elif wheel_attached(input_root):
-        checks.append(FirstCheck("mmcv", "ok", f"an mmcv wheelhouse is attached under "
-                                 f"{input_root} (provisioning checks that its key fits)"))
+        checks.append(FirstCheck("mmcv", "ok", f"an mmcv wheel this notebook trusts is attached "
+                                 f"under {input_root} (provisioning checks that its key fits)"))
     else:
         checks.append(toolkit_check(listed))
         ok, why = internet()

@@ -18,3 +18,6 @@ PROJECT_ROOT = PACKAGE_DIR.parent
 KERNELS_DIR = PROJECT_ROOT / "kaggle"
 BUILD_DIR = PROJECT_ROOT / "build"
 LOCK_FILE = PROJECT_ROOT / "requirements-lock.txt"
+KAGGLE_DOWNLOADS = Path("runs") / "kaggle"
+"""Where ``mapsage push`` downloads a kernel's outputs (``<this>/<slug>/``), relative to the
+current folder; ``mapsage build kaggle`` reads the bootstrap's ``bootstrap.json`` there."""

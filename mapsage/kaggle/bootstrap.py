@@ -46,7 +46,7 @@ def leave_mmcv_wheel(dest: Path, roots: list[Path], *, python: str | None = None
     if here is not None:
         log(f"mmcv wheel for {key.slug} already in {dest}")
         return here
-    hit, refused = wheelhouse.find(key, [r for r in roots if r != dest])
+    hit, refused = wheelhouse.find(key, [r for r in roots if r != dest], mmcv.attached_inputs())
     for line in refused:
         log(f"  - refused {line}")
     if hit is not None:
@@ -204,3 +204,22 @@ def one_line(path: Path) -> str:
     return (f"{path}: {s_per_iter:.3f} s/iteration, {images:.1f} images/s, data wait "
             f"{wait:.0%}, peak GPU memory {memory}; full run projected at "
             f"{projected / 3600:.1f} h")
+
+
+def vouched_wheels(folder: Path) -> list[str]:
+    """sha256 of the mmcv wheel a bootstrap's downloaded output (``folder``, where ``mapsage
+    push`` put it) reports in its ``bootstrap.json``: the wheel a training kernel attaching that
+    output may install. [] when there is no such file; a malformed one is an error."""
+    path = Path(folder) / BOOTSTRAP_JSON
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text())
+        digest = data["wheelhouse"]["mmcv"]["sha256"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise MapSageError(f"{path} is not a MapSage bootstrap summary ({type(exc).__name__}: "
+                           f"{exc}); download the bootstrap's output again with mapsage push, "
+                           "or delete it") from None
+    if not isinstance(digest, str) or len(digest) != 64 or digest.strip("0123456789abcdef"):
+        raise MapSageError(f"{path}: wheelhouse.mmcv.sha256 {digest!r} is not a sha256")
+    return [digest]

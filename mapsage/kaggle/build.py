@@ -186,7 +186,12 @@ print(f"MapSage code {{_BUNDLE_SHA256[:12]}} unpacked to {{_src}}")
 FIRST_CHECKS_CELL = '''\
 # First checks, standard library only, in seconds and before anything is installed or built:
 # LoveDA attached (found by the same search training uses), GPU and compute capability, disk room,
-# the internet when mmcv would have to be built, session time spent. An error stops here.
+# the toolkit and the internet when mmcv would have to be built, session time spent. An error
+# stops here. The mmcv wheels this notebook may install from its inputs (by sha256, from the
+# downloaded output of the kernels it attaches; nothing else under /kaggle/input is installed):
+import os
+os.environ["MAPSAGE_TRUSTED_WHEELS"] = " ".join(
+    [*os.environ.get("MAPSAGE_TRUSTED_WHEELS", "").split(), *{vouched!r}.split()])
 from envcheck.kaggle import run_first_checks
 from mapsage.kaggle.env import input_dir, localize, working_dir
 
@@ -339,17 +344,41 @@ def notebook_parameters(spec: dict, params: dict, kernel_dir: Path,
     return {"train": train, "full_run": full_run}
 
 
+def vouched_wheels(spec: dict, kernel_dir: Path, downloads: Path, log=print) -> list[str]:
+    """sha256 of the mmcv wheels in the downloaded outputs of the kernels this definition
+    attaches (``outputs_of``: the bootstrap), read from ``downloads/<slug>/bootstrap.json``
+    where ``mapsage push`` left them: the only attached wheels the notebook will install."""
+    from mapsage.kaggle.bootstrap import vouched_wheels as from_output
+
+    found = []
+    for name in spec.get("outputs_of", []):
+        folder = Path(downloads) / slug_of(load_definition(kernel_dir.parent / name)[0]["title"])
+        digests = from_output(folder)
+        if digests:
+            log(f"trusting the mmcv wheel of {name}'s output (sha256 {digests[0][:12]}..., from "
+                f"{folder / 'bootstrap.json'})")
+        else:
+            log(f"note: no downloaded output of {name} in {folder}: this notebook will not "
+                f"install an mmcv wheel from it and builds mmcv itself (internet on). Push "
+                f"{name} first (mapsage push downloads its output), then build again.")
+        found += digests
+    return found
+
+
 def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
-          parameters: dict | None = None, continue_from: str | None = None) -> Path:
+          parameters: dict | None = None, continue_from: str | None = None,
+          downloads: Path = paths.KAGGLE_DOWNLOADS, log=print) -> Path:
     """Write ``out_dir/<slug>/`` (notebook, kernel-metadata.json, mapsage-sources.json).
 
     ``continue_from`` (OWNER/SLUG): build the kernel that continues that run
-    (:mod:`mapsage.kaggle.continuation`)."""
+    (:mod:`mapsage.kaggle.continuation`). ``downloads``: where ``mapsage push`` left the
+    outputs of the kernels this one attaches (the bootstrap's names the wheel to trust)."""
     kernel_dir = Path(kernel_dir)
     spec, params = load_definition(kernel_dir)
     if continue_from:
         spec, parameters = continuation.prepare(spec, parameters or {}, continue_from)
     spec = resolve_spec(spec, kernel_dir)
+    vouched = vouched_wheels(spec, kernel_dir, downloads, log)  # before anything is written
     injected = notebook_parameters(spec, params, kernel_dir, parameters or {})
     run = validate(injected.get("train", injected)).as_dict()
     owner = owner or kaggle_username()
@@ -379,7 +408,7 @@ def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
     unpack = UNPACK_CELL.format(sha256=sha256, payload=base64.b64encode(payload).decode())
     loveda = next((s["id"] for s in attached if s["role"] == "loveda"), None)
     checks = FIRST_CHECKS_CELL.format(data_root=run["data_root"], device=run["device"],
-                                      loveda_source=loveda)
+                                      loveda_source=loveda, vouched=" ".join(vouched))
     nb.cells[:0] = [_tagged_code_cell(unpack, BUNDLE_TAG, 0),
                     _tagged_code_cell(checks, "mapsage-first-checks", 1),
                     _tagged_code_cell(provision_cell(spec), "mapsage-provision", 2)]

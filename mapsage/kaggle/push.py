@@ -24,6 +24,7 @@ import json
 import time
 from pathlib import Path, PurePath
 
+from mapsage import paths
 from mapsage.errors import MapSageError, PushFailed
 from mapsage.kaggle.build import SOURCES_FILE, validate_metadata
 from mapsage.kaggle.secrets import scan_folder
@@ -242,7 +243,7 @@ def push(bundle: Path, api=None, *, wait: bool = True, poll_s: float = 30.0,
         if time.monotonic() - started > timeout_s:
             raise PushFailed(f"gave up waiting after {timeout_s:.0f}s; the kernel is still {state}.")
         time.sleep(poll_s)
-    out = Path(download_to or Path("runs") / "kaggle" / meta["id"].split("/")[1])
+    out = Path(download_to or paths.KAGGLE_DOWNLOADS / meta["id"].split("/")[1])
     out.mkdir(parents=True, exist_ok=True)
     files, _ = api.kernels_output(meta["id"], str(out), force=True, quiet=True)
     log(f"downloaded {len(files)} output file(s) to {out}")

@@ -178,12 +178,21 @@ def build_jobs(cpus: int, available: int | None, cuda: bool) -> tuple[int, str]:
 
 
 def search_roots(extra: list[Path] | None = None) -> list[Path]:
+    """This machine's wheelhouse, the folders given (``--wheelhouse``) and, on Kaggle, the
+    inputs (whose wheels must be vouched for: :func:`attached_inputs`)."""
     from mapsage.kaggle import env as kaggle_env
 
     roots = [wheelhouse.default_root(), *(extra or [])]
     if kaggle_env.input_dir().is_dir():
-        roots.append(kaggle_env.input_dir())  # wheelhouse data sets attached to a Kaggle notebook
+        roots.append(kaggle_env.input_dir())  # kernel outputs and data sets attached on Kaggle
     return roots
+
+
+def attached_inputs() -> wheelhouse.Attached:
+    """Kaggle's inputs as other people's folders, with the wheels this notebook vouches for."""
+    from mapsage.kaggle import env as kaggle_env
+
+    return wheelhouse.Attached.from_env([kaggle_env.input_dir()])
 
 
 def _bin_path(python: str | None) -> str:
@@ -265,8 +274,8 @@ def build_record(facts: TorchFacts, build_dir: Path) -> dict:
 
 
 def plan(facts: TorchFacts, target: OpsTarget, *, installed: tuple[bool, str],
-         roots: list[Path], jobs: int, build_dir: Path,
-         python: str | None = None) -> tuple[list[Step], list[str]]:
+         roots: list[Path], jobs: int, build_dir: Path, python: str | None = None,
+         attached: wheelhouse.Attached | None = None) -> tuple[list[Step], list[str]]:
     """The steps provisioning would take for these facts and ``target`` (:func:`ops_target`),
     and notes on what was ruled out. A source build this machine cannot do is refused here,
     before anything is downloaded (``MapSageError`` with the toolkit remedy)."""
@@ -277,7 +286,7 @@ def plan(facts: TorchFacts, target: OpsTarget, *, installed: tuple[bool, str],
     notes.append(why)
     notes.append(f"ops: {target.why}")
     key = wheel_key(facts, target)
-    hit, refused = wheelhouse.find(key, roots)
+    hit, refused = wheelhouse.find(key, roots, attached)
     notes += [f"wheelhouse: refused {line}" for line in refused]
     py = _python(python)
     if hit is not None:
@@ -345,7 +354,7 @@ def provision(*, python: str | None = None, extra_roots: list[Path] | None = Non
     with tempfile.TemporaryDirectory(prefix="mapsage-mmcv-") as tmp:
         steps, notes = plan(facts, target, installed=installed_mmcv(python, target),
                             roots=search_roots(extra_roots), jobs=jobs, build_dir=Path(tmp),
-                            python=python)
+                            python=python, attached=attached_inputs())
         for note in notes:
             log(f"  - {note}")
         strategy = steps[-1].strategy

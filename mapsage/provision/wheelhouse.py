@@ -23,6 +23,7 @@ from pathlib import Path
 
 from envcheck import fatbin, loveda
 from envcheck.compat import arch_runs_on
+from envcheck.kaggle import VOUCHED_WHEELS_ENV
 from mapsage.errors import MapSageError
 
 MANIFEST = "manifest.json"
@@ -186,12 +187,49 @@ def ops_problems(wheel: Path, key: WheelKey) -> list[str]:
              f"{', '.join(archs)})"] if gaps else [])
 
 
-def find(key: WheelKey, roots: list[Path]) -> tuple[CachedWheel | None, list[str]]:
+VOUCHED_ENV = VOUCHED_WHEELS_ENV  # one home: envcheck.kaggle
+
+
+@dataclass(frozen=True)
+class Attached:
+    """Folders holding other people's files (``/kaggle/input``): a wheel there is installed only
+    when its sha256 was vouched for (:data:`VOUCHED_ENV`); a manifest's own hash vouches for
+    nothing, since whoever wrote the wheel wrote the manifest."""
+
+    roots: tuple[Path, ...]
+    vouched: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_env(cls, roots: list[Path], environ: dict[str, str] | None = None) -> Attached:
+        environ = os.environ if environ is None else environ
+        words = environ.get(VOUCHED_ENV, "").split()
+        bad = [w for w in words if not re.fullmatch(r"[0-9a-f]{64}", w)]
+        if bad:
+            raise MapSageError(f"{VOUCHED_ENV} holds {bad[0]!r}, which is not a sha256 (64 "
+                               "lowercase hex digits): rebuild the notebook with mapsage build "
+                               "kaggle")
+        return cls(tuple(roots), frozenset(words))
+
+    def refuses(self, entry: CachedWheel) -> str | None:
+        if not any(entry.wheel.is_relative_to(root) for root in self.roots):
+            return None
+        if entry.sha256 in self.vouched:
+            return None
+        return ("an attached wheel nobody vouched for: its sha256 is not among the wheels this "
+                "notebook was built to trust (build it after `mapsage push` of the bootstrap "
+                "kernel has downloaded its output, or attach that kernel's output)")
+
+
+def find(key: WheelKey, roots: list[Path],
+         attached: Attached | None = None) -> tuple[CachedWheel | None, list[str]]:
     """The matching wheel, verified against its sha256 and for the compiled ops its key claims,
-    and why each other wheel (or manifest) was refused."""
+    and why each other wheel (or manifest) was refused. A wheel under ``attached``'s folders
+    must also be vouched for."""
     found, refused = entries(roots)
     for entry in found:
         reasons = key.mismatch(entry.key)
+        if not reasons and attached is not None:
+            reasons = [r for r in [attached.refuses(entry)] if r]
         if not reasons and not entry.wheel.is_file():
             reasons = [f"manifest names {entry.wheel.name}, which is missing"]
         if not reasons and sha256(entry.wheel) != entry.sha256:

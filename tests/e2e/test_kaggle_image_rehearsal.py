@@ -79,12 +79,16 @@ def _kaggle_root(base: Path, synthetic_root: Path) -> Path:
     return root
 
 
-def _execute(python: Path, notebook: Path, root: Path, offline: bool = False) -> float:
+def _execute(python: Path, notebook: Path, root: Path, offline: bool = False,
+             vouched: str | None = None) -> float:
     """papermill inside the image venv, as Kaggle runs a notebook; returns the wall time."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONPATH", "MAPSAGE_WHEELHOUSE", "VIRTUAL_ENV")}
     env.update(MAPSAGE_KAGGLE_ROOT=str(root),
                PATH=f"{python.parent}{os.pathsep}{env.get('PATH', '')}")
+    env.pop("MAPSAGE_TRUSTED_WHEELS", None)
+    if vouched:  # the person running the session trusts this wheel (their own build)
+        env["MAPSAGE_TRUSTED_WHEELS"] = vouched
     if offline:  # no index: what is installed must come from the attached outputs
         env.update(PIP_NO_INDEX="1", PIP_CONFIG_FILE=os.devnull)
         env.pop("PIP_FIND_LINKS", None)
@@ -98,7 +102,7 @@ def _execute(python: Path, notebook: Path, root: Path, offline: bool = False) ->
     return time.perf_counter() - started
 
 
-def _attach_cached_wheel(root: Path, image_python: Path) -> str | None:
+def _attach_cached_wheel(root: Path, image_python: Path) -> wheelhouse.CachedWheel | None:
     """Copy a wheel this machine built for the image into an input data set (the build cache)."""
     from mapsage.provision import mmcv
 
@@ -107,8 +111,7 @@ def _attach_cached_wheel(root: Path, image_python: Path) -> str | None:
     hit, _ = wheelhouse.find(key, [wheelhouse.default_root()])
     if hit is None:
         return None
-    wheelhouse.store(hit.wheel, key, root / "input" / CACHE_DATASET)
-    return key.slug
+    return wheelhouse.store(hit.wheel, key, root / "input" / CACHE_DATASET)
 
 
 def test_bootstrap_then_training_in_fresh_kaggle_images(synthetic_root, tmp_path):
@@ -121,12 +124,12 @@ def test_bootstrap_then_training_in_fresh_kaggle_images(synthetic_root, tmp_path
                       parameters={**TINY, "max_iters": 8, "val_interval": 8,
                                   "checkpoint_interval": 8})
     timings["bootstrap notebook"] = _execute(python_a, bootstrap / f"{bootstrap.name}.ipynb",
-                                             root_a)
+                                             root_a, vouched=cached and cached.sha256)
     working = root_a / "working"
     summary = json.loads((working / "bootstrap.json").read_text())
     slug = summary["wheelhouse"]["mmcv"]["key"]
     assert slug.endswith("-cpu-ops") and f"torch{IMAGE['torch']}" in slug, slug
-    assert cached in (None, slug)
+    assert cached is None or cached.key.slug == slug
     entry = wheelhouse.read_entry(working / "mapsage-wheelhouse" / slug)
     assert entry is not None and entry.key.ops == "cpu"
     assert wheelhouse.compiled_archs(entry.wheel) == [], "CPU ops, as the key says"
@@ -141,8 +144,11 @@ def test_bootstrap_then_training_in_fresh_kaggle_images(synthetic_root, tmp_path
     root_b = _kaggle_root(tmp_path / "training", synthetic_root)
     mount = root_b / "input" / "notebooks" / "alice" / "mapsage-bootstrap"
     shutil.copytree(working, mount, ignore=shutil.ignore_patterns("bootstrap-run", "executed-*"))
+    downloads = tmp_path / "runs" / "kaggle"  # where `mapsage push` downloads the output
+    shutil.copytree(working, downloads / "mapsage-bootstrap",
+                    ignore=shutil.ignore_patterns("bootstrap-run", "executed-*"))
     training = build(KERNELS_DIR / "train-segformer-loveda", owner="alice",
-                     out_dir=tmp_path / "b",
+                     out_dir=tmp_path / "b", downloads=downloads,
                      parameters={**TINY, "max_iters": 8, "val_interval": 4,
                                  "checkpoint_interval": 4, "work_dir": "/kaggle/working/run"})
     timings["training notebook (offline)"] = _execute(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from envcheck import loveda
 from mapsage.kaggle import env as kaggle_env
 from mapsage.provision import wheelhouse
+from tests.stand_in_wheels import mmcv_wheel
 
 
 def _touch(path, text=""):
@@ -56,8 +57,7 @@ def test_input_file_name_with_glob_characters_is_taken_literally(tmp_path):
 
 
 def test_wheelhouse_entries_under_a_notebook_output_mount(tmp_path):
-    wheel = tmp_path / "src" / "mmcv-2.1.0-cp311-cp311-linux_x86_64.whl"
-    _touch(wheel, "not really a wheel")
+    wheel = mmcv_wheel(tmp_path / "src", "cp311", cubins=[75])
     key = wheelhouse.WheelKey(mmcv="2.1.0", python_tag="cp311", torch="2.10.0+cu128",
                               cuda="12.8", arch_list="7.5")
     mount = tmp_path / "input/notebooks/alice/mapsage-bootstrap/mapsage-wheelhouse"
@@ -65,3 +65,9 @@ def test_wheelhouse_entries_under_a_notebook_output_mount(tmp_path):
     hit, refused = wheelhouse.find(key, [tmp_path / "input"])
     assert refused == []
     assert hit is not None and hit.wheel == stored.wheel
+    # as Kaggle's inputs: used only when vouched for
+    inputs = wheelhouse.Attached((tmp_path / "input",))
+    hit, refused = wheelhouse.find(key, [tmp_path / "input"], inputs)
+    assert hit is None and "nobody vouched for" in refused[0]
+    inputs = wheelhouse.Attached((tmp_path / "input",), frozenset({stored.sha256}))
+    assert wheelhouse.find(key, [tmp_path / "input"], inputs)[0] == stored

@@ -100,10 +100,13 @@ def test_first_checks_report_the_time_budgets_session_clock(tmp_path, monkeypatc
     assert f"about {left / 3600:.1f} h left for training" in time_check.detail
 
 
-def test_attached_wheelhouse_is_recognised(tmp_path):
+def test_only_a_vouched_attached_wheel_is_recognised(tmp_path):
     entry = tmp_path / "input" / "mapsage-bootstrap" / "mapsage-wheelhouse" / "key"
     entry.mkdir(parents=True)
-    (entry / "manifest.json").write_text("{}")
-    assert not envcheck_kaggle.wheel_attached(tmp_path / "input")
-    (entry / "mmcv-2.1.0-cp311-cp311-linux_x86_64.whl").write_bytes(b"")
-    assert envcheck_kaggle.wheel_attached(tmp_path / "input")
+    (entry / "manifest.json").write_text("{not json")
+    vouched = {envcheck_kaggle.VOUCHED_WHEELS_ENV: "a" * 64}
+    assert not envcheck_kaggle.wheel_attached(tmp_path / "input", vouched)
+    (entry / "manifest.json").write_text('{"wheel": "mmcv-2.1.0-cp311-cp311-linux_x86_64.whl", '
+                                         f'"sha256": "{"a" * 64}"}}')
+    assert envcheck_kaggle.wheel_attached(tmp_path / "input", vouched)
+    assert not envcheck_kaggle.wheel_attached(tmp_path / "input", {}), "nobody vouched for it"

@@ -246,3 +246,41 @@ def test_a_malformed_params_yaml_is_a_clear_error_before_anything_is_built(repo_
     with pytest.raises(MapSageError, match="params.yaml"):
         build(kernel, owner="alice", out_dir=out)
     assert not out.exists()
+
+
+def _first_checks(out: Path) -> str:
+    nb = nbformat.read(out / f"{out.name}.ipynb", as_version=4)
+    return next(c.source for c in nb.cells if "mapsage-first-checks" in c.metadata.get("tags", []))
+
+
+def test_the_bootstraps_downloaded_wheel_is_the_one_the_training_notebook_trusts(tmp_path):
+    """Issue 20: the mmcv wheel a training notebook may install from /kaggle/input is named by
+    sha256 at build time, from the bootstrap output `mapsage push` downloaded; without it none."""
+    digest = hashlib.sha256(b"the bootstrap's wheel").hexdigest()
+    downloads = tmp_path / "runs" / "kaggle"
+    (downloads / "mapsage-bootstrap").mkdir(parents=True)
+    (downloads / "mapsage-bootstrap" / "bootstrap.json").write_text(json.dumps(
+        {"wheelhouse": {"mmcv": {"key": "k", "wheel": "w.whl", "sha256": digest}}}))
+    said = []
+    out = build(KERNEL, owner="alice", out_dir=tmp_path / "a", downloads=downloads,
+                log=said.append)
+    cell = _first_checks(out)
+    assert digest in cell and "MAPSAGE_TRUSTED_WHEELS" in cell
+    compile(cell, "first-checks", "exec")
+    assert any("trusting the mmcv wheel of mapsage-bootstrap" in line for line in said)
+    said.clear()
+    out = build(KERNEL, owner="alice", out_dir=tmp_path / "b", downloads=tmp_path / "none",
+                log=said.append)
+    assert digest not in _first_checks(out)
+    assert any("builds mmcv itself" in line for line in said)
+
+
+@pytest.mark.parametrize("summary", ["{not json", json.dumps({"wheelhouse": {}}),
+                                     json.dumps({"wheelhouse": {"mmcv": {"sha256": "../x"}}})])
+def test_a_malformed_downloaded_bootstrap_summary_stops_the_build(tmp_path, summary):
+    downloads = tmp_path / "runs" / "kaggle"
+    (downloads / "mapsage-bootstrap").mkdir(parents=True)
+    (downloads / "mapsage-bootstrap" / "bootstrap.json").write_text(summary)
+    with pytest.raises(MapSageError, match="bootstrap.json"):
+        build(KERNEL, owner="alice", out_dir=tmp_path / "a", downloads=downloads)
+    assert not (tmp_path / "a").exists()

@@ -101,3 +101,33 @@ def test_the_real_cached_wheel_holds_what_its_key_says():
     assert wheelhouse.compiled_archs(hit.wheel) == []
     assert wheelhouse.ops_problems(hit.wheel, T4_KEY) == [
         "its ops are CPU-only but the key says CUDA ops"]
+
+
+def test_a_planted_wheel_anywhere_under_kaggle_input_is_not_installed(tmp_path, monkeypatch):
+    """Issue 20: a data set attached to the notebook holds an mmcv wheel and a manifest claiming
+    this session's exact key with the wheel's true sha256. Nobody vouched for it: provisioning
+    plans a build, naming the refusal; vouched for by sha256, it is installed."""
+    from mapsage.provision import mmcv as provision
+    from mapsage.provision.mmcv import TorchFacts
+
+    facts = TorchFacts("2.10.0+cu128", "12.8", (), "3.12")
+    target = provision.ops_target(facts, provision.Toolkit(None, None), {})
+    root = tmp_path / "kaggle"
+    planted = wheelhouse.store(mmcv_wheel(tmp_path / "built", "cp312"),
+                               provision.wheel_key(facts, target),
+                               root / "input" / "public-loveda-copy" / "extras")
+    (root / "working").mkdir()
+    monkeypatch.setenv("MAPSAGE_KAGGLE_ROOT", str(root))
+    monkeypatch.setenv("MAPSAGE_WHEELHOUSE", str(tmp_path / "house"))
+    monkeypatch.delenv("MAPSAGE_TRUSTED_WHEELS", raising=False)
+    steps, notes = provision.plan(facts, target, installed=(False, "fresh image"),
+                                  roots=provision.search_roots(), jobs=1,
+                                  build_dir=tmp_path / "b", python="python",
+                                  attached=provision.attached_inputs())
+    assert steps[-1].strategy == "source"
+    assert any(str(planted.wheel) in n and "nobody vouched for" in n for n in notes), notes
+    monkeypatch.setenv("MAPSAGE_TRUSTED_WHEELS", planted.sha256)
+    steps, _ = provision.plan(facts, target, installed=(False, "fresh image"),
+                              roots=provision.search_roots(), jobs=1, build_dir=tmp_path / "c",
+                              python="python", attached=provision.attached_inputs())
+    assert [s.strategy for s in steps] == ["wheelhouse"]
