@@ -249,6 +249,26 @@ SEED_LIMIT = 2**32  # numpy's random seed is a 32-bit unsigned integer
 WORKERS_PER_CPU = 4
 
 
+PATH_PARAMS = ("data_root", "work_dir", "load_from", "pretrained")
+NAME_MAX, PATH_MAX = 255, 4096  # Linux's limits on a file name and a path (bytes)
+
+
+def _check_path(name: str, value: Any) -> None:
+    """A path the system cannot even look up: a NUL byte, a name or path over its limits."""
+    if not isinstance(value, str):
+        return
+    if "\0" in value:
+        raise ParamError(f"Parameter {name!r} = {value!r} holds a NUL byte, which no file name "
+                         "can contain. Give the path without it.")
+    size = len(os.fsencode(value))
+    longest = max((len(os.fsencode(part)) for part in value.split("/")), default=0)
+    if size > PATH_MAX or longest > NAME_MAX:
+        raise ParamError(
+            f"Parameter {name!r} is a path of {size} bytes whose longest folder name has "
+            f"{longest}: the system allows {PATH_MAX} and {NAME_MAX}. Use a shorter path "
+            f"(it begins {value[:40]!r}).")
+
+
 def _check_limits(merged: dict[str, Any]) -> None:
     """Values the schema's types allow but training cannot run with."""
     if merged["max_iters"] is not None and merged["max_iters"] < 2:
@@ -257,6 +277,8 @@ def _check_limits(merged: dict[str, Any]) -> None:
             "least 2 iterations (its warm-up ends at iteration 1 and the decay would begin and "
             "end there). Set max_iters=2 or more."
         )
+    for name in PATH_PARAMS:
+        _check_path(name, merged.get(name))
     if merged["seed"] >= SEED_LIMIT:
         raise ParamError(
             f"Parameter 'seed' = {merged['seed']} is too large: numpy accepts seeds below "

@@ -55,3 +55,19 @@ def test_training_refuses_before_writing_anything(argument, tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and argument.split("=")[0] in proc.stderr
     assert not work_dir.exists() and not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(("name", "value", "words"), [
+    ("work_dir", "runs/a\0b", "NUL byte"),
+    ("work_dir", "runs/" + "x" * 300, "longest folder name has 300"),
+    ("data_root", "/d/" * 1500, "system allows 4096"),
+    ("load_from", "ckpt\0.pth", "NUL byte"),
+])
+def test_paths_the_system_cannot_look_up_are_refused_clearly(name, value, words):
+    """Issue 20: a work_dir with a NUL byte or longer than the system allows was a traceback."""
+    from mapsage.errors import ParamError
+    from mapsage.params import validate
+
+    with pytest.raises(ParamError, match=words) as err:
+        validate({name: value})
+    assert repr(name) in str(err.value)
