@@ -107,7 +107,10 @@ def build_and_train(config_file: str | None, params, options: dict, layout, data
 
     from mapsage.models import config_for_model
     from mapsage.training import distributed
-    from mapsage.training.atomic_checkpoint import remove_partial_writes
+    from mapsage.training.atomic_checkpoint import (
+        remove_partial_writes,
+        unlink_plain_write_names,
+    )
     from mapsage.training.checkpoint import safe_checkpoint_loading
     from mapsage.training.config import amp_dtype_for, build_config
     from mapsage.training.distributed import world_size
@@ -128,6 +131,10 @@ def build_and_train(config_file: str | None, params, options: dict, layout, data
     for leftover in remove_partial_writes(Path(params.work_dir)) if is_main_process() else []:
         print(f"mapsage: removed {leftover.name}, an unfinished checkpoint save of an "
               "interrupted run", flush=True)
+    links = unlink_plain_write_names(cfg, Path(params.work_dir)) if is_main_process() else []
+    for link in links:
+        print(f"mapsage: removed the symbolic link {link.name} (mmengine would write through it)",
+              flush=True)
     select_resume(cfg, params)
     if cfg.resume:
         drop_pretrained(cfg)  # the checkpoint brings every weight

@@ -1,7 +1,9 @@
 """``mapsage run [NOTEBOOK] -p KEY VALUE ... -f FILE``: execute the training notebook with papermill.
 
 Parameters are checked against the schema before a kernel starts; a failing cell exits 1 naming
-the cell, and the executed notebook is still written.
+the cell, and the executed notebook is still written: by default as a new file in the work_dir
+(``train_segformer_loveda.ipynb``, then ``train_segformer_loveda.2.ipynb``, ...), never over an
+earlier run's notebook.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ def add_arguments(p) -> None:
     """Add this command\'s arguments to its parser ``p``."""
     p.add_argument("notebook", nargs="?", default=None,
                    help="notebook to execute (default: the packaged training notebook)")
-    p.add_argument("-o", "--output", help="executed notebook (default: WORK_DIR/<name>.ipynb)")
+    p.add_argument("-o", "--output",
+                   help="executed notebook (default: WORK_DIR/<name>.ipynb, or the next free "
+                        "<name>.N.ipynb there: an earlier run's notebook is never replaced)")
     p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"))
     p.add_argument("-r", "--parameter-raw", nargs=2, action="append", metavar=("KEY", "VALUE"),
                    help="a string parameter, not type-converted")

@@ -2,7 +2,9 @@
 
 The same papermill call runs locally, in CI and (as Kaggle does it) on Kaggle. Parameters are
 checked against the schema before a kernel starts; a failing cell makes the command exit
-non-zero, names the cell and its error, and the executed notebook is still written.
+non-zero, names the cell and its error, and the executed notebook is still written. Each run
+writes a notebook of its own: an earlier run's executed notebook in the work_dir is never
+replaced (:func:`output_for`).
 """
 
 from __future__ import annotations
@@ -22,10 +24,9 @@ from papermill.exceptions import PapermillExecutionError
 from mapsage.errors import MapSageError, NotebookFailed
 from mapsage.params import typed, validate
 from mapsage.paths import NOTEBOOK_DIR
+from mapsage.safe_write import claim_new, refuse_link, replacing
 
 DEFAULT_NOTEBOOK = NOTEBOOK_DIR / "train_segformer_loveda.ipynb"
-
-
 
 
 def load_parameter_file(path: str | Path) -> dict[str, Any]:
@@ -75,10 +76,27 @@ def failed_cell(output: Path) -> str:
     return "no cell holds an error output"
 
 
+def output_for(notebook: Path, work_dir: str | Path, output: str | Path | None) -> Path:
+    """Where the executed notebook goes. By default a new file in ``work_dir``: ``<name>.ipynb``,
+    or when that name is taken (an earlier run's notebook, or anything else) ``<name>.2.ipynb``,
+    ``<name>.3.ipynb``, ...; it is created here, exclusively, so a resumed, refused or failed run
+    never replaces an earlier run's notebook and two runs never share one. A given ``output``
+    is used as it is (replaced if it exists), unless it is a symbolic link: papermill would
+    write through it."""
+    if output is None:
+        return claim_new(work_dir, notebook.stem, notebook.suffix)
+    output = Path(output)
+    refuse_link(output, "The executed notebook's path (--output)",
+                "Choose another --output, or remove the link.")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return output
+
+
 def execute(notebook: str | Path = DEFAULT_NOTEBOOK, output: str | Path | None = None,
             parameters: dict[str, Any] | None = None, cwd: str | Path | None = None,
             log_output: bool = True) -> Path:
-    """Execute ``notebook`` with papermill into ``output`` (default ``WORK_DIR/<name>.ipynb``).
+    """Execute ``notebook`` with papermill into ``output`` (default: a new ``WORK_DIR/<name>.ipynb``,
+    numbered ``<name>.N.ipynb`` when taken: :func:`output_for`).
 
     The parameters are checked before a kernel starts; a failing cell (or a dead kernel) raises
     :class:`~mapsage.errors.NotebookFailed` naming the cell, after the executed notebook, with
@@ -90,10 +108,8 @@ def execute(notebook: str | Path = DEFAULT_NOTEBOOK, output: str | Path | None =
     notebook = Path(notebook)
     if not notebook.is_file():
         raise MapSageError(f"Notebook {str(notebook)!r} does not exist.")
-    if output is None:
-        output = Path(params.work_dir) / notebook.name
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    claimed = output is None
+    output = output_for(notebook, params.work_dir, output)
     if log_output:
         _stream_papermill_log()
     try:
@@ -112,6 +128,10 @@ def execute(notebook: str | Path = DEFAULT_NOTEBOOK, output: str | Path | None =
         raise NotebookFailed(
             f"{where}\nThe executed notebook, with the error, is {output}"
         ) from exc
+    except BaseException:
+        if claimed and output.stat().st_size == 0:  # papermill never wrote it: no empty file left
+            output.unlink()
+        raise
     return output
 
 
@@ -133,7 +153,8 @@ def record_interruption(output: Path, exc: Exception) -> str:
         "error", ename=type(exc).__name__, evalue=evalue, traceback=[]))
     cell.metadata.papermill.update(status="failed", exception=True)
     nb.metadata.setdefault("papermill", {})["exception"] = True
-    nbformat.write(nb, output)
+    with replacing(output, "w") as fh:
+        nbformat.write(nb, fh)
     return failed_cell(output)
 
 

@@ -16,12 +16,14 @@ one its weights describe (``--model auto``), or the one named.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mapsage.data.layout import DOMAINS, IMAGES
 from mapsage.errors import MapSageError
+from mapsage.safe_write import link_message, refuse_link, replacing
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 OVERLAY_DIR = "overlays"
@@ -163,6 +165,30 @@ def overlay(image, labels, palette, alpha: float = OVERLAY_ALPHA):
     return (image.astype(np.float32) * (1 - alpha) + colours * alpha).round().astype(np.uint8)
 
 
+def check_out(out: Path, labels: list[Path], overlay_files: list[Path], overwrite: bool) -> None:
+    """Refuse (before a model is loaded) an ``--out`` whose ``overlays`` folder is a symbolic
+    link, and, without ``overwrite``, one that already holds a file, folder or link at a name
+    this prediction writes: a link is named as such (dangling ones included)."""
+    refuse_link(out / OVERLAY_DIR, "--out's overlay folder",
+                f"Remove the link (rm {str(out / OVERLAY_DIR)!r}) or choose another --out.")
+    if overwrite:
+        return  # each file is replaced, a link at its name included, never written through
+    existing = [p for p in [*labels, *overlay_files] if os.path.lexists(p)]
+    links = [p for p in existing if p.is_symlink()]
+    if links:
+        raise MapSageError(link_message(
+            links[0], f"--out {str(out)!r} holds {len(links)} symbolic link(s) at names this "
+            "prediction writes; the first,",
+            "Remove the links, choose another --out, or pass --overwrite to replace them (the "
+            "links themselves, not what they point at)."))
+    if existing:
+        raise MapSageError(
+            f"--out {str(out)!r} already holds {len(existing)} of the files this prediction "
+            f"writes ({existing[0].relative_to(out)}, ...). Choose another --out, or pass "
+            "--overwrite."
+        )
+
+
 def predict(checkpoint: str | Path, source: str | Path, out: str | Path, *,
             split: str | None = None, model: str = "auto", config: str | Path | None = None,
             device: str = "cpu", overlays: int = 8, overwrite: bool = False,
@@ -175,12 +201,8 @@ def predict(checkpoint: str | Path, source: str | Path, out: str | Path, *,
     images = find_images(source, split)
     out = Path(out).expanduser()
     labels = [out / image.with_suffix(".png").name for image in images]
-    existing = [p for p in labels if p.exists()]
-    if existing and not overwrite:
-        raise MapSageError(
-            f"--out {str(out)!r} already holds {len(existing)} of the label files "
-            f"({existing[0].name}, ...). Choose another --out, or pass --overwrite."
-        )
+    check_out(out, labels, [out / OVERLAY_DIR / p.name for p in labels[:max(overlays, 0)]],
+              overwrite)
     segmentor, model = load_model(checkpoint, model=model, config=config, device=device,
                                   trust=trust)
     palette = segmentor.dataset_meta["palette"]
@@ -190,12 +212,14 @@ def predict(checkpoint: str | Path, source: str | Path, out: str | Path, *,
         result = inference_model(segmentor, str(image))
         pred = result.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
         # LoveDA's convention (reduce_zero_label data set): 0 = no-data, classes 1..7
-        Image.fromarray(pred + 1).save(target)
+        with replacing(target) as fh:  # a link there is replaced, never written through
+            Image.fromarray(pred + 1).save(fh, format="PNG")
         if index < overlays:
             rgb = np.asarray(Image.open(image).convert("RGB"))
             picture = out / OVERLAY_DIR / target.name
             picture.parent.mkdir(exist_ok=True)
-            Image.fromarray(overlay(rgb, pred, palette)).save(picture)
+            with replacing(picture) as fh:
+                Image.fromarray(overlay(rgb, pred, palette)).save(fh, format="PNG")
             written_overlays.append(picture)
         if progress and (index + 1) % 100 == 0:
             progress(f"mapsage predict: {index + 1}/{len(images)} images")
