@@ -37,6 +37,7 @@ import json
 import os
 import re
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -48,7 +49,7 @@ from mapsage.kaggle import continuation
 from mapsage.kaggle import env as kaggle_env
 from mapsage.kaggle.secrets import BUNDLE_TAG, check_files, shipped_files, untracked_files
 from mapsage.notebook.execute import load_parameter_file
-from mapsage.params import validate
+from mapsage.params import typed, validate
 from mapsage.paths import PROJECT_ROOT
 
 ROOT = PROJECT_ROOT
@@ -265,6 +266,50 @@ def load_definition(kernel_dir: Path) -> tuple[dict, dict]:
     return spec, params
 
 
+RELATED_FIELDS = ("measures", "outputs_of")
+"""Fields of kernel.json that name other definitions (by folder name)."""
+
+
+def related_names(spec: dict) -> list[tuple[str, str]]:
+    """(field, name) of every definition ``spec`` names in :data:`RELATED_FIELDS`."""
+    found = [("measures", spec["measures"])] if spec.get("measures") else []
+    outputs = spec.get("outputs_of") or []
+    if not isinstance(outputs, list):
+        raise MapSageError(f"outputs_of = {outputs!r} must be a list of definition folder names "
+                           "(e.g. [\"mapsage-bootstrap\"]): fix kernel.json.")
+    return found + [("outputs_of", name) for name in outputs]
+
+
+def related_definition(kernel_dir: Path, name: str, field: str) -> Path:
+    """The definition folder that ``kernel_dir``'s ``field`` (``measures``, ``outputs_of``) names:
+    its sibling ``kernel_dir/../name`` when that holds a kernel.json, else the project's
+    ``kaggle/name`` (a definition copied elsewhere alone still builds)."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise MapSageError(f"{kernel_dir / 'kernel.json'}: {field} names {name!r}, which is not "
+                           "the folder name of a kernel definition (e.g. \"mapsage-bootstrap\"): "
+                           "fix kernel.json.")
+    sibling = Path(kernel_dir).parent / name
+    if (sibling / "kernel.json").is_file():
+        return sibling
+    project = paths.KERNELS_DIR / name
+    if (project / "kernel.json").is_file():
+        return project
+    raise MapSageError(
+        f"{kernel_dir / 'kernel.json'} names {name!r} in {field}, but neither {sibling} nor the "
+        f"project's {project} holds a kernel.json: copy that definition beside "
+        f"{Path(kernel_dir).name}, or fix the name in {field}.")
+
+
+def say_related(spec: dict, kernel_dir: Path, log=print) -> None:
+    """Say which definition each ``measures`` / ``outputs_of`` name resolved to, when it is not
+    the sibling folder (a copied definition falls back to the project's ``kaggle/``)."""
+    for field, name in related_names(spec):
+        used = related_definition(kernel_dir, name, field)
+        if used != Path(kernel_dir).parent / name:
+            log(f"{field} {name!r}: no {Path(kernel_dir).parent / name / 'kernel.json'} beside "
+                f"{kernel_dir}; using the project's definition {used}")
+
+
 INHERITED_FIELDS = ("loveda_source", "machine_shape", "enable_gpu", "docker_image_pinning_type")
 """What a ``measures`` definition (the bootstrap) takes from the definition it measures, unless it
 sets them itself: the same data set, machine and image."""
@@ -275,7 +320,7 @@ def resolve_spec(spec: dict, kernel_dir: Path) -> dict:
     measured = spec.get("measures")
     if not measured:
         return spec
-    base, _ = load_definition(kernel_dir.parent / measured)
+    base, _ = load_definition(related_definition(kernel_dir, measured, "measures"))
     return {**{k: base[k] for k in INHERITED_FIELDS if k in base}, **spec}
 
 
@@ -311,7 +356,8 @@ def sources(spec: dict, params: dict, owner: str, kernel_dir: Path) -> list[dict
                       "why": "the checkpoint data set" + (" of load_from" if params.get("load_from")
                                                           else "")})
     for name in spec.get("outputs_of", []):
-        found.append({"field": "kernel_sources", "id": kernel_id(kernel_dir.parent / name, owner),
+        found.append({"field": "kernel_sources",
+                      "id": kernel_id(related_definition(kernel_dir, name, "outputs_of"), owner),
                       "required": False, "role": "outputs",
                       "why": f"the output of the {name} kernel (its wheelhouse: without it mmcv is "
                              "built in the session)"})
@@ -336,7 +382,7 @@ def notebook_parameters(spec: dict, params: dict, kernel_dir: Path,
     measured = spec.get("measures")
     if not measured:
         return {**params, **overrides}
-    _, base = load_definition(kernel_dir.parent / measured)
+    _, base = load_definition(related_definition(kernel_dir, measured, "measures"))
     full_run = {**base, **{k: v for k, v in overrides.items() if k not in params}}
     train = {**base, **params, **overrides}
     validate(full_run)
@@ -352,7 +398,8 @@ def vouched_wheels(spec: dict, kernel_dir: Path, downloads: Path, log=print) -> 
 
     found = []
     for name in spec.get("outputs_of", []):
-        folder = Path(downloads) / slug_of(load_definition(kernel_dir.parent / name)[0]["title"])
+        definition = related_definition(kernel_dir, name, "outputs_of")
+        folder = Path(downloads) / slug_of(load_definition(definition)[0]["title"])
         digests = from_output(folder)
         if digests:
             log(f"trusting the mmcv wheel of {name}'s output (sha256 {digests[0][:12]}..., from "
@@ -365,23 +412,29 @@ def vouched_wheels(spec: dict, kernel_dir: Path, downloads: Path, log=print) -> 
     return found
 
 
-def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
-          parameters: dict | None = None, continue_from: str | None = None,
-          downloads: Path = paths.KAGGLE_DOWNLOADS, log=print) -> Path:
-    """Write ``out_dir/<slug>/`` (notebook, kernel-metadata.json, mapsage-sources.json).
+def _check_source_option(value: str | None, option: str) -> None:
+    """A data set id given on the command line, checked with the client's own validator."""
+    if value is None:
+        return
+    with contextlib.redirect_stdout(io.StringIO()):  # the client's import prints an auth notice
+        from kaggle.api.kaggle_api_extended import KaggleApi
+    try:
+        KaggleApi().validate_dataset_string(value.replace("{owner}", "owner"))
+        if value.count("/") != 1:
+            raise ValueError("expected exactly one '/'")
+    except ValueError as exc:
+        raise MapSageError(f"{option} {value!r} is not a Kaggle data set id ({exc}): give "
+                           "OWNER/SLUG as in the data set's address, e.g. alice/loveda "
+                           "(kaggle.com/datasets/alice/loveda).") from None
 
-    ``continue_from`` (OWNER/SLUG): build the kernel that continues that run
-    (:mod:`mapsage.kaggle.continuation`). ``downloads``: where ``mapsage push`` left the
-    outputs of the kernels this one attaches (the bootstrap's names the wheel to trust)."""
-    kernel_dir = Path(kernel_dir)
-    spec, params = load_definition(kernel_dir)
-    if continue_from:
-        spec, parameters = continuation.prepare(spec, parameters or {}, continue_from)
-    spec = resolve_spec(spec, kernel_dir)
-    vouched = vouched_wheels(spec, kernel_dir, downloads, log)  # before anything is written
-    injected = notebook_parameters(spec, params, kernel_dir, parameters or {})
-    run = validate(injected.get("train", injected)).as_dict()
+
+def resolve_owner(owner: str | None, continue_from: str | None, log=print) -> str:
+    """--owner, else KAGGLE_USERNAME / kaggle.json, else the owner of ``continue_from``."""
     owner = owner or kaggle_username()
+    if not owner and continue_from:
+        owner = continuation.parse_kernel_ref(continue_from)[0]
+        log(f"owner {owner!r} taken from --continue-from {continue_from} (no --owner, "
+            "KAGGLE_USERNAME or kaggle.json)")
     if not owner:
         raise MapSageError(
             "No Kaggle user name: pass --owner NAME, set KAGGLE_USERNAME, or put your API token in "
@@ -389,48 +442,149 @@ def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
         )
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", owner):
         raise MetadataError(f"owner {owner!r} is not a Kaggle user name")
+    return owner
+
+
+BUILD_RECORD = "mapsage-build.json"
+"""How a folder was built (definition, the command line's parameters and sources, owner), for
+``mapsage push --until-finished`` to build the next part the same way. Not uploaded to Kaggle."""
+
+
+def definition_reference(kernel_dir: Path) -> str:
+    """``kernel_dir`` as the build record stores it: relative to the project when inside it."""
+    resolved = Path(kernel_dir).resolve()
+    if resolved.is_relative_to(PROJECT_ROOT):
+        return resolved.relative_to(PROJECT_ROOT).as_posix()
+    return str(resolved)
+
+
+def definition_path(reference: str) -> Path:
+    """The definition folder a build record's ``definition`` names."""
+    path = Path(reference)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a build writes, computed and checked first (:func:`plan`): a build refused for
+    a parameter, a source, the metadata or a credential leaves nothing behind."""
+
+    kernel_dir: Path
+    spec: dict
+    injected: dict
+    run: dict
+    owner: str
+    payload: bytes
+    slug: str
+    source_nb: Path
+    vouched: list
+    continue_from: str | None
+    attached: list
+    meta: dict
+    record: dict
+
+
+def plan(kernel_dir: Path, owner: str | None = None, parameters: dict | None = None,
+         continue_from: str | None = None, downloads: Path = paths.KAGGLE_DOWNLOADS,
+         loveda_source: str | None = None, checkpoint_source: str | None = None,
+         log=print) -> Plan:
+    """Read, resolve and check one kernel definition with the command line's ``parameters``
+    (``-p``/``-f``, over params.yaml) and sources (over kernel.json), writing nothing."""
+    kernel_dir = Path(kernel_dir)
+    _check_source_option(loveda_source, "--loveda-source")
+    _check_source_option(checkpoint_source, "--checkpoint-source")
+    given = typed(parameters or {})  # a wrong -p/-f value is named before anything else
+    spec, params = load_definition(kernel_dir)
+    spec = {**spec, **{k: v for k, v in (("loveda_source", loveda_source),
+                                          ("checkpoint_source", checkpoint_source)) if v}}
+    overrides = dict(given)
+    if continue_from:
+        spec, overrides = continuation.prepare(spec, overrides, continue_from)
+    say_related(spec, kernel_dir, log)
+    spec = resolve_spec(spec, kernel_dir)
+    vouched = vouched_wheels(spec, kernel_dir, downloads, log)  # before anything is written
+    injected = notebook_parameters(spec, params, kernel_dir, overrides)
+    run = validate(injected.get("train", injected)).as_dict()
+    if continue_from:
+        continuation.restore_cell(continue_from, run["work_dir"])  # its checks, before writing
+    owner = resolve_owner(owner, continue_from, log)
     payload = make_bundle()  # refuses credentials before anything is written
     slug = slug_of(spec["title"])
-    target = Path(out_dir) / slug
-    target.mkdir(parents=True, exist_ok=True)
-    code_file = f"{slug}.ipynb"
-    attached = sources(spec, run, owner, kernel_dir)
-
     source_nb = ROOT / spec["notebook"]
     if not source_nb.is_file():
         raise MapSageError(f"notebook {source_nb} named in {kernel_dir / 'kernel.json'} is missing")
+    meta = {k: v for k, v in spec.items() if k not in MAPSAGE_FIELDS}
+    meta = json.loads(json.dumps(meta).replace("{owner}", owner))
+    attached = sources(spec, run, owner, kernel_dir)
+    for field in ("dataset_sources", "kernel_sources"):
+        meta[field] = [s["id"] for s in attached if s["field"] == field]
+    meta.update(id=f"{owner}/{slug}", code_file=f"{slug}.ipynb")
+    problems = validate_metadata(meta)
+    if problems:
+        raise MetadataError("kernel-metadata.json would be refused by `kaggle kernels push`:\n"
+                            + "\n".join(f"  - {p}" for p in problems))
+    record = {"definition": definition_reference(kernel_dir), "owner": owner,
+              "parameters": given, "loveda_source": loveda_source,
+              "checkpoint_source": checkpoint_source, "continue_from": continue_from,
+              "work_dir": run["work_dir"]}
+    return Plan(kernel_dir=kernel_dir, spec=spec, injected=injected, run=run, owner=owner,
+                payload=payload, slug=slug, source_nb=source_nb, vouched=vouched,
+                continue_from=continue_from, attached=attached, meta=meta, record=record)
+
+
+def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
+          parameters: dict | None = None, continue_from: str | None = None,
+          downloads: Path = paths.KAGGLE_DOWNLOADS, log=print, *,
+          loveda_source: str | None = None, checkpoint_source: str | None = None) -> Path:
+    """Write ``out_dir/<slug>/`` (notebook, kernel-metadata.json, mapsage-sources.json,
+    mapsage-build.json).
+
+    ``parameters``: the command line's (``-p``/``-f``), over the definition's params.yaml;
+    ``loveda_source``/``checkpoint_source``: over kernel.json's. ``continue_from`` (OWNER/SLUG):
+    build the kernel that continues that run (:mod:`mapsage.kaggle.continuation`). ``downloads``:
+    where ``mapsage push`` left the outputs of the kernels this one attaches (the bootstrap's
+    names the wheel to trust)."""
+    return write(plan(kernel_dir, owner, parameters, continue_from, downloads,
+                      loveda_source=loveda_source, checkpoint_source=checkpoint_source, log=log),
+                 out_dir)
+
+
+def write(planned: Plan, out_dir: Path = BUILD_DIR) -> Path:
+    """Write the folder of a checked :class:`Plan`."""
+    spec, run, attached, slug = planned.spec, planned.run, planned.attached, planned.slug
+    target = Path(out_dir) / slug
+    target.mkdir(parents=True, exist_ok=True)
+    code_file = f"{slug}.ipynb"
     prepared = target / code_file
-    papermill.execute_notebook(str(source_nb), str(prepared), parameters=injected,
-                               prepare_only=True, kernel_name="python3", language="python",
-                               progress_bar=False)
+    papermill.execute_notebook(str(planned.source_nb), str(prepared),
+                               parameters=planned.injected, prepare_only=True,
+                               kernel_name="python3", language="python", progress_bar=False)
     nb = nbformat.read(prepared, as_version=4)
-    sha256 = hashlib.sha256(payload).hexdigest()
-    unpack = UNPACK_CELL.format(sha256=sha256, payload=base64.b64encode(payload).decode())
+    sha256 = hashlib.sha256(planned.payload).hexdigest()
+    unpack = UNPACK_CELL.format(sha256=sha256, payload=base64.b64encode(planned.payload).decode())
     loveda = next((s["id"] for s in attached if s["role"] == "loveda"), None)
     checks = FIRST_CHECKS_CELL.format(data_root=run["data_root"], device=run["device"],
-                                      loveda_source=loveda, vouched=" ".join(vouched))
+                                      loveda_source=loveda, vouched=" ".join(planned.vouched))
     nb.cells[:0] = [_tagged_code_cell(unpack, BUNDLE_TAG, 0),
                     _tagged_code_cell(checks, "mapsage-first-checks", 1),
                     _tagged_code_cell(provision_cell(spec), "mapsage-provision", 2)]
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",
                                  "name": "python3"}
     nb.metadata.setdefault("language_info", {"name": "python"})
-    nb.metadata["mapsage"] = {"bundle_sha256": sha256, "kernel_definition": kernel_dir.name}
+    nb.metadata["mapsage"] = {"bundle_sha256": sha256,
+                              "kernel_definition": planned.kernel_dir.name}
     clean_notebook_metadata(nb)
-    if continue_from:
-        continuation.insert_restore_cell(nb, continue_from, run["work_dir"])
+    if planned.continue_from:
+        continuation.insert_restore_cell(nb, planned.continue_from, run["work_dir"])
     nbformat.validate(nb)
     nbformat.write(nb, prepared)
 
-    meta = {k: v for k, v in spec.items() if k not in MAPSAGE_FIELDS}
-    meta = json.loads(json.dumps(meta).replace("{owner}", owner))
-    for field in ("dataset_sources", "kernel_sources"):
-        meta[field] = [s["id"] for s in attached if s["field"] == field]
-    meta.update(id=f"{owner}/{slug}", code_file=code_file)
+    meta = planned.meta
     problems = validate_metadata(meta, target)
     if problems:
         raise MetadataError("kernel-metadata.json would be refused by `kaggle kernels push`:\n"
                             + "\n".join(f"  - {p}" for p in problems))
     (target / "kernel-metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
     (target / SOURCES_FILE).write_text(json.dumps({"sources": attached}, indent=2) + "\n")
+    (target / BUILD_RECORD).write_text(json.dumps(planned.record, indent=2) + "\n")
     return target

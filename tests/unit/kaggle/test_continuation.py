@@ -114,3 +114,51 @@ def test_cli_builds_the_continuation_and_refuses_a_bad_id(tmp_path, capsys):
     assert main(["build", "kaggle", "--owner", "alice", "--out", str(tmp_path),
                  "--continue-from", "alice"]) == 2
     assert "is not a Kaggle kernel id OWNER/SLUG" in capsys.readouterr().err
+
+
+@pytest.fixture()
+def no_kaggle_user(tmp_path, monkeypatch):
+    """No --owner source on this machine: no KAGGLE_USERNAME, an empty Kaggle config folder."""
+    monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
+    (tmp_path / "kaggle-config").mkdir()
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "kaggle-config"))
+
+
+def test_continue_from_as_the_readme_writes_it_takes_the_owner_from_the_id(
+        tmp_path, capsys, no_kaggle_user):
+    """Issue 21: `mapsage build kaggle --continue-from OWNER/SLUG` without --owner used to stop
+    with 'No Kaggle user name: pass --owner'."""
+    from mapsage.cli import main
+
+    assert main(["build", "kaggle", "--out", str(tmp_path / "o"), "--continue-from", FIRST]) == 0
+    meta = json.loads((tmp_path / "o" / "mapsage-segformer-loveda-training-part-2" /
+                       "kernel-metadata.json").read_text())
+    assert meta["id"] == "alice/mapsage-segformer-loveda-training-part-2"
+    assert "owner 'alice' taken from --continue-from" in capsys.readouterr().out
+
+
+def test_owner_and_kaggle_username_still_win_over_the_continued_id(tmp_path, monkeypatch,
+                                                                    no_kaggle_user):
+    from mapsage.cli import main
+
+    assert main(["build", "kaggle", "--owner", "carol", "--out", str(tmp_path / "a"),
+                 "--continue-from", FIRST]) == 0
+    monkeypatch.setenv("KAGGLE_USERNAME", "dave")
+    assert main(["build", "kaggle", "--out", str(tmp_path / "b"), "--continue-from", FIRST]) == 0
+    ids = [json.loads(next((tmp_path / d).glob("*/kernel-metadata.json")).read_text())["id"]
+           for d in ("a", "b")]
+    assert ids == ["carol/mapsage-segformer-loveda-training-part-2",
+                   "dave/mapsage-segformer-loveda-training-part-2"]
+    assert FIRST in json.loads(next((tmp_path / "b").glob("*/kernel-metadata.json"))
+                               .read_text())["kernel_sources"]
+
+
+def test_a_continuation_keeps_the_command_lines_parameters(tmp_path):
+    bundle = build(KERNELS_DIR / "train-segformer-loveda", owner="alice", out_dir=tmp_path,
+                   parameters={"max_iters": 8000}, continue_from=FIRST,
+                   loveda_source="bob/loveda-mirror")
+    injected = nbformat.read(bundle / f"{bundle.name}.ipynb", as_version=4).metadata.papermill
+    assert injected.parameters["max_iters"] == 8000 and injected.parameters["resume"] == "auto"
+    record = json.loads((bundle / "mapsage-build.json").read_text())
+    assert record["parameters"] == {"max_iters": 8000}, "resume=auto is the continuation's own"
+    assert record["continue_from"] == FIRST and record["loveda_source"] == "bob/loveda-mirror"

@@ -284,3 +284,97 @@ def test_a_malformed_downloaded_bootstrap_summary_stops_the_build(tmp_path, summ
     with pytest.raises(MapSageError, match="bootstrap.json"):
         build(KERNEL, owner="alice", out_dir=tmp_path / "a", downloads=downloads)
     assert not (tmp_path / "a").exists()
+
+
+# --- issue 21: the build takes the run's parameters and sources on the command line ----------
+
+def _injected(out: Path) -> dict:
+    return nbformat.read(out / f"{out.name}.ipynb", as_version=4).metadata.papermill.parameters
+
+
+def test_cli_parameters_and_loveda_source_go_into_the_built_kernel(tmp_path, capsys):
+    from mapsage.cli import main
+
+    (tmp_path / "mine.yaml").write_text("max_iters: 4000\nbatch_size: 4\nmodel: b1\n")
+    assert main(["build", "kaggle", "--kernel", str(KERNEL), "--owner", "alice",
+                 "--out", str(tmp_path / "out"), "-f", str(tmp_path / "mine.yaml"),
+                 "-p", "max_iters", "8000", "-p", "amp", "no",
+                 "--loveda-source", "bob/loveda-mirror"]) == 0
+    out = tmp_path / "out" / "mapsage-segformer-loveda-training"
+    injected = _injected(out)
+    assert injected["max_iters"] == 8000, "-p wins over -f, which wins over params.yaml"
+    assert injected["batch_size"] == 4 and injected["model"] == "b1"
+    assert injected["amp"] is False and injected["val_interval"] == 2000
+    meta = json.loads((out / "kernel-metadata.json").read_text())
+    assert meta["dataset_sources"] == ["bob/loveda-mirror"]
+    assert "loveda_source='bob/loveda-mirror'" in _first_checks(out)
+    record = json.loads((out / "mapsage-build.json").read_text())
+    assert record["parameters"] == {"max_iters": 8000, "batch_size": 4, "model": "b1",
+                                    "amp": False}
+    assert record["definition"] == "kaggle/train-segformer-loveda"
+    assert record["loveda_source"] == "bob/loveda-mirror" and record["owner"] == "alice"
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["-p", "max_iters", "many"], "'max_iters' = 'many' is not an integer"),
+    (["-p", "max_iter", "100"], "'max_iter' (did you mean 'max_iters'?)"),
+    (["-p", "model", "b7"], "'model' = 'b7'"),
+    (["-f", "missing.yaml"], "'missing.yaml' does not exist"),
+    (["--loveda-source", "loveda"], "--loveda-source 'loveda' is not a Kaggle data set id"),
+    (["--checkpoint-source", "a/b/c"], "--checkpoint-source 'a/b/c' is not a Kaggle data set"),
+])
+def test_a_bad_command_line_value_is_one_paragraph_before_anything_is_written(
+        tmp_path, capsys, argv, says):
+    from mapsage.cli import main
+
+    out = tmp_path / "out"
+    # no --kernel: every definition is checked before the first one is written
+    assert main(["build", "kaggle", "--owner", "alice", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mapsage build: error: ") and says in err, err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_a_definition_copied_alone_falls_back_to_the_projects_definitions(tmp_path):
+    """outputs_of / measures name definitions by folder; a copy without its siblings uses the
+    project's kaggle/ ones and says so (today: '.../mapsage-bootstrap/kernel.json is missing')."""
+    copy = tmp_path / "elsewhere" / "my-training"
+    shutil.copytree(KERNEL, copy)
+    said = []
+    out = build(copy, owner="alice", out_dir=tmp_path / "a", log=said.append)
+    meta = json.loads((out / "kernel-metadata.json").read_text())
+    assert meta["kernel_sources"] == ["alice/mapsage-bootstrap"]
+    assert any(f"outputs_of 'mapsage-bootstrap': no {copy.parent / 'mapsage-bootstrap'}" in line
+               and str(KERNELS_DIR / "mapsage-bootstrap") in line for line in said), said
+    boot = tmp_path / "elsewhere" / "my-bootstrap"
+    shutil.copytree(KERNELS_DIR / "mapsage-bootstrap", boot)
+    said.clear()
+    out = build(boot, owner="alice", out_dir=tmp_path / "b", log=said.append)
+    assert _injected(out)["full_run"]["max_iters"] == 16000
+    assert any(f"using the project's definition {KERNEL}" in line for line in said), said
+
+
+def test_a_sibling_definition_wins_over_the_projects(tmp_path):
+    defs = tmp_path / "defs"
+    shutil.copytree(KERNEL, defs / "train-segformer-loveda")
+    shutil.copytree(KERNELS_DIR / "mapsage-bootstrap", defs / "mapsage-bootstrap")
+    spec = json.loads((defs / "mapsage-bootstrap" / "kernel.json").read_text())
+    (defs / "mapsage-bootstrap" / "kernel.json").write_text(
+        json.dumps({**spec, "title": "My Own Bootstrap"}))
+    said = []
+    out = build(defs / "train-segformer-loveda", owner="alice", out_dir=tmp_path / "o",
+                log=said.append)
+    meta = json.loads((out / "kernel-metadata.json").read_text())
+    assert meta["kernel_sources"] == ["alice/my-own-bootstrap"]
+    assert not any("using the project's" in line for line in said)
+
+
+def test_a_named_definition_found_nowhere_is_a_clear_error(tmp_path):
+    copy = tmp_path / "defs" / "train"
+    shutil.copytree(KERNEL, copy)
+    spec = json.loads((copy / "kernel.json").read_text())
+    (copy / "kernel.json").write_text(json.dumps({**spec, "outputs_of": ["no-such-kernel"]}))
+    with pytest.raises(MapSageError, match="names 'no-such-kernel' in outputs_of, but neither"):
+        build(copy, owner="alice", out_dir=tmp_path / "o")
+    assert not (tmp_path / "o").exists()
