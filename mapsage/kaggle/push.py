@@ -22,6 +22,7 @@ import contextlib
 import io
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from mapsage import paths
@@ -206,12 +207,30 @@ def check_sources(sources: list[dict], api, log=print) -> None:
                          "and push again.")
 
 
+@dataclass(frozen=True)
+class Session:
+    """One pushed kernel's session: its id, where its outputs were downloaded (None without
+    waiting) and the seconds from the push to the session's end, as followed here."""
+
+    kernel: str
+    out: Path | None
+    seconds: float
+
+
 def push(bundle: Path, api=None, *, wait: bool = True, poll_s: float = 30.0,
          timeout_s: float = 12 * 3600, download_to: Path | None = None, log=print) -> Path | None:
     """Push the built kernel in ``bundle`` with the Kaggle API after checking its sources and
     scanning it for credentials; unless ``wait`` is False, follow the session and download its
     outputs (returned folder). Every refusal, including those the CLI reports with exit 0, is a
     :class:`~mapsage.errors.PushFailed`."""
+    return push_session(bundle, api, wait=wait, poll_s=poll_s, timeout_s=timeout_s,
+                        download_to=download_to, log=log).out
+
+
+def push_session(bundle: Path, api=None, *, wait: bool = True, poll_s: float = 30.0,
+                 timeout_s: float = 12 * 3600, download_to: Path | None = None,
+                 log=print) -> Session:
+    """:func:`push`, returning the :class:`Session` (id, outputs, time followed)."""
     bundle = Path(bundle)
     if not bundle.is_dir():
         raise MapSageError(f"{bundle} is not a folder: pass the folder `mapsage build kaggle` "
@@ -230,10 +249,10 @@ def push(bundle: Path, api=None, *, wait: bool = True, poll_s: float = 30.0,
     api = api or official_api()
     check_sources(sources, api, log)
     log(f"pushing {bundle} as {meta['id']} ...")
+    started = time.monotonic()
     log("pushed " + check_push_response(api.kernels_push(str(bundle)), log))
     if not wait:
-        return None
-    started = time.monotonic()
+        return Session(meta["id"], None, time.monotonic() - started)
     while True:
         response = api.kernels_status(meta["id"])
         state = _status_name(response.status)
@@ -243,6 +262,7 @@ def push(bundle: Path, api=None, *, wait: bool = True, poll_s: float = 30.0,
         if time.monotonic() - started > timeout_s:
             raise PushFailed(f"gave up waiting after {timeout_s:.0f}s; the kernel is still {state}.")
         time.sleep(poll_s)
+    seconds = time.monotonic() - started
     out = Path(download_to or paths.KAGGLE_DOWNLOADS / meta["id"].split("/")[1])
     out.mkdir(parents=True, exist_ok=True)
     files, _ = api.kernels_output(meta["id"], str(out), force=True, quiet=True)
@@ -255,4 +275,4 @@ def push(bundle: Path, api=None, *, wait: bool = True, poll_s: float = 30.0,
         message = getattr(response, "failure_message", "") or "no failure message"
         raise PushFailed(f"the Kaggle session ended with status {state}: {message}. The executed "
                          f"notebook (with the error) is in {out}.")
-    return out
+    return Session(meta["id"], out, seconds)

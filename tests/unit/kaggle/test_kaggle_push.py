@@ -246,3 +246,165 @@ def test_a_malformed_file_of_the_folder_is_one_clear_error(own_copy, capsys, nam
     err = capsys.readouterr().err
     assert err.startswith(f"mapsage push: error: {own_copy / name}") and says in err, err
     assert "mapsage build kaggle" in err and "Traceback" not in err
+
+
+# --- issue 21: mapsage push --until-finished chains the parts of a long run -------------------
+
+class ChainingServerStandIn(KaggleServerStandIn):
+    """Kaggle's servers over several sessions: the i-th pushed kernel runs (RUNNING, then
+    COMPLETE, or ERROR when ``runs[i]`` is None) and its output holds ``run/metrics.json`` with
+    ``runs[i]`` = (status, iterations); a part whose session ended exists afterwards (the next
+    part's kernel_sources check asks about it)."""
+
+    def __init__(self, runs, **kwargs):
+        super().__init__(statuses=(), **kwargs)
+        self.runs, self.pushed_ids = list(runs), []
+
+    def kernels_push(self, folder):
+        self.pushed_ids.append(json.loads((Path(folder) / "kernel-metadata.json").read_text())["id"])
+        ends = "ERROR" if self.runs[len(self.pushed_ids) - 1] is None else "COMPLETE"
+        self.statuses += ["RUNNING", ends]
+        return super().kernels_push(folder)
+
+    def kernels_output(self, kernel, path, force=False, quiet=True):
+        from mapsage.results.record import build_metrics, write_json
+
+        run = self.runs[len(self.downloads)]
+        out = Path(path) / "run"
+        out.mkdir(parents=True, exist_ok=True)
+        if run is not None:
+            status, iterations = run
+            rows = [{"step": iterations, "loss": 1.0},
+                    {"step": iterations, "aAcc": 80.0, "mIoU": 30.0 + iterations / 100,
+                     "mAcc": 50.0}]
+            extra = {"error": "CUDA out of memory"} if status == "failed" else {}
+            write_json(out / "metrics.json", build_metrics(
+                rows, ["road"], best_checkpoint=None, iterations=iterations, wall_time_s=60.0,
+                status=status, params={"max_iters": 8000}, **extra))
+        self.kernels[kernel] = "COMPLETE" if run is not None else "ERROR"
+        self.downloads.append(path)
+        return [str(out / "metrics.json")], ""
+
+
+@pytest.fixture()
+def first_part(tmp_path) -> Path:
+    return build(KERNELS_DIR / "train-segformer-loveda", owner="alice",
+                 out_dir=tmp_path / "build", parameters={"max_iters": 8000},
+                 loveda_source="bob/loveda-mirror", downloads=tmp_path / "runs",
+                 log=lambda *_: None)
+
+
+def _chain(first_part, server, tmp_path, lines, **kwargs):
+    from mapsage.kaggle.chain import until_finished
+
+    return until_finished(first_part, server, poll_s=0, downloads=tmp_path / "runs",
+                          log=lines.append, **kwargs)
+
+
+FIRST_ID = "alice/mapsage-segformer-loveda-training"
+
+
+def test_until_finished_builds_and_pushes_each_next_part(first_part, tmp_path):
+    server = ChainingServerStandIn([("time_limit", 3000), ("time_limit", 6000),
+                                    ("finished", 8000)], datasets=("bob/loveda-mirror",))
+    lines = []
+    parts = _chain(first_part, server, tmp_path, lines)
+    assert server.pushed_ids == [FIRST_ID, f"{FIRST_ID}-part-2", f"{FIRST_ID}-part-3"]
+    assert [(p.status, p.iterations) for p in parts] == [
+        ("time_limit", 3000), ("time_limit", 6000), ("finished", 8000)]
+    slugs = [kernel.split("/")[1] for kernel in server.pushed_ids]
+    assert server.downloads == [str(tmp_path / "runs" / s) for s in slugs], \
+        "each part's outputs are downloaded to runs/kaggle/<slug>"
+    for number, slug in enumerate(slugs[1:], 2):
+        bundle = tmp_path / "build" / slug
+        meta = json.loads((bundle / "kernel-metadata.json").read_text())
+        assert meta["kernel_sources"][-1] == server.pushed_ids[number - 2], \
+            "each part attaches the output of the part before it"
+        assert meta["dataset_sources"] == ["bob/loveda-mirror"]
+        injected = json.loads((bundle / f"{slug}.ipynb").read_text())["metadata"]["papermill"]
+        assert injected["parameters"]["max_iters"] == 8000, "the command line's parameters"
+        assert injected["parameters"]["resume"] == "auto"
+    table = lines[-1].splitlines()
+    assert table[0].split() == ["part", "kernel", "status", "iterations", "mIoU", "GPU", "hours"]
+    assert table[1].split()[:5] == ["1", FIRST_ID, "time_limit", "3000/8000", "60.00"]
+    assert table[3].split()[:5] == ["3", f"{FIRST_ID}-part-3", "finished", "8000/8000", "110.00"]
+    assert table[4].startswith("total")
+
+
+def test_a_run_that_finishes_in_one_part_is_one_row(first_part, tmp_path):
+    server = ChainingServerStandIn([("finished", 8000)], datasets=("bob/loveda-mirror",))
+    lines = []
+    assert len(_chain(first_part, server, tmp_path, lines)) == 1
+    assert server.pushed_ids == [FIRST_ID]
+
+
+def test_a_part_without_progress_stops_the_chain(first_part, tmp_path):
+    server = ChainingServerStandIn([("time_limit", 3000), ("time_limit", 3000),
+                                    ("finished", 8000)], datasets=("bob/loveda-mirror",))
+    lines = []
+    with pytest.raises(PushFailed, match=r"part 2 \(.*-part-2\) made no progress \(iteration "
+                                         r"3000, as the part before it\)"):
+        _chain(first_part, server, tmp_path, lines)
+    assert len(server.pushed_ids) == 2
+    assert lines[-1].splitlines()[2].split()[:4] == ["2", f"{FIRST_ID}-part-2", "time_limit",
+                                                     "3000/8000"]
+
+
+def test_a_failed_session_stops_the_chain_and_shows_the_parts_so_far(first_part, tmp_path):
+    server = ChainingServerStandIn([("time_limit", 3000), None, ("finished", 8000)],
+                                   datasets=("bob/loveda-mirror",))
+    lines = []
+    with pytest.raises(PushFailed, match=r"part 2 \(.*part-2\) did not finish, so the chain "
+                                         r"stopped: the Kaggle session ended with status error"):
+        _chain(first_part, server, tmp_path, lines)
+    assert len(server.pushed_ids) == 2 and lines[-1].splitlines()[1].startswith("1 ")
+
+
+def test_a_failed_run_stops_the_chain(first_part, tmp_path):
+    server = ChainingServerStandIn([("failed", 1200)], datasets=("bob/loveda-mirror",))
+    with pytest.raises(PushFailed, match="part 1 .* left no usable result.*CUDA out of memory"):
+        _chain(first_part, server, tmp_path, [])
+    assert len(server.pushed_ids) == 1
+
+
+def test_the_chain_is_bounded_by_max_parts(first_part, tmp_path):
+    server = ChainingServerStandIn([("time_limit", 1000 * i) for i in range(1, 9)],
+                                   datasets=("bob/loveda-mirror",))
+    with pytest.raises(PushFailed) as stopped:
+        _chain(first_part, server, tmp_path, [], max_parts=2)
+    assert len(server.pushed_ids) == 2
+    message = str(stopped.value)
+    assert "stopped after 2 part(s) (--max-parts 2) at iteration 2000 of 8000" in message
+    assert (f"--continue-from {FIRST_ID}-part-2 -p max_iters 8000 --loveda-source "
+            "bob/loveda-mirror") in message
+
+
+def test_cli_until_finished_prints_the_table(first_part, tmp_path, capsys, monkeypatch):
+    from mapsage.cli.push import DEFAULT_MAX_PARTS
+    from mapsage.kaggle import chain
+    from mapsage.kaggle import push as push_module
+
+    assert DEFAULT_MAX_PARTS == chain.DEFAULT_MAX_PARTS
+    server = ChainingServerStandIn([("time_limit", 3000), ("finished", 8000)],
+                                   datasets=("bob/loveda-mirror",))
+    monkeypatch.setattr(push_module, "official_api", lambda: server)  # Kaggle's servers
+    monkeypatch.chdir(tmp_path)  # runs/kaggle/ and the bootstrap's downloaded output
+    assert main(["push", str(first_part), "--until-finished", "--poll", "0"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines()]
+    assert ["2", f"{FIRST_ID}-part-2", "finished", "8000/8000", "110.00", "0.00"] in rows
+    assert (tmp_path / "runs" / "kaggle" / "mapsage-segformer-loveda-training-part-2" / "run" /
+            "metrics.json").is_file()
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--until-finished", "--no-wait"], "drop --no-wait"),
+    (["--until-finished", "--max-parts", "0"], "--max-parts 0 must be at least 1"),
+    (["--until-finished"], "mapsage-build.json is missing"),
+])
+def test_until_finished_refuses_before_pushing(own_copy, capsys, argv, says):
+    if "missing" in says:  # a folder built before the build recorded how
+        (own_copy / "mapsage-build.json").unlink()
+    assert main(["push", str(own_copy), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mapsage push: error: ") and says in err and "Traceback" not in err
