@@ -378,3 +378,23 @@ def test_a_named_definition_found_nowhere_is_a_clear_error(tmp_path):
     with pytest.raises(MapSageError, match="names 'no-such-kernel' in outputs_of, but neither"):
         build(copy, owner="alice", out_dir=tmp_path / "o")
     assert not (tmp_path / "o").exists()
+
+
+def test_the_readmes_kaggle_loop_is_commands_the_cli_takes(repo_root):
+    """The README's "Run on Kaggle" loop needs no file edited: each command in it parses."""
+    import re
+    import shlex
+
+    from mapsage.cli import build_parser
+
+    readme = (repo_root / "README.md").read_text()
+    section = readme.split("## Run on Kaggle\n")[1].split("\n## ")[0]
+    script = "\n".join(re.findall(r"```bash\n(.*?)```", section, re.S)).replace("\\\n", " ")
+    commands = [shlex.split(line, comments=True) for line in script.splitlines()
+                if line.startswith("mapsage ")]
+    assert [c[1] for c in commands] == ["build", "push", "build", "push", "metrics"]
+    assert "--until-finished" in commands[3] and "-p" in commands[2]
+    parser = build_parser()
+    for command in commands:
+        args = parser.parse_args(command[1:])
+        assert args.command == command[1]
