@@ -26,7 +26,7 @@ from envcheck.facts import Facts, gather_static
 from envcheck.probe import DEFAULT_TIMEOUT_S, gather_probes
 from envcheck.report import Finding, Remedy, Report, stream_supports
 from envcheck.rules import PROFILES, evaluate
-from mapsage.errors import PreflightError  # stdlib-only, the one exception hierarchy
+from envcheck.errors import PreflightError  # the root of the one exception hierarchy
 
 __all__ = ["Facts", "Finding", "PreflightError", "Remedy", "Report", "preflight", "run",
            "PROFILES", "TABLE_VERSION"]

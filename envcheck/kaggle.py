@@ -20,7 +20,7 @@ from pathlib import Path
 
 from envcheck import loveda, ops_target, session
 from envcheck.facts import InputDataset
-from mapsage.errors import FirstChecksFailed  # stdlib-only, the one exception hierarchy
+from envcheck.errors import FirstChecksFailed  # the root of the one exception hierarchy
 
 _MAX_DEPTH = 4  # checkpoints and wheels: folders below each attached input
 _MAX_DIRS = 2000  # per data set: attached inputs can be large; the scan must stay fast

@@ -24,7 +24,7 @@ import os
 import time
 from pathlib import Path
 
-from mapsage.errors import MapSageError  # stdlib-only, the one exception hierarchy
+from envcheck.errors import MapSageError  # the root of the one exception hierarchy
 
 ROOT_ENV = "MAPSAGE_KAGGLE_ROOT"
 """Set in a rehearsal: a temporary folder standing in for Kaggle's ``/kaggle`` file system."""

@@ -5,20 +5,19 @@ The command lines print a :class:`MapSageError` as one clear paragraph without a
 user gave (a parameter, a path, a file, a checkpoint), 1 when a notebook, a training run or the
 environment preflight failed. The notebook shows it as the failing cell's error.
 
-Standard library only: ``envcheck`` (stdlib-only by design) raises :class:`PreflightError`.
+Standard library only. The root, :class:`MapSageError`, and the preflight's errors live in
+:mod:`envcheck.errors` (the bottom layer raises them without importing ``mapsage``).
 """
 
 from __future__ import annotations
 
-USER_ERROR = 2
-RUN_FAILED = 1
-
-
-class MapSageError(Exception):
-    """A user-fixable problem. The message names the value or path, what was expected and the fix."""
-
-    exit_code = USER_ERROR
-
+from envcheck.errors import (  # noqa: F401  (re-exported: the one hierarchy)
+    RUN_FAILED,
+    USER_ERROR,
+    FirstChecksFailed,
+    MapSageError,
+    PreflightError,
+)
 
 class ParamError(MapSageError, ValueError):
     """A training parameter has an unknown name, a wrong type or a value out of range."""
@@ -64,18 +63,3 @@ class TrainingFailed(MapSageError):
     exit_code = RUN_FAILED
 
 
-class PreflightError(MapSageError, RuntimeError):
-    """envcheck found errors in the environment; the message lists them with their remedies."""
-
-    exit_code = RUN_FAILED
-
-    def __init__(self, report):
-        super().__init__(report.errors_text())
-        self.report = report
-
-
-class FirstChecksFailed(MapSageError, RuntimeError):
-    """A Kaggle notebook's first, seconds-long checks found what no GPU time can fix (LoveDA not
-    attached, no GPU for a CUDA run, no disk room); the message names each problem."""
-
-    exit_code = RUN_FAILED
