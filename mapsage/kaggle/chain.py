@@ -86,12 +86,19 @@ def read_part(number: int, kernel: str, out: Path, seconds: float, work_dir: str
     from mapsage.results.record import read_metrics
 
     _, metrics = read_metrics(metrics_file(out, work_dir))
-    max_iters = (metrics.get("params") or {}).get("max_iters") \
-        if isinstance(metrics.get("params"), dict) else None
     return Part(number=number, kernel=kernel, status=str(metrics.get("status")),
-                iterations=metrics["iterations"],
-                max_iters=max_iters if isinstance(max_iters, int) else None,
+                iterations=metrics["iterations"], max_iters=_max_iters(metrics),
                 miou=metrics.get("mIoU"), gpu_hours=seconds / 3600, output=out)
+
+
+def _max_iters(metrics: dict) -> int | None:
+    """The run's ``max_iters``: from the time_limit record, else the parameters (None: the
+    model config's, not recorded)."""
+    for record in (metrics.get("time_limit"), metrics.get("params"), metrics):
+        value = record.get("max_iters") if isinstance(record, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
 
 
 def table(parts: list[Part]) -> str:

@@ -408,3 +408,13 @@ def test_until_finished_refuses_before_pushing(own_copy, capsys, argv, says):
     assert main(["push", str(own_copy), *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mapsage push: error: ") and says in err and "Traceback" not in err
+
+
+def test_a_parts_max_iters_comes_from_its_time_limit_record_when_the_config_set_it():
+    from mapsage.kaggle.chain import _max_iters
+
+    assert _max_iters({"params": {"max_iters": None},
+                       "time_limit": {"iteration": 900, "max_iters": 16000}}) == 16000
+    assert _max_iters({"params": {"max_iters": 8000}}) == 8000
+    assert _max_iters({"params": {"max_iters": None}}) is None
+    assert _max_iters({"params": "junk", "time_limit": {"max_iters": True}}) is None
