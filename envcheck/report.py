@@ -164,8 +164,10 @@ def render_text(report: Report, *, color: bool = False, unicode: bool = True) ->
             lines.append(f"    {_paint(marks[f.severity], f.severity, color)} {f.id}: {f.found}")
             lines.append(f"      why: {f.why}")
     actionable = [f for f in sorted(report.findings, key=_remedy_order) if f.remedy is not None]
-    if actionable:
-        lines += ["", "Remedies"] + _numbered_remedies(actionable)
+    if actionable:  # notes alone are suggestions: nothing needs fixing
+        heading = ("Remedies" if any(f.severity in ("error", "warning") for f in actionable)
+                   else "Suggestions (nothing needs fixing)")
+        lines += ["", heading] + _numbered_remedies(actionable)
     counts = {s: sum(f.severity == s for f in report.findings) for s in SEVERITIES}
     timing = report.timings
     lines += ["", f"{counts['error']} error(s), {counts['warning']} warning(s), "

@@ -409,3 +409,16 @@ def test_drift_remedy_installs_the_lock_for_this_python_keeping_its_torch():
                       "/work/requirements-lock.txt > lock-for-this-python.txt")
     assert install == ("/work/.venv/bin/python -m pip install --require-hashes "
                        "-r lock-for-this-python.txt")
+
+
+def test_notes_alone_are_suggestions_not_remedies():
+    """Issue 21: `mapsage doctor` printed a 'Remedies' section when there were only notes."""
+    from envcheck.report import Finding, Remedy, Report
+
+    note = Finding("torch.cpu-build", "info", "torch", "CPU build", "torch is a CPU build",
+                   "fine without a GPU", Remedy("Install a CUDA build", ("pip install torch",)))
+    text = Report("local", "t", [], [note]).to_text()
+    assert "\nRemedies\n" not in text and "\nSuggestions (nothing needs fixing)\n" in text
+    warning = Finding("disk.low", "warning", "disk", "disk", "3 GiB free", "room",
+                      Remedy("Free disk space"))
+    assert "\nRemedies\n" in Report("local", "t", [], [note, warning]).to_text()
