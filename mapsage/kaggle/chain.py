@@ -142,6 +142,9 @@ def until_finished(bundle: Path, api=None, *, max_parts: int = DEFAULT_MAX_PARTS
     if max_parts < 1:
         raise MapSageError(f"--max-parts {max_parts} must be at least 1.")
     bundle = Path(bundle)
+    if not bundle.is_dir():
+        raise MapSageError(f"{bundle} is not a folder: pass the folder `mapsage build kaggle` "
+                           "wrote (build/kaggle/<slug>).")
     record = read_record(bundle)  # before anything is pushed
     if api is None:
         from mapsage.kaggle.push import official_api

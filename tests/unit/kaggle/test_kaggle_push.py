@@ -410,6 +410,11 @@ def test_until_finished_refuses_before_pushing(own_copy, capsys, argv, says):
     assert err.startswith("mapsage push: error: ") and says in err and "Traceback" not in err
 
 
+def test_until_finished_names_a_missing_folder(tmp_path, capsys):
+    assert main(["push", str(tmp_path / "nowhere"), "--until-finished"]) == 2
+    assert f"{tmp_path / 'nowhere'} is not a folder" in capsys.readouterr().err
+
+
 def test_a_parts_max_iters_comes_from_its_time_limit_record_when_the_config_set_it():
     from mapsage.kaggle.chain import _max_iters
 
