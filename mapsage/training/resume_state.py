@@ -331,4 +331,13 @@ def check_training_state(checkpoint: dict, path: str | Path, cfg, processes: int
     iteration counters or best score are not finite, out of range, or not what ``cfg`` run by
     ``processes`` processes would have saved (the module docstring lists the checks).
     ``checkpoint`` must have passed :func:`mapsage.training.resume_guard.check_structure`."""
-    _Vetting(Path(path), checkpoint, cfg, processes).run()
+    try:
+        _Vetting(Path(path), checkpoint, cfg, processes).run()
+    except RecursionError:
+        raise PoisonedState(
+            f"Cannot resume from {str(path)!r}: its training state holds lists or dicts nested "
+            "inside each other beyond Python's recursion limit, which no mmengine checkpoint "
+            f"does. Move {Path(path).name} out of {str(Path(path).parent)!r} to resume from the "
+            "previous checkpoint, or train again in a new work_dir; nothing was trained or "
+            "overwritten."
+        ) from None

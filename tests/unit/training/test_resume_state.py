@@ -190,3 +190,19 @@ def test_a_non_finite_loss_fails_the_run(finished_run, tiny_training, tmp_path):
 
     with pytest.raises(MapSageError, match="records a run that failed at iteration 1"):
         read_metrics(work_dir)
+
+
+def test_state_nested_past_the_recursion_limit_is_refused_in_one_paragraph(tmp_path):
+    from mmengine.config import Config
+
+    from mapsage.models import config_for_model
+    from mapsage.training.resume_state import PoisonedState, check_training_state
+
+    deep: list = []
+    for _ in range(10_000):
+        deep = [deep]
+    checkpoint = {"meta": {"iter": 2, "epoch": 0}, "state_dict": {"w": deep}}
+    cfg = Config.fromfile(str(config_for_model("tiny")))
+    with pytest.raises(PoisonedState, match="nested inside each other beyond Python's "
+                                            "recursion limit"):
+        check_training_state(checkpoint, tmp_path / "iter_2.pth", cfg, 1)
