@@ -56,10 +56,12 @@ def _sync_folder(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def replacing(path: str | Path, mode: str = "wb") -> Iterator[IO]:
+def replacing(path: str | Path, mode: str = "wb", durable: bool = True) -> Iterator[IO]:
     """A file object whose content replaces ``path`` when the block ends without an exception
     (a link at ``path`` is replaced, never written through); on an exception the temporary file
-    is removed and ``path`` is untouched. ``mode`` is ``"wb"`` or ``"w"`` (UTF-8 text)."""
+    is removed and ``path`` is untouched. ``mode`` is ``"wb"`` or ``"w"`` (UTF-8 text).
+    ``durable``: flush the file and its folder to disk (``fsync``) before returning; False for
+    many files that can be made again (a generated data set)."""
     if mode not in ("wb", "w"):
         raise ValueError(f"mode must be 'wb' or 'w', not {mode!r}")
     path = Path(path)
@@ -68,12 +70,14 @@ def replacing(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _sync_folder(path.parent)
+    if durable:
+        _sync_folder(path.parent)
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:

@@ -20,6 +20,7 @@ def run(args) -> int:
     from mapsage.results import plots
     from mapsage.results.record import read_metrics
     from mapsage.results.report import compare_table
+    from mapsage.safe_write import write_text
 
     a, b = read_metrics(args.run_a), read_metrics(args.run_b)
     if a[0] == b[0]:
@@ -28,8 +29,8 @@ def run(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     picture = plots.compare_curves([a, b], out / "compare_curves.png")
-    (out / "compare.md").write_text(f"# {a[0]} vs {b[0]}\n\n{table}\n\n"
-                                    f"![curves]({picture.name})\n")
+    write_text(out / "compare.md",
+               f"# {a[0]} vs {b[0]}\n\n{table}\n\n![curves]({picture.name})\n")
     print(table)
     print(f"\nwrote {out / 'compare.md'} and {picture}")
     return 0

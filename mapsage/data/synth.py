@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from mapsage.data.layout import DOMAINS, IMAGES, MASKS
+from mapsage.safe_write import replacing, write_text
 
 CLASSES = ("background", "building", "road", "water", "barren", "forest", "agricultural")
 # base colour (RGB) per class 1..7
@@ -112,9 +113,8 @@ def make_tile(size: int, domain: str, rng: np.random.Generator) -> tuple[np.ndar
 
 
 def _write_png(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_suffix(".tmp.png")
-    Image.fromarray(array).save(tmp, format="PNG", optimize=False)
-    tmp.replace(path)
+    with replacing(path, durable=False) as fh:  # never through a link at the name
+        Image.fromarray(array).save(fh, format="PNG", optimize=False)
 
 
 def _link(source: Path, target: Path) -> None:
@@ -179,7 +179,7 @@ def generate(out_dir: str | Path, spec: SynthSpec = SynthSpec(), progress=print)
         if progress:
             progress(f"  {split}/{domain}: {len(names)} tiles ({distinct} generated)  "
                      f"[{done}/{total}, {time.perf_counter() - started:.1f}s]")
-    manifest.write_text(json.dumps(wanted, indent=2) + "\n")
+    write_text(manifest, json.dumps(wanted, indent=2) + "\n")
     if progress:
         progress(f"wrote {total} synthetic {spec.size}px LoveDA-layout tiles ({generated} "
                  f"generated, {total - generated} hard-linked) to {out} "

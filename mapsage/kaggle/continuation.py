@@ -27,6 +27,7 @@ from pathlib import Path
 
 from mapsage.errors import InputError, MapSageError
 from mapsage.kaggle import env as kaggle_env
+from mapsage.safe_write import replacing
 
 PART = re.compile(r"^(?P<base>.+)-part-(?P<part>\d+)$")
 MAX_TITLE = 50  # Kaggle's limit on a kernel title
@@ -150,6 +151,15 @@ def _previous_status(folder: Path) -> str:
     return f"it stopped with status {status!r} at iteration {iterations} of {max_iters}"
 
 
+def _copy_file(source: str, target: str) -> str:
+    """``copytree``'s copy of one file, through :mod:`mapsage.safe_write`: a link at the name in
+    the target is replaced, never written through; times and mode copied as ``copy2`` does."""
+    with open(source, "rb") as src, replacing(target) as out:
+        shutil.copyfileobj(src, out)
+    shutil.copystat(source, target)
+    return target
+
+
 def restore_previous_stage(continue_from: str, work_dir: str, log=print) -> Path:
     """Copy the previous stage's work_dir from its kernel_sources mount into ``work_dir``.
 
@@ -170,7 +180,7 @@ def restore_previous_stage(continue_from: str, work_dir: str, log=print) -> Path
             f"{continue_from}); `mapsage build kaggle --continue-from` lists it in "
             "kernel_sources, so pushing the built kernel attaches it.")
     log(f"continuing {continue_from}: {_previous_status(source)}")
-    shutil.copytree(source, target, dirs_exist_ok=True)
+    shutil.copytree(source, target, dirs_exist_ok=True, copy_function=_copy_file)
     checkpoints = sorted(p.name for p in target.glob("iter_*.pth"))
     log(f"copied {source} -> {target} ({len(checkpoints)} checkpoint(s), newest "
         f"{max(checkpoints, key=lambda n: int(n[5:-4]))})")

@@ -17,6 +17,7 @@ import jupytext
 import nbformat
 
 from mapsage.paths import NOTEBOOK_DIR
+from mapsage.safe_write import write_text
 
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python", "file_extension": ".py", "mimetype": "text/x-python"}
@@ -57,7 +58,7 @@ def render(source: Path) -> str:
 def build(source: Path) -> Path:
     """Write the ``.ipynb`` of ``source`` next to it; return its path."""
     target = target_for(source)
-    target.write_text(render(source))
+    write_text(target, render(source))
     return target
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from mapsage.safe_write import write_text
+
 MEASURE_DIR = "measure"
 
 
@@ -90,7 +92,7 @@ class RunMeasureHook(Hook):
         }
         out = Path(self.out_dir or Path(runner.work_dir) / MEASURE_DIR)
         out.mkdir(parents=True, exist_ok=True)
-        (out / f"rank{runner.rank}.json").write_text(json.dumps(record, indent=1) + "\n")
+        write_text(out / f"rank{runner.rank}.json", json.dumps(record, indent=1) + "\n")
 
     @staticmethod
     def _history(hub, key: str) -> list[float]:
