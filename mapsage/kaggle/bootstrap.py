@@ -29,6 +29,7 @@ from pathlib import Path
 
 from mapsage.errors import MapSageError
 from mapsage.provision import mmcv, wheelhouse
+from mapsage.safe_write import write_text
 
 BOOTSTRAP_JSON = "bootstrap.json"
 WARMUP_SHARE = 0.1
@@ -121,13 +122,13 @@ def staged_weights(dest: Path) -> list[str]:
 def measure_config(model_config: Path, out: Path) -> Path:
     """A config that is ``model_config`` plus ``RunMeasureHook``."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
+    return write_text(
+        out,
         "# Written by the MapSage bootstrap: the recipe's config plus the measuring hook.\n"
         f"_base_ = [{str(Path(model_config).resolve())!r}]\n"
         "custom_imports = dict(imports=['mapsage.training.measure'], "
         "allow_failed_imports=False)\n"
         "custom_hooks = [dict(type='RunMeasureHook')]\n")
-    return out
 
 
 def _after_warmup(values: list[float]) -> list[float]:
@@ -183,8 +184,7 @@ def summarize(measure_dir: Path, full_run: dict, measured: dict) -> dict:
 
 
 def write_summary(path: Path, summary: dict) -> Path:
-    path.write_text(json.dumps(summary, indent=2) + "\n")
-    return path
+    return write_text(path, json.dumps(summary, indent=2) + "\n")
 
 
 def one_line(path: Path) -> str:
