@@ -8,10 +8,12 @@
   inline in its push method, so they cannot be called without pushing; the source-string checks
   reuse the client's own validators and ``slugify`` (the same package the client uses);
 - ``<slug>.ipynb``: the generated notebook with the Kaggle parameters injected by papermill's
-  own prepare-only run (the same injection as a local run), a ``python3`` kernelspec, and three
-  cells in front: one unpacks the project code carried inside the notebook (checked against its
-  sha256), one runs the standard-library first checks (LoveDA attached? GPU? disk? internet if
-  a build is needed?) in seconds, one provisions mmcv and the pinned OpenMMLab stack. Nothing of
+  own prepare-only run (the same injection as a local run), a ``python3`` kernelspec, and four
+  cells in front: a Markdown introduction written from the injected parameters and these cells
+  (:mod:`mapsage.kaggle.intro`), one that unpacks the project code carried inside the notebook
+  (checked against its sha256; its code folded away for readers, the payload on its last line),
+  one that runs the standard-library first checks (LoveDA attached? GPU? disk? internet if a
+  build is needed?) in seconds, one that provisions mmcv and the pinned OpenMMLab stack. Nothing of
   the build machine (paths, user name, environment) is left in it: papermill's own
   ``input_path``/``output_path`` are removed;
 - ``mapsage-sources.json``: which attached sources are required and which optional, for
@@ -45,7 +47,7 @@ import papermill
 
 from mapsage import paths
 from mapsage.errors import MapSageError, MetadataError
-from mapsage.kaggle import continuation
+from mapsage.kaggle import continuation, intro
 from mapsage.kaggle import env as kaggle_env
 from mapsage.kaggle.secrets import BUNDLE_TAG, check_files, shipped_files, untracked_files
 from mapsage.notebook.execute import load_parameter_file
@@ -61,6 +63,7 @@ VALID_KERNEL_TYPES = ("script", "notebook")
 VALID_PINNING = ("original", "latest")
 BOOLEAN_FIELDS = ("is_private", "enable_gpu", "enable_tpu", "enable_internet")
 SOURCES_FILE = "mapsage-sources.json"
+INTRO_TAG = "mapsage-intro"
 MAPSAGE_FIELDS = ("notebook", "parameters", "loveda_source", "checkpoint_source", "outputs_of",
                   "measures", "also_for_gpus")
 PAPERMILL_LOCAL_FIELDS = ("input_path", "output_path", "environment_variables")
@@ -170,19 +173,28 @@ def make_bundle(root: Path | None = None) -> bytes:
 
 UNPACK_CELL = '''\
 # MapSage bundle: the project code this notebook runs (mapsage, envcheck, configs, the lock),
-# carried inside the notebook so nothing is uploaded by hand. Built by `mapsage build kaggle`.
+# carried inside the notebook so nothing is uploaded by hand. Built by `mapsage build kaggle`;
+# the code is the base64 payload on the last line, checked against its sha256 before use.
 import base64, hashlib, io, os, sys, zipfile
-_BUNDLE_SHA256 = "{sha256}"
-_bundle = base64.b64decode("{payload}")
-if hashlib.sha256(_bundle).hexdigest() != _BUNDLE_SHA256:
-    raise RuntimeError("The MapSage bundle in this notebook is corrupt (sha256 mismatch): "
-                       "rebuild it with `mapsage build kaggle` and push again.")
-_src = os.path.join("/tmp", "mapsage-src-" + _BUNDLE_SHA256[:12])
-zipfile.ZipFile(io.BytesIO(_bundle)).extractall(_src)
-sys.path.insert(0, _src)
-os.environ["PYTHONPATH"] = _src + os.pathsep + os.environ.get("PYTHONPATH", "")
-print(f"MapSage code {{_BUNDLE_SHA256[:12]}} unpacked to {{_src}}")
+
+
+def _unpack_mapsage(sha256, bundle):
+    if hashlib.sha256(bundle).hexdigest() != sha256:
+        raise RuntimeError("The MapSage bundle in this notebook is corrupt (sha256 mismatch): "
+                           "rebuild it with `mapsage build kaggle` and push again.")
+    src = os.path.join("/tmp", "mapsage-src-" + sha256[:12])
+    zipfile.ZipFile(io.BytesIO(bundle)).extractall(src)
+    sys.path.insert(0, src)
+    os.environ["PYTHONPATH"] = src + os.pathsep + os.environ.get("PYTHONPATH", "")
+    print(f"MapSage code {{sha256[:12]}} unpacked to {{src}}")
+
+
+_unpack_mapsage("{sha256}", base64.b64decode("{payload}"))
 '''
+
+HIDDEN_SOURCE = {"jupyter": {"source_hidden": True}, "_kg_hide-input": True}
+"""Cell metadata that folds a cell's code away for readers: JupyterLab's ``source_hidden`` and
+Kaggle's ``_kg_hide-input``. The cell still runs; its output stays visible."""
 
 FIRST_CHECKS_CELL = '''\
 # First checks, standard library only, in seconds and before anything is installed or built:
@@ -241,8 +253,10 @@ def provision_cell(spec: dict) -> str:
         shapes=", ".join(shapes), capabilities=[kaggle_env.GPU_CAPABILITIES[s] for s in shapes])
 
 
-def _tagged_code_cell(source: str, tag: str, index: int) -> nbformat.NotebookNode:
-    cell = nbformat.v4.new_code_cell(source, metadata={"tags": [tag]})
+def _tagged_code_cell(source: str, tag: str, index: int,
+                      hidden: bool = False) -> nbformat.NotebookNode:
+    metadata = {"tags": [tag], **(json.loads(json.dumps(HIDDEN_SOURCE)) if hidden else {})}
+    cell = nbformat.v4.new_code_cell(source, metadata=metadata)
     cell["id"] = f"mapsage-{tag}-{index}"
     return cell
 
@@ -549,6 +563,20 @@ def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
                  out_dir)
 
 
+def _intro_cell(planned: Plan, sha256: str) -> nbformat.NotebookNode:
+    """The first cell: this kernel's parameters and what MapSage's cells do (:mod:`.intro`)."""
+    source = planned.spec["notebook"]
+    paired = Path(source).with_suffix(".py")
+    text = intro.intro(
+        title=planned.spec["title"], definition=planned.kernel_dir.name,
+        injected=planned.injected, run=planned.run, spec=planned.spec,
+        attached=planned.attached, sha256=sha256, continue_from=planned.continue_from,
+        notebook_source=(paired if (ROOT / paired).is_file() else Path(source)).as_posix())
+    cell = nbformat.v4.new_markdown_cell(text, metadata={"tags": [INTRO_TAG]})
+    cell["id"] = INTRO_TAG
+    return cell
+
+
 def write(planned: Plan, out_dir: Path = BUILD_DIR) -> Path:
     """Write the folder of a checked :class:`Plan`."""
     spec, run, attached, slug = planned.spec, planned.run, planned.attached, planned.slug
@@ -565,7 +593,8 @@ def write(planned: Plan, out_dir: Path = BUILD_DIR) -> Path:
     loveda = next((s["id"] for s in attached if s["role"] == "loveda"), None)
     checks = FIRST_CHECKS_CELL.format(data_root=run["data_root"], device=run["device"],
                                       loveda_source=loveda, vouched=" ".join(planned.vouched))
-    nb.cells[:0] = [_tagged_code_cell(unpack, BUNDLE_TAG, 0),
+    nb.cells[:0] = [_intro_cell(planned, sha256),
+                    _tagged_code_cell(unpack, BUNDLE_TAG, 0, hidden=True),
                     _tagged_code_cell(checks, "mapsage-first-checks", 1),
                     _tagged_code_cell(provision_cell(spec), "mapsage-provision", 2)]
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",

@@ -18,13 +18,14 @@
 # %% [markdown]
 # # MapSage bootstrap: provision once, measure the recipe
 #
-# A short Kaggle GPU session, built by `mapsage build kaggle kaggle/mapsage-bootstrap`. The cells
-# `mapsage build kaggle` puts in front of this one have checked the inputs and provisioned mmcv
-# for this image. This notebook then leaves in `/kaggle/working` what later runs need to go with
-# the internet off (the mmcv wheel and its `manifest.json`, the pinned pure-Python wheels, the
-# pretrained weights), trains the real recipe for a few hundred iterations with a measuring hook,
-# and writes `bootstrap.json`. The training kernel attaches this kernel's output through
-# `kernel_sources`. Edit `mapsage/notebooks/kaggle_bootstrap.py`, never the `.ipynb`.
+# A short Kaggle GPU session, built by `mapsage build kaggle --kernel kaggle/mapsage-bootstrap`,
+# which puts cells in front of this one that check the inputs and provision mmcv for this image.
+# This notebook then leaves in `/kaggle/working` what later runs need to go with the internet off
+# (the mmcv wheel and its `manifest.json`, the pinned pure-Python wheels, the pretrained weights),
+# trains the real recipe for a few hundred iterations with a measuring hook, and writes
+# `bootstrap.json`. The training kernel attaches this kernel's output through `kernel_sources`.
+# The notebook is generated from `mapsage/notebooks/kaggle_bootstrap.py` in the MapSage
+# repository (jupytext).
 
 # %% tags=["parameters"]
 train = {}

@@ -26,9 +26,12 @@
 # papermill mapsage/notebooks/train_segformer_loveda.ipynb out.ipynb -p model b2 -p data_root /data/LoveDA
 # ```
 #
-# With no parameters it trains a tiny SegFormer on the bundled synthetic LoveDA-layout data on the
-# CPU in about a minute. Edit `mapsage/notebooks/train_segformer_loveda.py`, never the `.ipynb`: the
-# notebook is generated from it (`make notebooks`).
+# The run's values are the `parameters` cell's defaults, overridden by the injected-parameters
+# cell papermill writes after it (a Kaggle kernel built by `mapsage build kaggle` has one, and its
+# first cell sums the run up); "Check the parameters" prints the values this run uses. The
+# defaults alone train a tiny SegFormer on generated synthetic LoveDA-layout data (`make demo`:
+# about a minute on a CPU). The notebook is generated from
+# `mapsage/notebooks/train_segformer_loveda.py` in the MapSage repository (jupytext).
 
 # %% [markdown]
 # ## Preflight

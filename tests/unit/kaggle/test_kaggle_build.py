@@ -8,6 +8,7 @@ import hashlib
 import importlib.util
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,11 @@ KERNEL = KERNELS_DIR / "train-segformer-loveda"
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     return build(KERNEL, owner="alice", out_dir=tmp_path_factory.mktemp("build"))
+
+
+def _bundle_cell(nb):
+    (cell,) = [c for c in nb.cells if "mapsage-bundle" in c.metadata.get("tags", [])]
+    return cell
 
 
 def _valid_meta() -> dict:
@@ -94,14 +100,15 @@ def test_built_notebook_has_injected_parameters_kernelspec_and_verified_code(bui
     nb = nbformat.read(built / f"{built.name}.ipynb", as_version=4)
     assert nb.metadata.kernelspec.name == "python3" and nb.metadata.kernelspec.language == "python"
     tags = [c.metadata.get("tags", []) for c in nb.cells]
-    assert tags[:3] == [["mapsage-bundle"], ["mapsage-first-checks"], ["mapsage-provision"]]
-    assert "localize('/kaggle/input')" in nb.cells[1].source
-    assert "loveda_source='alice/loveda'" in nb.cells[1].source
+    assert tags[:4] == [["mapsage-intro"], ["mapsage-bundle"], ["mapsage-first-checks"],
+                        ["mapsage-provision"]]
+    assert "localize('/kaggle/input')" in nb.cells[2].source
+    assert "loveda_source='alice/loveda'" in nb.cells[2].source
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1
     assert 'model = "b2"' in injected[0].source and 'device = "cuda"' in injected[0].source
     # the carried code unpacks to the real package files, sha256 as declared
-    source = nb.cells[0].source
+    source = _bundle_cell(nb).source
     payload = base64.b64decode(source.split('b64decode("')[1].split('")')[0])
     assert hashlib.sha256(payload).hexdigest() == nb.metadata.mapsage.bundle_sha256
     names = zipfile.ZipFile(io.BytesIO(payload)).namelist()
@@ -182,7 +189,8 @@ def test_built_notebooks_hold_no_path_of_the_build_machine(tmp_path, repo_root):
         nb = nbformat.read(out / f"{out.name}.ipynb", as_version=4)
         assert "input_path" not in nb.metadata.papermill
         assert "output_path" not in nb.metadata.papermill
-        payload = base64.b64decode(nb.cells[0].source.split('b64decode("')[1].split('")')[0])
+        payload = base64.b64decode(
+            _bundle_cell(nb).source.split('b64decode("')[1].split('")')[0])
         texts = {path.name: path.read_text() for path in out.iterdir()}
         with zipfile.ZipFile(io.BytesIO(payload)) as archive:
             texts.update({f"bundle:{n}": archive.read(n).decode("utf-8", "replace")
@@ -398,3 +406,107 @@ def test_the_readmes_kaggle_loop_is_commands_the_cli_takes(repo_root):
     for command in commands:
         args = parser.parse_args(command[1:])
         assert args.command == command[1]
+
+
+# --- issue 21: a notebook that reads well on Kaggle ------------------------------------------
+
+def _notebook(out: Path):
+    return nbformat.read(out / f"{out.name}.ipynb", as_version=4)
+
+
+def test_the_built_notebook_opens_with_this_kernels_run_and_its_cells(built):
+    """Today the first cell is the 460 KB bundle and the title is cell 5; now the first cell is
+    Markdown written from the injected parameters and the cells MapSage put in front."""
+    nb = _notebook(built)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown"
+    text = first.source
+    assert text.startswith("# MapSage SegFormer LoveDA Training\n")
+    for said in ("`b2`", "`max_iters` = `16000`", "`batch_size` = `8`", "`val_interval` = `2000`",
+                 "GPU T4 x2", "`cuda`, mixed precision on", "data set `alice/loveda`",
+                 "`/kaggle/working/run`", "12 h session minus 20 min",
+                 "`crop_size` from the `b2` config",
+                 "**MapSage bundle**", "**First checks**", "**Provision**",
+                 "`mapsage/notebooks/train_segformer_loveda.py`"):
+        assert said in text, said
+    assert "Continue" not in text, "no continuation cell in a first part"
+    assert "b64decode" not in text and len(text) < 5000
+    order = [text.index(f"**{name}**") for name in ("MapSage bundle", "First checks",
+                                                     "Provision")]
+    assert order == sorted(order)
+
+
+def test_the_intro_follows_the_command_lines_parameters_and_a_continuation(tmp_path):
+    out = build(KERNEL, owner="alice", out_dir=tmp_path, log=lambda *_: None,
+                parameters={"model": "b1", "max_iters": 8000, "amp": False, "time_limit": 5400,
+                            "gpus": 1, "work_dir": "/kaggle/working/b1 | run"},
+                loveda_source="bob/loveda-mirror",
+                continue_from="alice/mapsage-segformer-loveda-training")
+    nb = _notebook(out)
+    text = nb.cells[0].source
+    for said in ("`b1`", "segformer_mit-b1_loveda-512x512.py", "`max_iters` = `8000`",
+                 "mixed precision off", "`time_limit` = `5400` s (1 h 30 min)", "; one training process",
+                 "data set `bob/loveda-mirror`", "`/kaggle/working/b1 \\| run`",
+                 "resumed from the checkpoints of `alice/mapsage-segformer-loveda-training`",
+                 "**Continue**"):
+        assert said in text, said
+    assert "16000" not in text and "`b2`" not in text
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    assert tags[:5] == [["mapsage-intro"], ["mapsage-bundle"], ["mapsage-continue"],
+                        ["mapsage-first-checks"], ["mapsage-provision"]]
+
+
+def test_the_bootstraps_intro_names_the_measured_stretch_and_the_full_run(tmp_path):
+    out = build(KERNELS_DIR / "mapsage-bootstrap", owner="alice", out_dir=tmp_path,
+                log=lambda *_: None)
+    text = _notebook(out).cells[0].source
+    assert text.startswith("# MapSage Bootstrap\n")
+    for said in ("measures the recipe of `train-segformer-loveda` (`max_iters` = `16000`)",
+                 "`max_iters` = `200`", "`bootstrap.json`", "GPU T4 x2",
+                 "`mapsage/notebooks/kaggle_bootstrap.py`"):
+        assert said in text, said
+    assert "push --until-finished" not in text
+
+
+def test_the_bundle_cell_is_folded_away_and_its_payload_comes_last(built):
+    nb = _notebook(built)
+    cell = _bundle_cell(nb)
+    assert nb.cells.index(cell) == 1
+    assert cell.metadata["jupyter"] == {"source_hidden": True}
+    assert cell.metadata["_kg_hide-input"] is True
+    assert "collapsed" not in cell.metadata, "its output (where the code went) stays visible"
+    lines = cell.source.splitlines()
+    assert all("b64decode(\"" not in line for line in lines[:-1])
+    assert lines[-1].startswith("_unpack_mapsage(") and len(lines[-1]) > 100_000
+    assert lines[0].startswith("# MapSage bundle:")
+    nbformat.validate(nb)
+    # nbformat's schema names the field (its own check of it is lax): read it from the schema
+    schema = json.loads((Path(nbformat.__file__).parent / "v4" / "nbformat.v4.5.schema.json")
+                        .read_text())
+    assert "source_hidden" in schema["definitions"]["code_cell"]["properties"]["metadata"][
+        "properties"]["jupyter"]
+
+
+def test_the_folded_bundle_cell_still_unpacks_the_code(built, tmp_path):
+    """The hidden cell runs as it is, in a fresh interpreter: the code lands on the import path."""
+    source = _bundle_cell(_notebook(built)).source
+    probe = source + "\nimport mapsage.kaggle.env as m; print('from', m.__file__)\n"
+    (tmp_path / "cell.py").write_text(probe)
+    proc = subprocess.run([sys.executable, "cell.py"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    digest = _notebook(built).metadata.mapsage.bundle_sha256
+    assert f"MapSage code {digest[:12]} unpacked to /tmp/mapsage-src-{digest[:12]}" in proc.stdout
+    assert f"from /tmp/mapsage-src-{digest[:12]}/mapsage/kaggle/env.py" in proc.stdout
+
+
+def test_no_built_notebook_tells_a_kaggle_reader_to_edit_a_repository_file(tmp_path):
+    """The notebooks' own introductions are true on Kaggle too: no 'with no parameters it trains
+    a tiny SegFormer on the CPU' under a b2 run on two T4s, no 'Edit mapsage/notebooks/...'."""
+    for definition in ("train-segformer-loveda", "mapsage-bootstrap"):
+        out = build(KERNELS_DIR / definition, owner="alice", out_dir=tmp_path,
+                    log=lambda *_: None)
+        markdown = "\n".join(c.source for c in _notebook(out).cells if c.cell_type == "markdown")
+        assert "With no parameters" not in markdown
+        assert not re.search(r"\bEdit `mapsage/notebooks", markdown), definition
+        assert "never the `.ipynb`" not in markdown
