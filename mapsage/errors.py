@@ -11,6 +11,9 @@ Standard library only. The root, :class:`MapSageError`, and the preflight's erro
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 from envcheck.errors import (  # noqa: F401  (re-exported: the one hierarchy)
     RUN_FAILED,
     USER_ERROR,
@@ -18,6 +21,7 @@ from envcheck.errors import (  # noqa: F401  (re-exported: the one hierarchy)
     MapSageError,
     PreflightError,
 )
+
 
 class ParamError(MapSageError, ValueError):
     """A training parameter has an unknown name, a wrong type or a value out of range."""
@@ -63,3 +67,16 @@ class TrainingFailed(MapSageError):
     exit_code = RUN_FAILED
 
 
+
+
+def guarded(prog: str, func: Callable[[], int], *, debug: bool = False) -> int:
+    """Run ``func``; turn a MapSageError into its message on stderr and its exit code. Every
+    entry point uses it (``mapsage``, ``python -m mapsage.train``, ``python -m
+    mapsage.provision``), so it lives with the errors, below every layer that raises them."""
+    try:
+        return func()
+    except MapSageError as exc:
+        if debug:
+            raise
+        print(f"{prog}: error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code

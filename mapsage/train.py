@@ -152,7 +152,7 @@ def build_and_train(config_file: str | None, params, options: dict, layout, data
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m mapsage.train``: train; exit 0, or 2 with one clear paragraph for a user error."""
-    from mapsage.cli import guarded
+    from mapsage.errors import guarded
     from mapsage.training.checkpoint import force_weights_only
     from mapsage.training.device import is_distributed
 

@@ -13,24 +13,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 from collections.abc import Callable
 
-from mapsage.errors import MapSageError
+from mapsage.errors import guarded
 
 COMMANDS = ("synth", "run", "train", "predict", "notebook", "metrics", "compare", "check_config",
             "check_data", "doctor", "provision", "build", "push")
-
-
-def guarded(prog: str, func: Callable[[], int], *, debug: bool = False) -> int:
-    """Run ``func``; turn a MapSageError into its message on stderr and its exit code."""
-    try:
-        return func()
-    except MapSageError as exc:
-        if debug:
-            raise
-        print(f"{prog}: error: {exc}", file=sys.stderr, flush=True)
-        return exc.exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -427,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
                   kaggle_owner=args.kaggle_owner)
         return 0
 
-    from mapsage.cli import guarded
+    from mapsage.errors import guarded
 
     return guarded("mapsage provision", run, debug=args.debug)
 
