@@ -17,6 +17,7 @@ a ``.pth``; :func:`remove_partial_writes` deletes such leftovers when the next r
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from mmengine.fileio import register_backend
@@ -60,17 +61,22 @@ def remove_partial_writes(folder: Path) -> list[Path]:
 
 
 LAST_CHECKPOINT = "last_checkpoint"
+LOG_FOLDER = re.compile(r"^\d{8}_\d{6}$")  # Runner's timestamp: %Y%m%d_%H%M%S
 
 
 def unlink_plain_write_names(cfg, work_dir: Path) -> list[Path]:
-    """Remove symbolic links (only the links) at the two work_dir names mmengine 0.10.7 writes
-    with a plain ``open(..., "w")``, which writes through a link: ``last_checkpoint``
-    (CheckpointHook, after every save) and the config it runs (``Runner.dump_config``, named
-    as the config file). Call before the Runner is built; every other file of a run is written
-    through :mod:`mapsage.safe_write`."""
+    """Remove symbolic links (only the links) at the work_dir names mmengine 0.10.7 writes
+    through a plain ``open(..., "w")`` or ``makedirs``, which follow a link: ``last_checkpoint``
+    (CheckpointHook, after every save), the config it runs (``Runner.dump_config``, named as
+    the config file) and the ``<timestamp>/`` log folder (any name of that form, the second a
+    run starts being easy to guess). Call before the Runner is built; every other file of a run
+    is written through :mod:`mapsage.safe_write`."""
+    work_dir = Path(work_dir)
     names = [LAST_CHECKPOINT]
     if cfg.filename:
         names.append(Path(cfg.filename).name)
+    if work_dir.is_dir():
+        names += sorted(p.name for p in work_dir.iterdir() if LOG_FOLDER.match(p.name))
     return safe_write.remove_links(work_dir, names)
 
 

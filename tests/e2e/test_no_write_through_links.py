@@ -3,7 +3,8 @@ executed notebook (issue #21).
 
 The class test takes the names from a real finished run's folder (so a file a run starts writing
 tomorrow is covered without editing this test), plants a link at each in a new work_dir, half of
-them pointing at victim files outside it and half dangling, and runs the real training into it:
+them pointing at victim files outside it and half dangling, plus links to a folder outside at
+every log-folder name (a timestamp) of the next minutes, and runs the real training into it:
 nothing outside may change or appear. ``mapsage predict --out`` and the executed notebook are
 checked the same way.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -68,6 +70,13 @@ def test_a_run_never_writes_through_a_link_at_any_name_it_writes(finished_run, t
     names = _files_a_run_writes(finished_run)
     work_dir = tmp_path / "run"
     victims = Victims(work_dir, tmp_path / "outside", names)
+    # mmengine logs into <work_dir>/<the second the run starts>/: links at the next 15 minutes
+    logs_outside = tmp_path / "outside-logs"
+    logs_outside.mkdir()
+    now = int(time.time())
+    for second in range(now - 5, now + 900):
+        name = time.strftime("%Y%m%d_%H%M%S", time.localtime(second))
+        (work_dir / name).symlink_to(logs_outside, target_is_directory=True)
 
     refused = tiny_training(work_dir, "resume=auto")  # resume: links at *.pth are not checkpoints
     victims.assert_untouched()
@@ -78,6 +87,7 @@ def test_a_run_never_writes_through_a_link_at_any_name_it_writes(finished_run, t
     (work_dir / ".mapsage.lock").unlink()  # what the refusal says to do
     proc = tiny_training(work_dir, "resume=auto")
     victims.assert_untouched()
+    assert list(logs_outside.iterdir()) == [], "mmengine logged into a linked folder"
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     written = sorted(p.name for p in work_dir.iterdir() if p.is_file() and not p.is_symlink())
     assert set(written) >= set(n for n in names if not n.endswith(".tmp")), (
