@@ -1,5 +1,7 @@
-"""``mapsage check-config CONFIG``: check an mmengine config (types, hooks, LoveDA labels)
-before spending GPU time on it."""
+"""``mapsage check-config CONFIG``: check an mmengine config (types, hooks, LoveDA labels, the
+model's test_cfg) before spending GPU time on it; exit 1 when it has errors. A training run makes
+the same checks (exit 2), then sends one validation batch through the model before its first
+iteration (:mod:`mapsage.training.validation_probe`)."""
 
 from __future__ import annotations
 

@@ -230,6 +230,7 @@ def apply_run(cfg: Config, p: TrainParams, config_file: Path) -> None:
                                      params=resolved_params(cfg, p)),
                         # vets a loaded checkpoint's metadata before mmengine acts on it
                         dict(type=GUARD_HOOK, priority="HIGHEST"),
+                        dict(type="ValidationProbeHook"),  # one val batch before training
                         # a run resumed at its end still reports a validation of its last iteration
                         dict(type=FINAL_VALIDATION_HOOK),
                         # the time_limit parameter: inert without a limit off Kaggle

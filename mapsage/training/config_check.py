@@ -8,7 +8,12 @@
 - LoveDA (a ``LoveDADataset`` or a 7-class head) must say ``reduce_zero_label=True``: its masks use
   0 for no-data, and mmseg 0.x set this in ``LoadAnnotations`` while 1.x moved it to the data set,
   so a config that names it nowhere depends on a version's default;
-- SyncBN outside distributed training is reported (mmengine silently turns it into BN).
+- SyncBN outside distributed training is reported (mmengine silently turns it into BN);
+- the model's ``test_cfg`` is one mmseg's ``EncoderDecoder`` (and its subclasses) can apply at
+  validation: a dict with ``mode`` 'whole' or 'slide', and for 'slide' a ``crop_size`` and a
+  ``stride``, each a pair of positive ints, the stride no larger than the crop (mmseg 1.2.2's
+  ``inference`` and ``slide_inference``; anything else fails only at the first validation, with
+  an ``AttributeError``, a ``TypeError`` or a bare ``AssertionError``).
 """
 
 from __future__ import annotations
@@ -183,8 +188,100 @@ def check_norm(cfg: Config, distributed: bool) -> list[ConfigFinding]:
         if node.get("type") == "SyncBN"]
 
 
+def _is_encoder_decoder(model_type: Any, scope: str) -> bool:
+    """Whether ``model_type`` builds mmseg's EncoderDecoder or a subclass of it
+    (CascadeEncoderDecoder): the segmentors whose ``inference`` reads ``test_cfg``."""
+    from mmengine.registry import DefaultScope
+    from mmseg.models.segmentors import EncoderDecoder
+    from mmseg.registry import MODELS
+
+    if isinstance(model_type, type):
+        return issubclass(model_type, EncoderDecoder)
+    if not isinstance(model_type, str):
+        return False
+    with DefaultScope.overwrite_default_scope(scope):
+        cls = MODELS.get(model_type)
+    return isinstance(cls, type) and issubclass(cls, EncoderDecoder)
+
+
+def _is_pair(value: Any) -> bool:
+    return (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value))
+
+
+def _suggested_stride(window: Any) -> str:
+    """mmseg's own slide configs step two thirds of the window (512 -> 341)."""
+    if _is_pair(window):
+        return f"stride=({window[0] * 2 // 3}, {window[1] * 2 // 3}) for crop_size={tuple(window)}"
+    return "stride=(341, 341) for crop_size=(512, 512)"
+
+
+def _fails(error: str) -> str:
+    return (f"the run would train until its first validation and fail there (mmseg's "
+            f"EncoderDecoder: {error})")
+
+
+def check_test_cfg(cfg: Config) -> list[ConfigFinding]:
+    """The model's ``test_cfg`` as mmseg 1.2.2's ``EncoderDecoder.inference`` applies it at
+    every validation (see the module docstring); other segmentor types are not checked."""
+    model = cfg.get("model")
+    if not isinstance(model, dict) or not _is_encoder_decoder(
+            model.get("type"), cfg.get("default_scope", "mmseg")):
+        return []
+    test_cfg = model.get("test_cfg")
+    if not isinstance(test_cfg, dict):
+        said = f"model.test_cfg = {test_cfg!r}" if "test_cfg" in model else \
+            "The model has no test_cfg"
+        return [ConfigFinding("error", "model.test_cfg", (
+            f"{said}: expected a dict with mode='whole' or mode='slide', so "
+            f"{_fails('AttributeError')}. Set model.test_cfg=dict(mode='whole')."))]
+    if "mode" not in test_cfg:
+        no_mode = "AttributeError: no attribute 'mode'"
+        return [ConfigFinding("error", "model.test_cfg", (
+            f"model.test_cfg = {dict(test_cfg)!r} has no 'mode': expected mode='whole' (each "
+            "image at once) or mode='slide' (sliding windows), so "
+            f"{_fails(no_mode)}. "
+            "Add mode='whole' to model.test_cfg."))]
+    mode = test_cfg["mode"]
+    if mode not in ("whole", "slide"):
+        return [ConfigFinding("error", "model.test_cfg.mode", (
+            f"model.test_cfg.mode = {mode!r}: expected 'whole' or 'slide', the only modes "
+            f"mmseg knows, so {_fails('AssertionError')}. Set model.test_cfg.mode='whole', or "
+            "'slide' with crop_size and stride."))]
+    if mode == "whole":
+        return []
+    crop, stride = test_cfg.get("crop_size"), test_cfg.get("stride")
+    window = crop if _is_pair(crop) else cfg.get("crop_size")  # else the training crop
+    findings = []
+    bad_pair = "TypeError, ZeroDivisionError or windows that miss pixels"
+    for key, value, role in (("crop_size", crop, "the (height, width) of each window"),
+                             ("stride", stride, "the (height, width) step between windows")):
+        example = (_suggested_stride(window) if key == "stride" else
+                   f"crop_size={tuple(window)}, the training crop" if _is_pair(window) else
+                   "crop_size=(512, 512)")
+        if key not in test_cfg:
+            findings.append(ConfigFinding("error", "model.test_cfg", (
+                f"model.test_cfg.mode = 'slide' needs {key}, {role}, and model.test_cfg has "
+                f"none, so {_fails(f'AttributeError: no attribute {key!r}')}. Add {key} to "
+                f"model.test_cfg (e.g. {example}), or set model.test_cfg.mode='whole'.")))
+        elif not _is_pair(value):
+            findings.append(ConfigFinding("error", f"model.test_cfg.{key}", (
+                f"model.test_cfg.{key} = {value!r}: mode='slide' needs {role} as a pair of "
+                f"positive integers, so {_fails(bad_pair)}. Give {key} "
+                f"as (height, width), e.g. {example}.")))
+    if not findings and any(s > c for s, c in zip(stride, crop, strict=True)):
+        gap = "AssertionError in slide_inference, on an image with such a gap"
+        findings.append(ConfigFinding("error", "model.test_cfg.stride", (
+            f"model.test_cfg.stride = {tuple(stride)} is larger than crop_size = {tuple(crop)}: "
+            "expected a stride no larger than the window, or pixels between windows go "
+            f"unpredicted, so {_fails(gap)}. Use e.g. "
+            f"{_suggested_stride(crop)}.")))
+    return findings
+
+
 def check_config(cfg: Config, *, distributed: bool = False) -> list[ConfigFinding]:
-    return check_types(cfg) + check_loveda(cfg) + check_norm(cfg, distributed)
+    return (check_types(cfg) + check_loveda(cfg) + check_norm(cfg, distributed)
+            + check_test_cfg(cfg))
 
 
 def check_file(path: str | Path, *, distributed: bool = False) -> list[ConfigFinding]:

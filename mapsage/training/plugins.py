@@ -8,7 +8,9 @@ of them, so it is the one module a config lists in ``custom_imports``:
 - ``TimeBudgetHook`` (:mod:`mapsage.training.time_budget`): the ``time_limit`` parameter;
 - ``ResumeGuardHook`` (:mod:`mapsage.training.resume_guard`): vets a loaded checkpoint's metadata;
 - ``FinalValidationHook`` (:mod:`mapsage.training.final_validation`);
-- ``FiniteLossHook`` (:mod:`mapsage.training.finite_loss`): a non-finite loss fails the run.
+- ``FiniteLossHook`` (:mod:`mapsage.training.finite_loss`): a non-finite loss fails the run;
+- ``ValidationProbeHook`` (:mod:`mapsage.training.validation_probe`): one validation batch before
+  the first training iteration.
 
 ``PerClassIoUMetric`` is mmseg's own ``IoUMetric`` (same per-batch areas, same
 ``total_area_to_metrics``) that additionally
@@ -36,7 +38,8 @@ import mapsage.training.distributed
 import mapsage.training.final_validation
 import mapsage.training.finite_loss
 import mapsage.training.resume_guard
-import mapsage.training.time_budget  # noqa: F401  (each registers its part)
+import mapsage.training.time_budget
+import mapsage.training.validation_probe  # noqa: F401  (each registers its part)
 
 CONFUSION_KEY = "confusion_matrix"
 
