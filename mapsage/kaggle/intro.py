@@ -62,7 +62,10 @@ def processes(run: dict) -> str:
 def device(run: dict) -> str:
     name = {"auto": "`auto` (CUDA when a GPU is attached, else the CPU)"}.get(
         run.get("device"), code(run.get("device")))
-    return f"{name}, mixed precision {'on' if run.get('amp') else 'off'}"
+    amp = f"mixed precision {'on' if run.get('amp') else 'off'}"
+    if run.get("amp") and run.get("device") == "cpu":
+        amp = "`amp` set, but mixed precision applies on CUDA only"
+    return f"{name}, {amp}"
 
 
 def time_budget(run: dict, measuring: bool = False) -> str:
@@ -87,10 +90,14 @@ def start_weights(run: dict, continue_from: str | None) -> str:
     if run.get("resume"):
         return f"resumed from the newest checkpoint in the work_dir (`resume={run['resume']}`)"
     pretrained = run.get("pretrained")
-    if pretrained == "auto":
-        return ("the config's (`pretrained=auto`: ImageNet MiT weights for b0-b5, downloaded or "
-                "found under `/kaggle/input` by file name; random for tiny)")
-    return code(pretrained)
+    if pretrained == "auto" and run["model"] == "tiny":
+        return "random (`pretrained=auto`: the tiny model has no published weights)"
+    if pretrained in ("auto", "imagenet"):
+        return (f"ImageNet MiT-{run['model'].upper()} encoder weights (`pretrained={pretrained}`): "
+                "downloaded with the internet on, or found under `/kaggle/input` by file name")
+    if pretrained is None:
+        return "random (`pretrained=None`)"
+    return f"{code(pretrained)} (`pretrained`)"
 
 
 def data(run: dict, attached: list[dict]) -> str:

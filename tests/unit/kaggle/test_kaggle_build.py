@@ -424,6 +424,7 @@ def test_the_built_notebook_opens_with_this_kernels_run_and_its_cells(built):
     assert text.startswith("# MapSage SegFormer LoveDA Training\n")
     for said in ("`b2`", "`max_iters` = `16000`", "`batch_size` = `8`", "`val_interval` = `2000`",
                  "GPU T4 x2", "`cuda`, mixed precision on", "data set `alice/loveda`",
+                 "ImageNet MiT-B2 encoder weights (`pretrained=auto`)",
                  "`/kaggle/working/run`", "12 h session minus 20 min",
                  "`crop_size` from the `b2` config",
                  "**MapSage bundle**", "**First checks**", "**Provision**",
@@ -510,3 +511,13 @@ def test_no_built_notebook_tells_a_kaggle_reader_to_edit_a_repository_file(tmp_p
         assert "With no parameters" not in markdown
         assert not re.search(r"\bEdit `mapsage/notebooks", markdown), definition
         assert "never the `.ipynb`" not in markdown
+
+
+def test_a_tiny_cpu_build_says_so(tmp_path):
+    out = build(KERNEL, owner="alice", out_dir=tmp_path, log=lambda *_: None,
+                parameters={"model": "tiny", "device": "cpu", "max_iters": None})
+    text = _notebook(out).cells[0].source
+    assert "`tiny`" in text and "mixed precision on" not in text
+    assert "`cpu`, `amp` set, but mixed precision applies on CUDA only" in text
+    assert "`max_iters` from the `tiny` config" in text
+    assert "random (`pretrained=auto`: the tiny model has no published weights)" in text
