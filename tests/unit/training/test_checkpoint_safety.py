@@ -23,7 +23,6 @@ from mapsage.training.checkpoint import (
     load_state_dict,
     safe_checkpoint_loading,
 )
-from mapsage.training.workdir_lock import LOCK_NAME
 
 
 class CreatesMarker:
@@ -151,8 +150,8 @@ def test_resuming_a_run_of_another_model_is_refused_before_training(tmp_path, sy
     assert ("backbone.layers.0.0.projection.weight: checkpoint (16, 3, 7, 7) vs model "
             "(32, 3, 7, 7)") in proc.stderr
     assert earlier.read_bytes() == before
-    # only the run's claim on the folder (its lock) is new
-    assert sorted(p.name for p in work_dir.iterdir()) == [LOCK_NAME, "iter_2.pth"]
+    # nothing is new: the refused run removed its claim on the folder (its lock) too
+    assert sorted(p.name for p in work_dir.iterdir()) == ["iter_2.pth"]
 
 
 def test_init_cfg_checkpoints_are_vetted_even_when_the_environment_disables_weights_only(
