@@ -80,12 +80,27 @@ class RunResultsHook(Hook):
         self.model, self.config, self.params = model, config, dict(params or {})
         self.started_at, self.samples = started_at, overlay_samples
         self.scaling: dict = {}
+        self.earlier_sessions: list[dict] = []
 
     def before_run(self, runner) -> None:
         if self.started_at is None:
             self.started_at = time.time()
         self.scaling = batch_scaling(runner.cfg, runner.world_size)
         runner.logger.info(describe_scaling(self.scaling))
+        if runner.rank == 0 and runner.cfg.get("resume"):
+            # a resumed run's earlier sessions, read before this one replaces metrics.json
+            from mapsage.results.wall_time import earlier_sessions
+
+            self.earlier_sessions = earlier_sessions(Path(runner.work_dir) / "metrics.json")
+
+    def wall_time(self, runner, *, iteration: int, status: str) -> dict:
+        """``wall_time_s`` over the run's sessions, this session's own, and the sessions."""
+        from mapsage.results.wall_time import run_wall_time
+
+        started = self.started_at if self.started_at is not None else time.time()
+        return run_wall_time(self.earlier_sessions, {
+            "log_dir": Path(runner.log_dir).name, "wall_time_s": round(time.time() - started, 2),
+            "iterations": iteration, "status": status})
 
     def after_train(self, runner) -> None:
         if runner.rank == 0:
@@ -98,11 +113,10 @@ class RunResultsHook(Hook):
         from mapsage.results.record import write_json
 
         work_dir = Path(runner.work_dir)
-        started = self.started_at if self.started_at is not None else time.time()
         return write_json(work_dir / "metrics.json", {
             "status": "failed", "error": reason, "iterations": iteration,
             "max_iters": runner.max_iters, "model": self.model, "config": self.config,
-            "params": self.params, "wall_time_s": round(time.time() - started, 2),
+            "params": self.params, **self.wall_time(runner, iteration=iteration, status="failed"),
             "work_dir": str(work_dir), "batch": self.scaling})
 
     def write(self, runner) -> dict:
@@ -118,16 +132,17 @@ class RunResultsHook(Hook):
         classes, palette = list(meta["classes"]), [list(c) for c in meta["palette"]]
         best = best_checkpoint(work_dir)
         device = next(runner.model.parameters()).device.type
+        from mapsage.training.time_budget import run_status
+
+        outcome = run_status(runner)  # "finished", or "time_limit" and where it stopped
         metrics = build_metrics(
             read_run_scalars(work_dir), classes,
             best_checkpoint=str(best) if best else None,
             model=self.model, config=self.config, params=self.params,
-            iterations=runner.iter, wall_time_s=round(time.time() - self.started_at, 2),
+            iterations=runner.iter,
+            **self.wall_time(runner, iteration=runner.iter, status=outcome["status"]),
             work_dir=str(work_dir), batch=self.scaling, environment=environment(device),
         )
-        from mapsage.training.time_budget import run_status
-
-        outcome = run_status(runner)  # "finished", or "time_limit" and where it stopped
         metrics["status"] = outcome.pop("status")
         if metrics["status"] == "time_limit":
             metrics["time_limit"] = outcome
