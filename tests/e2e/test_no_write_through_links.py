@@ -21,18 +21,21 @@ import nbformat
 import pytest
 
 from mapsage.errors import MapSageError, NotebookFailed
+from mapsage.training.workdir_lock import LOCK_NAME
 
 pytestmark = pytest.mark.slow
 
 
-def _files_a_run_writes(finished_run: Path) -> list[str]:
-    """Every file a run left directly in its work_dir, plus NAME.tmp for each (where the old
-    writers put their fixed temporary files). The ``<timestamp>/`` log folders are left out: a
-    new run logs into a folder of its own start time."""
-    names = sorted(p.name for p in finished_run.iterdir() if not p.is_dir())
-    assert {"metrics.json", "report.md", "last_checkpoint", ".mapsage.lock",
-            ".data_check.json"} <= set(names), names  # the fixture is a whole run
-    return names + [f"{name}.tmp" for name in names]
+def _files_a_run_writes(finished_run: Path) -> tuple[list[str], list[str]]:
+    """(the files a run left directly in its work_dir; those, the lock file a run holds while it
+    runs, and NAME.tmp for each, where the old writers put their fixed temporary files). The
+    ``<timestamp>/`` log folders are left out: a new run logs into a folder of its own start
+    time (the test plants those names separately)."""
+    left = sorted(p.name for p in finished_run.iterdir() if not p.is_dir())
+    assert {"metrics.json", "report.md", "last_checkpoint", ".data_check.json"} <= set(left), \
+        left  # the fixture is a whole run
+    names = sorted({*left, LOCK_NAME})
+    return left, names + [f"{name}.tmp" for name in names]
 
 
 class Victims:
@@ -67,7 +70,7 @@ class Victims:
 
 def test_a_run_never_writes_through_a_link_at_any_name_it_writes(finished_run, tiny_training,
                                                                  tmp_path):
-    names = _files_a_run_writes(finished_run)
+    left, names = _files_a_run_writes(finished_run)
     work_dir = tmp_path / "run"
     victims = Victims(work_dir, tmp_path / "outside", names)
     # mmengine logs into <work_dir>/<the second the run starts>/: links at the next 15 minutes
@@ -81,17 +84,17 @@ def test_a_run_never_writes_through_a_link_at_any_name_it_writes(finished_run, t
     refused = tiny_training(work_dir, "resume=auto")  # resume: links at *.pth are not checkpoints
     victims.assert_untouched()
     assert refused.returncode == 2, refused.stdout[-2000:] + refused.stderr[-2000:]
-    assert ".mapsage.lock" in refused.stderr and "symbolic link" in refused.stderr
+    assert LOCK_NAME in refused.stderr and "symbolic link" in refused.stderr
     assert "Traceback" not in refused.stderr
 
-    (work_dir / ".mapsage.lock").unlink()  # what the refusal says to do
+    (work_dir / LOCK_NAME).unlink()  # what the refusal says to do
     proc = tiny_training(work_dir, "resume=auto")
     victims.assert_untouched()
     assert list(logs_outside.iterdir()) == [], "mmengine logged into a linked folder"
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     written = sorted(p.name for p in work_dir.iterdir() if p.is_file() and not p.is_symlink())
-    assert set(written) >= set(n for n in names if not n.endswith(".tmp")), (
-        "the run wrote every file of a run, each as a file of its own, not a link")
+    assert set(written) >= set(left), (
+        "the run wrote every file a run leaves, each as a file of its own, not a link")
 
 
 # ---- mapsage predict --out ----------------------------------------------------------------
