@@ -23,6 +23,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from mapsage.errors import MapSageError, NotebookFailed
 from mapsage.params import typed, validate
+from mapsage.yaml_strict import safe_load_strict
 from mapsage.paths import NOTEBOOK_DIR
 from mapsage.safe_write import claim_new, refuse_link, replacing
 
@@ -35,7 +36,7 @@ def load_parameter_file(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise MapSageError(f"Parameter file {str(path)!r} does not exist.")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = safe_load_strict(path.read_text(), f"Parameter file {str(path)!r}") or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""

@@ -17,6 +17,7 @@ from mapsage.notebook.execute import load_parameter_file
     ("key: @value\n", "is not valid YAML at line 1"),
     ("- max_iters\n- 20\n", "must hold a mapping of parameter: value, got list"),
     ("1: 2\n", "1 is not a parameter name"),
+    ("max_iters: 200\nmax_iters: 20\n", "gives 'max_iters' twice, at line 1 and again at line 2"),
 ])
 def test_malformed_parameter_files_are_named(tmp_path, text, message):
     path = tmp_path / "params.yaml"
