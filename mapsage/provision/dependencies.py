@@ -31,6 +31,7 @@ from pathlib import Path
 
 from envcheck import loveda
 from envcheck.lockfile import Lock, canonical, read
+from mapsage import safe_write
 from mapsage.errors import MapSageError
 from mapsage.paths import LOCK_FILE, PROJECT_ROOT
 from mapsage.provision.requirements import kaggle_requirements
@@ -183,7 +184,8 @@ def install_dependencies(*, python: str | None = None, roots: list[Path], offlin
                           [py, "-m", "pip", "download", "--quiet", "--no-deps",
                            "--only-binary", ":all:", "--require-hashes", "-d", str(keep_dir),
                            "-r", str(requirements)]), log)
-            (keep_dir / CLOSURE_FILE).write_text(
+            safe_write.write_text(
+                keep_dir / CLOSURE_FILE,
                 f"# what `python -m mapsage.provision --with-deps` installed on this image, with "
                 f"the hashes of {LOCK_FILE.name}\n" + text)
             folders, offline = [keep_dir], True

@@ -24,6 +24,7 @@ from pathlib import Path
 from envcheck import fatbin, loveda
 from envcheck.compat import arch_runs_on
 from envcheck.kaggle import VOUCHED_WHEELS_ENV
+from mapsage import safe_write
 from mapsage.errors import MapSageError
 
 MANIFEST = "manifest.json"
@@ -257,16 +258,16 @@ def store(wheel: Path, key: WheelKey, root: Path, kaggle_owner: str | None = Non
     folder = root / key.slug
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / wheel.name
-    tmp = folder / (wheel.name + ".partial")
-    shutil.copyfile(wheel, tmp)
-    tmp.replace(target)
+    if wheel.resolve() != target.resolve():  # never written through a link (safe_write)
+        with open(wheel, "rb") as src, safe_write.replacing(target) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
     digest = sha256(target)
     manifest = {**asdict(key), "wheel": target.name, "sha256": digest}
     if build is not None:
         manifest["build"] = build
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    safe_write.write_text(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     slug = key.slug.lower().replace(".", "-").replace("_", "-")[:50].strip("-")
-    (folder / KAGGLE_METADATA).write_text(json.dumps({
+    safe_write.write_text(folder / KAGGLE_METADATA, json.dumps({
         "title": f"mmcv {key.mmcv} wheel {key.python_tag} torch {key.torch}"[:50],
         "id": f"{kaggle_owner or 'YOUR_KAGGLE_USERNAME'}/{slug}",
         "licenses": [{"name": "apache-2.0"}],

@@ -131,3 +131,20 @@ def test_a_planted_wheel_anywhere_under_kaggle_input_is_not_installed(tmp_path, 
                               roots=provision.search_roots(), jobs=1, build_dir=tmp_path / "c",
                               python="python", attached=provision.attached_inputs())
     assert [s.strategy for s in steps] == ["wheelhouse"]
+
+
+def test_storing_a_wheel_never_writes_through_a_link(tmp_path):
+    """Issue 20's class: every name store() writes (the wheel, manifest.json, the Kaggle
+    metadata) planted as a link to a victim outside; the victims are untouched."""
+    wheel = mmcv_wheel(tmp_path / "built", "cp312")
+    folder = tmp_path / "house" / CPU_OPS_KEY.slug
+    folder.mkdir(parents=True)
+    victims = []
+    for name in (wheel.name, wheelhouse.MANIFEST, wheelhouse.KAGGLE_METADATA):
+        victim = tmp_path / f"victim-{name}"
+        victim.write_text("precious")
+        (folder / name).symlink_to(victim)
+        victims.append(victim)
+    entry = wheelhouse.store(wheel, CPU_OPS_KEY, tmp_path / "house")
+    assert all(v.read_text() == "precious" for v in victims)
+    assert not entry.wheel.is_symlink() and wheelhouse.find(CPU_OPS_KEY, [tmp_path / "house"])[0]
