@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from mapsage import safe_write
 from mapsage.data.check import DECODE_SAMPLE, check_layout, max_pixels
 from mapsage.data.layout import LoveDALayout
 
@@ -93,14 +93,12 @@ def load(work_dir: str | Path, wanted: str, *, check_all: bool) -> Passed | None
 
 
 def store(work_dir: str | Path, passed: Passed) -> Path:
-    """Write the record atomically (a temporary file renamed over it)."""
+    """Write the record atomically, never through a link (:mod:`mapsage.safe_write`)."""
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     path = work_dir / RECORD
-    tmp = path.with_name(f"{RECORD}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({
+    safe_write.write_text(path, json.dumps({
         "fingerprint": passed.fingerprint, "files": passed.files, "check_all": passed.check_all,
         "smallest_train_image": list(passed.smallest_train_image)
         if passed.smallest_train_image else None}, indent=1) + "\n")
-    tmp.replace(path)
     return path

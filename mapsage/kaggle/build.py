@@ -38,6 +38,7 @@ import io
 import json
 import os
 import re
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,7 @@ from pathlib import Path
 import nbformat
 import papermill
 
-from mapsage import paths
+from mapsage import paths, safe_write
 from mapsage.errors import MapSageError, MetadataError
 from mapsage.kaggle import continuation, intro
 from mapsage.kaggle import env as kaggle_env
@@ -584,10 +585,12 @@ def write(planned: Plan, out_dir: Path = BUILD_DIR) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     code_file = f"{slug}.ipynb"
     prepared = target / code_file
-    papermill.execute_notebook(str(planned.source_nb), str(prepared),
-                               parameters=planned.injected, prepare_only=True,
-                               kernel_name="python3", language="python", progress_bar=False)
-    nb = nbformat.read(prepared, as_version=4)
+    with tempfile.TemporaryDirectory(prefix="mapsage-build-") as tmp:  # papermill's own write
+        injected = Path(tmp) / code_file
+        papermill.execute_notebook(str(planned.source_nb), str(injected),
+                                   parameters=planned.injected, prepare_only=True,
+                                   kernel_name="python3", language="python", progress_bar=False)
+        nb = nbformat.read(injected, as_version=4)
     sha256 = hashlib.sha256(planned.payload).hexdigest()
     unpack = UNPACK_CELL.format(sha256=sha256, payload=base64.b64encode(planned.payload).decode())
     loveda = next((s["id"] for s in attached if s["role"] == "loveda"), None)
@@ -606,14 +609,15 @@ def write(planned: Plan, out_dir: Path = BUILD_DIR) -> Path:
     if planned.continue_from:
         continuation.insert_restore_cell(nb, planned.continue_from, run["work_dir"])
     nbformat.validate(nb)
-    nbformat.write(nb, prepared)
+    safe_write.write_text(prepared, nbformat.writes(nb) + "\n")  # never through a link
 
     meta = planned.meta
     problems = validate_metadata(meta, target)
     if problems:
         raise MetadataError("kernel-metadata.json would be refused by `kaggle kernels push`:\n"
                             + "\n".join(f"  - {p}" for p in problems))
-    (target / "kernel-metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
-    (target / SOURCES_FILE).write_text(json.dumps({"sources": attached}, indent=2) + "\n")
-    (target / BUILD_RECORD).write_text(json.dumps(planned.record, indent=2) + "\n")
+    safe_write.write_text(target / "kernel-metadata.json", json.dumps(meta, indent=2) + "\n")
+    safe_write.write_text(target / SOURCES_FILE, json.dumps({"sources": attached}, indent=2)
+                          + "\n")
+    safe_write.write_text(target / BUILD_RECORD, json.dumps(planned.record, indent=2) + "\n")
     return target
