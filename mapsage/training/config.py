@@ -190,6 +190,7 @@ TIME_BUDGET_HOOK = "TimeBudgetHook"  # mapsage.training.time_budget
 GUARD_HOOK = "ResumeGuardHook"  # mapsage.training.resume_guard
 FINAL_VALIDATION_HOOK = "FinalValidationHook"  # mapsage.training.final_validation
 FINITE_LOSS_HOOK = "FiniteLossHook"  # mapsage.training.finite_loss
+VALIDATION_PROBE_HOOK = "ValidationProbeHook"  # mapsage.training.validation_probe
 PLUGINS = "mapsage.training.plugins"  # registers every MapSage addition (hook, metric, backend)
 
 
@@ -224,13 +225,14 @@ def apply_run(cfg: Config, p: TrainParams, config_file: Path) -> None:
     for key in ("val_evaluator", "test_evaluator"):
         if cfg[key].get("type") == "IoUMetric":
             cfg[key]["type"] = METRIC
-    ours = (RESULTS_HOOK, GUARD_HOOK, FINAL_VALIDATION_HOOK, TIME_BUDGET_HOOK, FINITE_LOSS_HOOK)
+    ours = (RESULTS_HOOK, GUARD_HOOK, FINAL_VALIDATION_HOOK, TIME_BUDGET_HOOK, FINITE_LOSS_HOOK,
+            VALIDATION_PROBE_HOOK)
     hooks = [h for h in cfg.get("custom_hooks", []) if h.get("type") not in ours]
     cfg.custom_hooks = [*hooks, dict(type=RESULTS_HOOK, model=p.model, config=str(config_file),
                                      params=resolved_params(cfg, p)),
                         # vets a loaded checkpoint's metadata before mmengine acts on it
                         dict(type=GUARD_HOOK, priority="HIGHEST"),
-                        dict(type="ValidationProbeHook"),  # one val batch before training
+                        dict(type=VALIDATION_PROBE_HOOK),  # one val batch before training
                         # a run resumed at its end still reports a validation of its last iteration
                         dict(type=FINAL_VALIDATION_HOOK),
                         # the time_limit parameter: inert without a limit off Kaggle
