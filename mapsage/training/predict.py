@@ -169,6 +169,9 @@ def check_out(out: Path, labels: list[Path], overlay_files: list[Path], overwrit
     """Refuse (before a model is loaded) an ``--out`` whose ``overlays`` folder is a symbolic
     link, and, without ``overwrite``, one that already holds a file, folder or link at a name
     this prediction writes: a link is named as such (dangling ones included)."""
+    if os.path.lexists(out) and not out.is_dir():
+        raise MapSageError(f"--out {str(out)!r} is a file, not a folder: the label PNGs go into "
+                           "a folder. Give a folder (new or existing) as --out.")
     refuse_link(out / OVERLAY_DIR, "--out's overlay folder",
                 f"Remove the link (rm {str(out / OVERLAY_DIR)!r}) or choose another --out.")
     if overwrite:
