@@ -191,3 +191,39 @@ def test_installed_cpu_ops_do_not_serve_a_gpu_target():
     ok, why = provision.installed_mmcv(None, cuda)
     assert not ok and "CPU-only ops" in why
     assert provision.installed_mmcv(None, decide(None, [], NO_NVCC, None))[0]
+
+
+def _torch_install(folder: Path, cuda: str | None) -> object:
+    """What the first checks read of an installed torch, without importing it: its
+    torch/version.py (as a CUDA build of torch ships it). A find_spec stand-in points there."""
+    import importlib.machinery
+
+    package = folder / "torch"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "version.py").write_text(
+        "from typing import Optional\n__version__ = '2.10.0+cu128'\n"
+        f"cuda: Optional[str] = {cuda!r}\n")
+    spec = importlib.machinery.ModuleSpec("torch", None, origin=str(package / "__init__.py"))
+    return lambda name: spec if name == "torch" else None
+
+
+def test_first_checks_stop_a_gpu_session_whose_toolkit_cannot_build_in_seconds(tmp_path):
+    """Issue 19: on an image with a CUDA 12.8 torch, a T4 and a CUDA 13 nvcc, the Kaggle first
+    checks (standard library, before anything is installed) name the mismatch and the fix."""
+    from envcheck.kaggle import toolkit_check
+
+    home = tmp_path / "cuda-13.0"
+    _stand_in_nvcc(home, "13.0")
+    find_spec = _torch_install(tmp_path / "site", "12.8")
+    check = toolkit_check([("Tesla T4", "7.5")], {"CUDA_HOME": str(home)}, find_spec)
+    assert check.severity == "error"
+    assert "CUDA 12.x nvcc" in check.detail and f"nvcc 13.0 at {home}/bin/nvcc" in check.detail
+    no_gpu = toolkit_check([], {"CUDA_HOME": str(home)}, find_spec)
+    assert no_gpu.severity == "ok" and "CPU ops" in no_gpu.detail
+    matching = tmp_path / "cuda-12.8"
+    _stand_in_nvcc(matching, "12.8")
+    ok = toolkit_check([("Tesla T4", "7.5")], {"CUDA_HOME": str(matching)}, find_spec)
+    assert ok.severity == "ok" and "CUDA 12.8 ops for 7.5" in ok.detail
+    cpu = toolkit_check([], {}, _torch_install(tmp_path / "cpu", None))
+    assert cpu.severity == "ok" and "CPU build" in cpu.detail
