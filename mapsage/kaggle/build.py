@@ -51,6 +51,7 @@ from mapsage.errors import MapSageError, MetadataError
 from mapsage.kaggle import continuation, intro
 from mapsage.kaggle import env as kaggle_env
 from mapsage.kaggle.secrets import BUNDLE_TAG, check_files, shipped_files, untracked_files
+from mapsage.kaggle.slug import slug_of
 from mapsage.notebook.execute import load_parameter_file
 from mapsage.params import typed, validate
 from mapsage.paths import PROJECT_ROOT
@@ -71,13 +72,6 @@ PAPERMILL_LOCAL_FIELDS = ("input_path", "output_path", "environment_variables")
 """papermill notebook metadata that describes the build machine, not the run."""
 
 
-
-
-def slug_of(title: str) -> str:
-    """The slug Kaggle derives from a kernel title (python-slugify, as the client does)."""
-    from slugify import slugify  # python-slugify, as the Kaggle client uses
-
-    return slugify(title)
 
 
 def kaggle_username() -> str | None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from mapsage.errors import InputError, MapSageError
 from mapsage.kaggle import env as kaggle_env
 from mapsage.safe_write import replacing
+from mapsage.training.checkpoint_names import iter_checkpoints
 
 PART = re.compile(r"^(?P<base>.+)-part-(?P<part>\d+)$")
 MAX_TITLE = 50  # Kaggle's limit on a kernel title
@@ -76,7 +77,7 @@ def continuation_title(title: str, source_slug: str) -> str:
 def definition_of(continue_from: str, kernel_dirs: list[Path]) -> Path:
     """The kernel definition (among ``kernel_dirs``) whose title the source kernel's slug
     continues; with one definition given, that one."""
-    from mapsage.kaggle.build import slug_of
+    from mapsage.kaggle.slug import slug_of
 
     _, slug = parse_kernel_ref(continue_from)
     if len(kernel_dirs) == 1:
@@ -115,11 +116,13 @@ def insert_restore_cell(nb, continue_from: str, work_dir: str) -> None:
     """Put the restore cell right after the code bundle's cell (it needs the code, nothing else)."""
     import nbformat
 
+    from mapsage.kaggle.secrets import BUNDLE_TAG
+
     cell = nbformat.v4.new_code_cell(restore_cell(continue_from, work_dir),
                                      metadata={"tags": ["mapsage-continue"]})
     cell["id"] = "mapsage-continue"
     tags = [c.get("metadata", {}).get("tags", []) for c in nb.cells]
-    after = next((i for i, t in enumerate(tags) if "mapsage-bundle" in t), -1)
+    after = next((i for i, t in enumerate(tags) if BUNDLE_TAG in t), -1)
     nb.cells.insert(after + 1, cell)
 
 
@@ -130,7 +133,7 @@ def find_previous_work_dir(slug: str, relative: Path, input_root: Path) -> Path 
         pattern = "/".join(["*"] * depth + [slug])
         candidates += sorted(p / relative for p in input_root.glob(pattern) if p.is_dir())
     for candidate in candidates:
-        if any(candidate.glob("iter_*.pth")):
+        if iter_checkpoints(candidate):
             return candidate
     return None
 
@@ -169,7 +172,7 @@ def restore_previous_stage(continue_from: str, work_dir: str, log=print) -> Path
     _, slug = parse_kernel_ref(continue_from)
     relative = Path(work_dir).relative_to(kaggle_env.KAGGLE + "/working")
     target = Path(kaggle_env.localize(work_dir))
-    if any(target.glob("iter_*.pth")):
+    if iter_checkpoints(target):
         log(f"{target} already holds checkpoints: not copied again; resuming from them")
         return target
     source = find_previous_work_dir(slug, relative, kaggle_env.input_dir())
@@ -181,7 +184,7 @@ def restore_previous_stage(continue_from: str, work_dir: str, log=print) -> Path
             "kernel_sources, so pushing the built kernel attaches it.")
     log(f"continuing {continue_from}: {_previous_status(source)}")
     shutil.copytree(source, target, dirs_exist_ok=True, copy_function=_copy_file)
-    checkpoints = sorted(p.name for p in target.glob("iter_*.pth"))
+    checkpoints = iter_checkpoints(target)  # newest first; other names are not checkpoints
     log(f"copied {source} -> {target} ({len(checkpoints)} checkpoint(s), newest "
-        f"{max(checkpoints, key=lambda n: int(n[5:-4]))})")
+        f"{checkpoints[0].name})")
     return target

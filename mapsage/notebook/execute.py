@@ -23,9 +23,9 @@ from papermill.exceptions import PapermillExecutionError
 
 from mapsage.errors import MapSageError, NotebookFailed
 from mapsage.params import typed, validate
-from mapsage.yaml_strict import safe_load_strict
 from mapsage.paths import NOTEBOOK_DIR
 from mapsage.safe_write import claim_new, refuse_link, replacing
+from mapsage.yaml_strict import safe_load_strict
 
 DEFAULT_NOTEBOOK = NOTEBOOK_DIR / "train_segformer_loveda.ipynb"
 

@@ -84,6 +84,29 @@ def test_restore_ignores_an_output_without_checkpoints(tmp_path, monkeypatch):
         continuation.restore_previous_stage(FIRST, "/kaggle/working/run", log=lambda *_: None)
 
 
+@pytest.mark.parametrize("stray", ["iter_4 (copy).pth", "iter_final.pth"])
+def test_restore_ignores_files_that_are_not_checkpoints_of_the_run(stray, tmp_path,
+                                                                   monkeypatch):
+    """Issue 20: a stray ``iter_*.pth`` name beside the checkpoints is copied as any other file
+    and never parsed as one (it used to raise ValueError after the copy)."""
+    monkeypatch.setenv("MAPSAGE_KAGGLE_ROOT", str(tmp_path))
+    run = _previous_output(tmp_path, "mapsage-segformer-loveda-training")
+    (run / stray).write_bytes(b"not a checkpoint of the run")
+    lines = []
+    target = continuation.restore_previous_stage(FIRST, "/kaggle/working/run", log=lines.append)
+    assert "1 checkpoint(s), newest iter_1.pth" in lines[-1]
+    assert (target / "iter_1.pth").read_bytes() == b"checkpoint bytes"
+
+
+def test_restore_refuses_an_output_with_only_stray_names_before_copying(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAPSAGE_KAGGLE_ROOT", str(tmp_path))
+    run = _previous_output(tmp_path, "mapsage-segformer-loveda-training")
+    (run / "iter_1.pth").rename(run / "iter_final.pth")
+    with pytest.raises(InputError, match="iter_\\*.pth"):
+        continuation.restore_previous_stage(FIRST, "/kaggle/working/run", log=lambda *_: None)
+    assert not (tmp_path / "working" / "run").exists(), "nothing is copied before the refusal"
+
+
 def test_built_continuation_attaches_the_source_and_resumes(tmp_path):
     bundle = build(KERNELS_DIR / "train-segformer-loveda", owner="alice", out_dir=tmp_path,
                    continue_from=FIRST)
