@@ -13,10 +13,11 @@ config, check, ``Runner.from_cfg``, train; the pieces live in :mod:`mapsage.trai
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 
-from mapsage.errors import MapSageError
+from mapsage.errors import InputError, MapSageError
 from mapsage.params import BY_NAME, parse_assignments, validate
 
 
@@ -88,6 +89,25 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
     except MapSageError:
         abandon_work_dir(params.work_dir)  # a run refused before training leaves nothing behind
         raise
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        raise disk_full(params.work_dir, exc) from exc
+
+
+def disk_full(work_dir: str, exc: OSError) -> InputError:
+    """The one paragraph for a disk that filled up during training (checked before it began)."""
+    import shutil
+
+    try:
+        free = f"{shutil.disk_usage(work_dir).free / 2**20:.0f} MiB free now"
+    except OSError:
+        free = "free space unknown"
+    return InputError(
+        f"The disk holding work_dir {work_dir!r} filled up during training ({free}; "
+        f"{exc.filename or 'a file'} could not be written). Checkpoints are written whole or not "
+        "at all, so the newest one in work_dir is intact: free some space, then run again with "
+        "resume=auto to continue from it.")
 
 
 def build_and_train(config_file: str | None, params, options: dict, layout, data,
