@@ -5,6 +5,9 @@ is checked on every file, what needs decoding on an evenly spread sample. Per sp
 folder found by :mod:`mapsage.data.layout`:
 
 - images without masks and masks without images (count and first examples);
+- files in an image or mask folder that are not ``.png`` (a ``.jpg`` among the tiles): mmseg's
+  LoveDA data set reads ``.png`` only, so training would leave them out without a word (hidden
+  files such as ``.DS_Store`` are passed over);
 - every file: its PNG header and closing chunk (:mod:`mapsage.data.png`, 45 bytes per file):
   not a PNG, a damaged header or a truncated file is found here; the header also gives the
   size, so image and mask sizes are compared for every pair; a file with more pixels than
@@ -55,6 +58,7 @@ class Scan:
     pairs_decoded: int = 0  # image verified completely + mask decoded
     smallest_train_image: tuple[int, int] | None = None  # (width, height) of the smallest side
     seconds: float = 0.0
+    tiles: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> domain -> images
 
     def add(self, text: str) -> None:
         self.problems.append(text)
@@ -75,6 +79,15 @@ def list_pngs(folder: Path) -> dict[str, os.stat_result]:
         return {}
     with os.scandir(folder) as entries:
         return {e.name: e.stat() for e in entries if e.name.endswith(".png") and e.is_file()}
+
+
+def not_pngs(folder: Path) -> list[str]:
+    """Names of the files in ``folder`` that are not ``.png`` (hidden files passed over)."""
+    if not folder.is_dir():
+        return []
+    with os.scandir(folder) as entries:
+        return sorted(e.name for e in entries if not e.name.endswith(".png")
+                      and not e.name.startswith(".") and not e.is_dir())
 
 
 def max_pixels() -> int | None:
@@ -149,6 +162,13 @@ def _check_domain(domain: DomainDir, scan: Scan, *, check_all: bool, limit: int 
     ``root``, size, modification time and the bytes the header check read."""
     where = f"{domain.split}/{domain.domain}"
     images, masks = list_pngs(domain.images), list_pngs(domain.masks)
+    for folder in (domain.images, domain.masks):
+        strays = not_pngs(folder)
+        if strays:
+            scan.add(f"{where}: {len(strays)} file(s) in {folder} that are not .png: "
+                     f"{_examples(strays)}. LoveDA's tiles are PNG files and training reads "
+                     "only .png, so these would be left out without a word: convert them to "
+                     "PNG (image and mask under the same name) or move them out of the folder.")
     if not images and not masks:
         scan.add(f"{where} is empty: {domain.images} holds no .png images. Copy the "
                  f"{domain.split} tiles there or remove the empty folder.")
@@ -233,20 +253,28 @@ def check_layout(layout: LoveDALayout, *, check_all_masks: bool = False,
     scan = Scan()
     started = time.perf_counter()
     limit = max_pixels()
-    counts: dict[str, int] = {}
     for domain in layout.domains:
-        counts[domain.split] = counts.get(domain.split, 0) + _check_domain(
+        scan.tiles.setdefault(domain.split, {})[domain.domain] = _check_domain(
             domain, scan, check_all=check_all_masks, limit=limit, progress=progress,
             started=started, decode=decode, digest=digest, root=layout.root)
     for split in ("Train", "Val"):
-        if split in counts and counts[split] == 0:
+        if split in scan.tiles and sum(scan.tiles[split].values()) == 0:
             scan.add(f"The {split} split has no images at all under {layout.root}.")
     scan.seconds = time.perf_counter() - started
     if progress:
-        progress(f"data check: {scan.files} file headers read, {scan.pairs_decoded} image/mask "
+        progress(f"data check: LoveDA at {layout.root}: {describe_tiles(scan.tiles)}; "
+                 f"{scan.files} file headers read, {scan.pairs_decoded} image/mask "
                  f"pairs decoded{' (all)' if check_all_masks else ' (a spread sample)'} "
                  f"in {scan.seconds:.1f}s")
     return scan
+
+
+def describe_tiles(tiles: dict[str, dict[str, int]]) -> str:
+    """``Train 2522 tiles (Urban 1156, Rural 1366), Val ...``: images per split and domain."""
+    return ", ".join(
+        f"{split} {sum(domains.values())} tiles ("
+        + ", ".join(f"{domain} {count}" for domain, count in domains.items()) + ")"
+        for split, domains in tiles.items())
 
 
 def crop_problem(crop_size: int | tuple[int, int], smallest: tuple[int, int] | None

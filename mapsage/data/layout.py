@@ -16,8 +16,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from envcheck.loveda import DOMAINS, IMAGES, MASKS, SPLITS, find_root, split_dir
+from envcheck.loveda import (
+    DOMAINS,
+    IMAGES,
+    MASKS,
+    MAX_DEPTH,
+    MAX_DIRS,
+    SPLITS,
+    find_root,
+    split_dir,
+    walk,
+)
 from mapsage.errors import MapSageError
+
+SHOWN = 16  # entries the "no LoveDA layout" message lists
 
 
 @dataclass(frozen=True)
@@ -57,14 +69,50 @@ def _domains_at(root: Path) -> tuple[DomainDir, ...]:
 
 
 def _describe(root: Path) -> str:
-    try:
-        entries = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())
-    except OSError as exc:
-        return f"(cannot list it: {exc.strerror})"
-    if not entries:
+    """What the search saw under ``root``, breadth-first down the levels it searched (so a
+    folder nested one level down, such as ``loveda/img_dir/``, is named, not just ``loveda/``);
+    a deeper folder's files as a count; mmseg's converted layout is named as such."""
+    shown: list[str] = []
+    unlisted: list[str] = []
+    converted: list[str] = []
+    total = 0
+
+    def on_error(folder: Path, exc: OSError) -> None:
+        if folder == root:
+            unlisted.append(f"(cannot list it: {exc.strerror})")
+        else:
+            unlisted.append(f"{_relative(root, folder)} ({exc.strerror})")
+
+    for here, depth, entries in walk(root, MAX_DEPTH, MAX_DIRS, on_error=on_error):
+        prefix = "" if depth == 0 else f"{_relative(root, here)}"
+        names = {e.name for e in entries}
+        if {"img_dir", "ann_dir"} <= names:
+            converted.append(prefix or "./")
+        files = [e.name for e in entries if not e.is_dir()]
+        if depth > 0 and len(files) > 3:
+            items = [f"({len(files)} files in {prefix})"]
+        else:
+            items = [prefix + name for name in files]
+        items += [f"{prefix}{e.name}/" for e in entries if e.is_dir()]
+        total += len(items)
+        shown += items[:max(0, SHOWN - len(shown))]
+    if unlisted and unlisted[0].startswith("(cannot list it"):
+        return unlisted[0]
+    if not shown:
         return "it is empty"
-    shown = ", ".join(entries[:12]) + (f", ... ({len(entries)} entries)" if len(entries) > 12 else "")
-    return f"it contains: {shown}"
+    text = ", ".join(shown) + (f", ... ({total} entries)" if total > len(shown) else "")
+    text = f"it contains (searched {MAX_DEPTH} folder levels down): {text}"
+    if unlisted:
+        text += f"; not readable: {', '.join(unlisted[:3])}"
+    if converted:
+        text += (f". {converted[0]} holds img_dir/ and ann_dir/: that is the layout mmseg's "
+                 "tools/dataset_converters/loveda.py writes, which MapSage does not read")
+    return text
+
+
+def _relative(root: Path, folder: Path) -> str:
+    relative = folder.relative_to(root).as_posix()
+    return "./" if relative == "." else f"{relative}/"
 
 
 def find_loveda(root: str | Path) -> LoveDALayout:
