@@ -1,20 +1,26 @@
-"""Stop training cleanly before a time limit: ``TimeBudgetHook`` (the ``time_limit`` parameter).
+"""Stop training cleanly at the last safe moment before a time limit: ``TimeBudgetHook``.
 
-After every training iteration the hook asks: if training goes on to the next checkpoint
-(with the validations on the way), will it be done before the deadline? The cost is estimated
-from what this session measured: the mean time of the recent iterations (data loading, step and
-hooks), of the last validation and of the last checkpoint save. Until a validation or a save has
-been measured it is guessed (a validation: one training iteration per validation batch; a save:
-one iteration). When the answer is no, the hook
+After every training iteration the hook asks: if training goes on by one more iteration, can
+it still stop cleanly after that one? Going on costs the validation due now (it runs either
+way), the iteration, the validation of the iteration it reaches (the schedule's, or the one
+every run ends with: :mod:`mapsage.training.final_validation`) and a checkpoint save (the
+schedule's, or the stop's own). Every cost is measured in this session: the longest of the recent
+iterations (data loading, step and hooks), the longest validation and the longest save. Before
+a validation or a save has been measured it is guessed: a validation as that longest iteration
+per validation batch, a save as the run's state (weights and optimizer moments) written at
+``GUESS_WRITE_BYTES_PER_S``, at least one iteration. The sum is reserved with a margin
+(``SAFETY_FACTOR`` times it plus ``SAFETY_S``). When the time left no longer covers it, the hook
 
 1. saves a checkpoint of the iteration reached (``iter_N.pth`` through the run's own
-   ``CheckpointHook``, unless that hook saved this very iteration),
+   ``CheckpointHook``, off the schedule if need be, unless that hook saved this very
+   iteration); the save is timed like the others,
 2. tells mmengine's loop to stop (``train_loop.stop_training``, as ``EarlyStoppingHook`` does;
    a validation due at this iteration still runs, and a run that has never validated, in any
    of its sessions, validates once so that metrics.json has a score),
 3. leaves the outcome in the message hub (:func:`run_status` reads it), so the normal end-of-run
-   code writes ``metrics.json`` with ``"status": "time_limit"`` and the iteration reached, and the
-   process exits 0. ``resume=auto`` in the same work_dir continues from that checkpoint.
+   code writes ``metrics.json`` with ``"status": "time_limit"``, the iteration reached and the
+   seconds of the budget left unused, and the process exits 0. ``resume=auto`` in the same
+   work_dir continues from that checkpoint.
 
 The deadline: the training process's start plus ``time_limit`` seconds; on Kaggle never later
 than the session's end minus a margin (:mod:`envcheck.session`), which is also the default
@@ -36,7 +42,11 @@ from mmseg.registry import HOOKS
 from mapsage.errors import MapSageError
 
 STATUS_KEY = "mapsage_time_budget"
+DEADLINE_KEY = "mapsage_time_budget_deadline"
 RECENT_ITERATIONS = 50
+SAFETY_FACTOR = 1.5  # the measured costs vary (page cache, other processes, GC): reserve more
+SAFETY_S = 5.0  # plus the end-of-run writes (metrics.json, pictures) and scheduling noise
+GUESS_WRITE_BYTES_PER_S = 50e6  # a save not yet measured: a slow disk's rate, on purpose
 
 
 @dataclass(frozen=True)
@@ -54,28 +64,28 @@ class Schedule:
     checkpoint_interval: int
 
     def due(self, iteration: int, interval: int) -> bool:
-        return iteration % interval == 0 or iteration == self.max_iters
+        return iteration > 0 and (iteration % interval == 0 or iteration == self.max_iters)
 
-    def next_checkpoint(self, done: int) -> int:
-        """The first iteration after ``done`` that ends with a checkpoint."""
-        step = self.checkpoint_interval
-        return min(self.max_iters, (done // step + 1) * step)
+    def seconds_to_go_on(self, done: int, costs: Costs) -> float:
+        """Going on from ``done`` completed iterations by one and stopping cleanly after it:
+        the validation due now (it runs either way), the iteration, the validation of the
+        iteration reached (the schedule's, or the one every run ends with,
+        :mod:`mapsage.training.final_validation`) and a save (the schedule's or the stop's)."""
+        validations = self.due(done, self.val_interval) + 1
+        return costs.iteration + validations * costs.validation + costs.checkpoint
 
-    def seconds_to_next_checkpoint(self, done: int, costs: Costs) -> float:
-        """Going on from ``done`` completed iterations to the next checkpoint: the validation
-        due now (it runs anyway), the iterations, the validations on the way, and the save."""
-        target = self.next_checkpoint(done)
-        validations = sum(self.due(i, self.val_interval) for i in range(done, target + 1)
-                          if i > 0)
-        return ((target - done) * costs.iteration + validations * costs.validation
-                + costs.checkpoint)
+
+def reserve(seconds: float) -> float:
+    """An estimate with the safety margin on top."""
+    return seconds * SAFETY_FACTOR + SAFETY_S
 
 
 def should_stop(done: int, remaining: float, schedule: Schedule, costs: Costs) -> bool:
-    """True when the next checkpoint cannot be reached within ``remaining`` seconds."""
+    """True when going on by one iteration (and stopping cleanly after it) no longer fits in
+    ``remaining`` seconds, with the margin: the last safe moment to stop is now."""
     if done >= schedule.max_iters:
         return False
-    return schedule.seconds_to_next_checkpoint(done, costs) > remaining
+    return reserve(schedule.seconds_to_go_on(done, costs)) > remaining
 
 
 def resolve_deadline(time_limit: float | None, process_start: float, *, on_kaggle: bool,
@@ -99,11 +109,30 @@ def resolve_deadline(time_limit: float | None, process_start: float, *, on_kaggl
 
 
 def run_status(runner) -> dict:
-    """``{"status": "time_limit", ...}`` when the hook stopped this run, else ``"finished"``."""
+    """``{"status": "time_limit", ..., "unused_s": ...}`` when the hook stopped this run, else
+    ``"finished"``. ``unused_s``: seconds of the budget left now, as the results are written
+    (negative: the deadline has passed)."""
     stopped = runner.message_hub.get_info(STATUS_KEY)
     if stopped:
-        return dict(stopped)
+        status = dict(stopped)
+        deadline = runner.message_hub.get_info(DEADLINE_KEY)
+        if deadline is not None:
+            status["unused_s"] = round(deadline - time.time(), 1)
+        return status
     return {"status": "finished", "iteration": runner.iter}
+
+
+def state_bytes(runner) -> int:
+    """Bytes of the tensors a checkpoint holds: the model's state and the optimizer's."""
+    import torch
+
+    total = sum(t.numel() * t.element_size() for t in runner.model.state_dict().values()
+                if isinstance(t, torch.Tensor))
+    optimizer = getattr(getattr(runner, "optim_wrapper", None), "optimizer", None)
+    for state in (optimizer.state.values() if optimizer is not None else ()):
+        total += sum(t.numel() * t.element_size() for t in state.values()
+                     if isinstance(t, torch.Tensor))
+    return total
 
 
 @HOOKS.register_module()
@@ -123,8 +152,9 @@ class TimeBudgetHook(Hook):
                                          session_deadline=session_end)
         self._iterations: collections.deque[float] = collections.deque(maxlen=RECENT_ITERATIONS)
         self._first_iteration: float | None = None  # lazy initialisation makes it atypical
-        self._validation: float | None = None
-        self._checkpoint: float | None = None
+        self._validation: float | None = None  # the longest measured in this session
+        self._checkpoint: float | None = None  # the longest measured in this session
+        self._state_bytes: int | None = None
         self._mark = 0.0
         self._val_started = 0.0
         self._last_ckpt = None
@@ -139,8 +169,9 @@ class TimeBudgetHook(Hook):
         source = (f"time_limit={self.time_limit:g} s" if self.time_limit is not None
                   else self.session_note)
         runner.logger.info(f"mapsage: time budget: {left / 60:.1f} min left for training "
-                           f"({source}); a checkpoint is saved and the run ends cleanly before "
-                           "that")
+                           f"({source}); a checkpoint is saved and the run ends cleanly at the "
+                           "last safe moment before that")
+        runner.message_hub.update_info(DEADLINE_KEY, self.deadline, resumed=False)
         self._last_ckpt = runner.message_hub.get_info("last_ckpt")
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
@@ -153,7 +184,7 @@ class TimeBudgetHook(Hook):
     def after_val(self, runner) -> None:
         now = time.monotonic()
         if self._val_started:
-            self._validation = now - self._val_started
+            self._validation = max(self._validation or 0.0, now - self._val_started)
         self._mark = now
         self._validated_at = runner.iter
 
@@ -172,8 +203,9 @@ class TimeBudgetHook(Hook):
         runner.val_loop.run()
 
     def _iteration_seconds(self) -> float:
+        """The longest of the recent iterations: what the next one may take."""
         if self._iterations:
-            return sum(self._iterations) / len(self._iterations)
+            return max(self._iterations)
         return self._first_iteration or 0.0
 
     def _costs(self, runner) -> Costs:
@@ -182,8 +214,15 @@ class TimeBudgetHook(Hook):
         if validation is None:
             loader = getattr(runner.val_loop, "dataloader", None) if runner.val_loop else None
             validation = iteration * (len(loader) if loader is not None else 0)
-        checkpoint = self._checkpoint if self._checkpoint is not None else iteration
+        checkpoint = self._checkpoint
+        if checkpoint is None:
+            if self._state_bytes is None:  # after the first step: the optimizer's moments exist
+                self._state_bytes = state_bytes(runner)
+            checkpoint = max(iteration, self._state_bytes / GUESS_WRITE_BYTES_PER_S)
         return Costs(iteration, validation, checkpoint)
+
+    def _measured_save(self, seconds: float) -> None:
+        self._checkpoint = max(self._checkpoint or 0.0, seconds)
 
     def _schedule(self, runner) -> Schedule:
         hook = self._checkpoint_hook(runner)
@@ -209,7 +248,7 @@ class TimeBudgetHook(Hook):
         if self._first_iteration is None:
             self._first_iteration = elapsed
         elif saved_now:
-            self._checkpoint = max(0.0, elapsed - self._iteration_seconds())
+            self._measured_save(max(0.0, elapsed - self._iteration_seconds()))
         else:
             self._iterations.append(elapsed)
         done = runner.iter + 1  # mmengine counts this iteration after the hooks
@@ -225,27 +264,35 @@ class TimeBudgetHook(Hook):
             self._stop(runner, done, saved_now)
 
     def _stop(self, runner, done: int, saved_now: bool) -> None:
+        costs = self._costs(runner)  # the estimate that no longer fitted
+        needed = reserve(self._schedule(runner).seconds_to_go_on(done, costs))
+        seconds_left = self.deadline - time.time()
         hook = self._checkpoint_hook(runner)
         if not saved_now and hook is not None:
             runner.logger.info(f"mapsage: time budget: saving a checkpoint at {done} iterations")
+            started = time.monotonic()
             # the run's own CheckpointHook writes iter_N.pth, last_checkpoint and keeps its
             # max_keep_ckpts bookkeeping, exactly as for a scheduled save (mmengine 0.10.7)
             hook._save_checkpoint(runner)
-        costs = self._costs(runner)
+            self._measured_save(time.monotonic() - started)
+            self._last_ckpt = runner.message_hub.get_info("last_ckpt")
         status = {
             "status": "time_limit", "iteration": done, "max_iters": runner.max_iters,
             "deadline_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.deadline)),
-            "seconds_left": round(self.deadline - time.time(), 1),
-            "estimate_to_next_checkpoint_s": round(
-                self._schedule(runner).seconds_to_next_checkpoint(done, costs), 1),
+            "seconds_left": round(seconds_left, 1),
+            "needed_to_go_on_s": round(needed, 1),
             "seconds_per_iteration": round(costs.iteration, 4),
+            "validation_s": round(costs.validation, 2),
+            "checkpoint_s": round(self._checkpoint if self._checkpoint is not None
+                                  else costs.checkpoint, 2),
         }
         # resumed=False: a continuation resuming from this checkpoint must not inherit the stop
         runner.message_hub.update_info(STATUS_KEY, status, resumed=False)
         runner.train_loop.stop_training = True
         self._stopped_at = done
         runner.logger.info(
-            f"mapsage: time budget: stopping at iteration {done} of {runner.max_iters}: the next "
-            f"checkpoint needs ~{status['estimate_to_next_checkpoint_s']:.0f} s, "
-            f"{max(0.0, status['seconds_left']):.0f} s are left. Continue with resume=auto in "
-            "the same work_dir (on Kaggle: mapsage build kaggle --continue-from OWNER/SLUG).")
+            f"mapsage: time budget: stopping at iteration {done} of {runner.max_iters}: "
+            f"{max(0.0, seconds_left):.0f} s are left, one more iteration with its save (and "
+            f"validation, if due) needs ~{needed:.0f} s with the margin. Continue with "
+            "resume=auto in the same work_dir (on Kaggle: mapsage build kaggle --continue-from "
+            "OWNER/SLUG).")

@@ -9,25 +9,40 @@ import pytest
 
 from envcheck import session
 from mapsage.errors import MapSageError
-from mapsage.training.time_budget import Costs, Schedule, resolve_deadline, should_stop
+from mapsage.training.time_budget import (
+    Costs,
+    Schedule,
+    reserve,
+    resolve_deadline,
+    should_stop,
+)
 
 SCHEDULE = Schedule(max_iters=1000, val_interval=200, checkpoint_interval=100)
 COSTS = Costs(iteration=1.0, validation=30.0, checkpoint=5.0)
 
 
 @pytest.mark.parametrize(("done", "expected"), [
-    (0, 100 + 5),            # 100 iterations to the first checkpoint, no validation on the way
-    (150, 50 + 30 + 5),      # to 200: the validation at 200 is on the way
-    (200, 30 + 100 + 5),     # the validation due at 200 runs first, then 100 iterations to 300
+    (0, 1 + 30 + 5),         # one iteration, the validation a stop after it ends with, a save
+    (150, 1 + 30 + 5),       # off the schedule: the validation and the save are the stop's own
+    (199, 1 + 30 + 5),       # the validation due at 200 is the one it ends with
+    (200, 30 + 1 + 30 + 5),  # the validation due at 200 runs first
     (999, 1 + 30 + 5),       # the last iteration validates and saves
 ])
-def test_seconds_to_next_checkpoint(done, expected):
-    assert SCHEDULE.seconds_to_next_checkpoint(done, COSTS) == pytest.approx(expected)
+def test_going_on_costs_an_iteration_the_validation_a_run_ends_with_and_a_save(done, expected):
+    assert SCHEDULE.seconds_to_go_on(done, COSTS) == pytest.approx(expected)
 
 
-def test_stops_exactly_when_the_next_checkpoint_no_longer_fits():
-    assert not should_stop(150, remaining=85.0, schedule=SCHEDULE, costs=COSTS)
-    assert should_stop(150, remaining=84.9, schedule=SCHEDULE, costs=COSTS)
+def test_stops_at_the_last_safe_moment_whatever_the_checkpoint_schedule():
+    """Issue #21: checkpoint_interval 20 and 22 s left after iteration 1 of 60 stopped the run
+    at once (the next scheduled checkpoint needed ~113 s). One more iteration and a save fit,
+    so training goes on; it stops only when they no longer do."""
+    issue = Schedule(max_iters=60, val_interval=20, checkpoint_interval=20)
+    costs = Costs(iteration=1.0, validation=5.0, checkpoint=2.0)
+    assert not should_stop(1, remaining=22.0, schedule=issue, costs=costs)
+    needed = reserve(issue.seconds_to_go_on(5, costs))
+    assert needed > issue.seconds_to_go_on(5, costs), "the margin comes on top"
+    assert not should_stop(5, remaining=needed + 0.01, schedule=issue, costs=costs)
+    assert should_stop(5, remaining=needed - 0.01, schedule=issue, costs=costs)
     assert should_stop(1, remaining=-5.0, schedule=SCHEDULE, costs=COSTS)
     assert not should_stop(1000, remaining=-5.0, schedule=SCHEDULE, costs=COSTS), \
         "a finished run is not stopped"
