@@ -80,8 +80,8 @@ def lock_work_dir(work_dir: str | Path) -> Path:
             "for them, or choose another work_dir. Nothing was changed.")
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    if not _held:
-        atexit.register(release_all)
+    atexit.unregister(release_all)  # registered once, however often a folder is taken
+    atexit.register(release_all)
     _held[work_dir], _owners[work_dir] = fd, os.getpid()
     return path
 
