@@ -143,11 +143,12 @@ def test_crashing_import_is_reported_not_fatal(tmp_path):
 
 
 def test_hanging_import_times_out(tmp_path):
-    work = _shadow(tmp_path, "mmseg", "import time\ntime.sleep(60)\n")
-    report = envcheck.run("local", work_dir=work, timeout=4)
+    # the timeout leaves room for torch, mmcv and mmengine to import on a loaded machine
+    work = _shadow(tmp_path, "mmseg", "import time\ntime.sleep(600)\n")
+    report = envcheck.run("local", work_dir=work, timeout=30)
     timeout = next(f for f in report.findings if f.id == "probe.timeout")
-    assert "stopped after 4 s while running `import mmseg`" in timeout.found
-    assert report.timings["probe_s"] < 10
+    assert "stopped after 30 s while running `import mmseg`" in timeout.found
+    assert report.timings["probe_s"] < 600, "stopped, not waited out"
     # what ran before the hang is still known
     assert report.facts["torch"]["version"] and report.facts["mmcv"]["ext_loaded"]
 
