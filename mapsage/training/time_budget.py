@@ -247,8 +247,10 @@ class TimeBudgetHook(Hook):
         self._last_ckpt = last_ckpt
         if self._first_iteration is None:
             self._first_iteration = elapsed
-        elif saved_now:
-            self._measured_save(max(0.0, elapsed - self._iteration_seconds()))
+        elif saved_now:  # this iteration's time beyond a typical (mean) one was the save
+            typical = (sum(self._iterations) / len(self._iterations) if self._iterations
+                       else self._first_iteration)
+            self._measured_save(max(0.0, elapsed - typical))
         else:
             self._iterations.append(elapsed)
         done = runner.iter + 1  # mmengine counts this iteration after the hooks
