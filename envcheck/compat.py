@@ -2,7 +2,7 @@
 
 ``rules.py`` evaluates these rows against gathered facts; nothing here looks at the machine. When
 a row changes, bump ``TABLE_VERSION`` (it is printed in every report and in ``--json``), and add a
-case to the fault matrix in ``tests/test_envcheck_rules.py``.
+case to the fault matrix in ``tests/unit/envcheck/test_envcheck_rules.py``.
 
 Sources:
 - mmseg 1.2.2 ``mmseg/__init__.py``: ``MMCV_MIN = '2.0.0rc4'``, ``MMCV_MAX = '2.2.0'``,
@@ -30,7 +30,7 @@ PROJECT_MMCV = "2.1.0"
 # it with pip's --require-hashes, so a changed or substituted sdist is refused before it runs.
 PROJECT_MMCV_SDIST_SHA256 = "d387bcab66b467479b6660310e23746cfc79c6e57acf04094680adb499a5cd3f"
 # The OpenMMLab pins used when no requirements-lock.txt is found (e.g. a Kaggle kernel without
-# the repository). tests/test_envcheck_compat.py keeps them equal to the lock.
+# the repository). tests/unit/envcheck/test_envcheck_compat.py keeps them equal to the lock.
 FALLBACK_PINS = {"mmengine": "0.10.7", "mmsegmentation": "1.2.2"}
 # Lock pins that apply on every platform; the rest of the lock applies on local and CI only
 # (Kaggle ships its own torch, numpy, ...).

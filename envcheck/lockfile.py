@@ -33,7 +33,6 @@ from pathlib import Path
 from envcheck.version import SpecifierSet, try_parse
 
 PYPI = "https://pypi.org/simple"
-INPUTS = ("requirements.in", "pyproject.toml")
 DIGEST_KEY = "inputs-sha256"
 
 

@@ -143,6 +143,3 @@ def install_lock(ctx: Context, summary: str) -> Remedy:
 def restart(ctx: Context) -> Remedy:
     return Remedy(ctx.restart)
 
-
-def reproduce(ctx: Context, code: str, then: str) -> Remedy:
-    return Remedy(then, (ctx.sh(f'{ctx.python} -X faulthandler -c "{code}"'),))

@@ -28,7 +28,6 @@ _VERSION = re.compile(
     re.VERBOSE | re.IGNORECASE,
 )
 _PRE_ORDER = {"a": 0, "alpha": 0, "b": 1, "beta": 1, "c": 2, "rc": 2, "pre": 2, "preview": 2}
-_PRE_NAME = {0: "a", 1: "b", 2: "rc"}
 # sentinels that sort below / above any real component
 _LOW, _HIGH = (-1,), (1 << 62,)
 

@@ -1,19 +1,11 @@
-# SegFormer MiT-B1 on LoveDA: the published SegFormer recipe (AdamW lr 6e-5 at 16 images per
-# iteration, 1500 warm-up iterations, poly decay; _base_/schedules/segformer_80k.py) with
-# mmseg's LoveDA data settings (512x512 crops, test at 1024, 80k iterations), the encoder
-# started from the ImageNet-1k MiT-B1 weights mmseg's SegFormer configs name
-# (configs/segformer/segformer_mit-b1_*.py). 2 images per GPU as there (8 GPUs x 2 = 16).
-_base_ = [
-    './_base_/models/segformer_mit.py', './_base_/datasets/loveda.py',
-    './_base_/default_runtime.py', './_base_/schedules/segformer_80k.py'
-]
+# SegFormer MiT-B1 on LoveDA: the MiT-B0 recipe (segformer_mit-b0_loveda-512x512.py) with the
+# MiT-B1 encoder, started from the ImageNet-1k MiT-B1 weights mmseg's SegFormer configs name
+# (configs/segformer/segformer_mit-b1_*.py, which inherit from b0 in the same way).
+_base_ = ['./segformer_mit-b0_loveda-512x512.py']
 checkpoint = 'https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segformer/mit_b1_20220624-02e5a6a1.pth'
 model = dict(
     backbone=dict(
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint),
-        embed_dims=64,
-        num_heads=[1, 2, 5, 8],
-        num_layers=[2, 2, 2, 2]),
+        embed_dims=64),
     decode_head=dict(in_channels=[64, 128, 320, 512]))
-train_dataloader = dict(batch_size=2)
 work_dir = './work_dirs/segformer_mit-b1_loveda-512x512'

@@ -30,7 +30,6 @@ from PIL import Image
 from mapsage.data.layout import DOMAINS, IMAGES, MASKS
 from mapsage.safe_write import replacing, write_text
 
-CLASSES = ("background", "building", "road", "water", "barren", "forest", "agricultural")
 # base colour (RGB) per class 1..7
 # Pairs are close on purpose (background/barren, building/road, forest/agricultural): colour
 # alone does not separate them, the texture has to be learnt too.

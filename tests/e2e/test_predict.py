@@ -41,7 +41,7 @@ def trained(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def test_split(trained):
+def loveda_test_split(trained):
     """LoveDA's Test layout: {Urban,Rural}/images_png, no masks; tiles of another size (96 px)."""
     from mapsage.data.synth import SynthSpec, generate
 
@@ -54,13 +54,13 @@ def test_split(trained):
     return test
 
 
-def test_predict_writes_one_loveda_label_png_per_test_image(trained, test_split, tmp_path):
+def test_predict_writes_one_loveda_label_png_per_test_image(trained, loveda_test_split, tmp_path):
     _, _, work_dir = trained
     out = tmp_path / "submission"
-    proc = _mapsage("predict", work_dir / f"iter_{ITERS}.pth", test_split, "--out", out,
+    proc = _mapsage("predict", work_dir / f"iter_{ITERS}.pth", loveda_test_split, "--out", out,
                     "--overlays", "2")
     assert proc.returncode == 0, proc.stderr
-    images = sorted(test_split.glob("*/images_png/*.png"))
+    images = sorted(loveda_test_split.glob("*/images_png/*.png"))
     written = sorted(p for p in out.iterdir() if p.is_file())
     assert [p.name for p in written] == sorted(p.name for p in images), "named as the images"
     for image in images:
@@ -69,7 +69,7 @@ def test_predict_writes_one_loveda_label_png_per_test_image(trained, test_split,
         assert label.mode == "L" and label.size == Image.open(image).size == (96, 96)
         assert values.min() >= 1 and values.max() <= 7, values
     assert len(list((out / "overlays").glob("*.png"))) == 2
-    again = _mapsage("predict", work_dir / f"iter_{ITERS}.pth", test_split, "--out", out)
+    again = _mapsage("predict", work_dir / f"iter_{ITERS}.pth", loveda_test_split, "--out", out)
     assert again.returncode == 2 and "--overwrite" in again.stderr, "nothing is overwritten"
 
 
@@ -98,12 +98,12 @@ def test_predictions_on_val_reproduce_the_evaluated_miou(trained, tmp_path):
     assert _score(out, data / "Val") == pytest.approx(metrics["final"]["mIoU"], abs=0.01)
 
 
-def test_missing_or_mismatched_checkpoint_is_a_clear_error(trained, test_split, tmp_path):
+def test_missing_or_mismatched_checkpoint_is_a_clear_error(trained, loveda_test_split, tmp_path):
     _, _, work_dir = trained
-    missing = _mapsage("predict", tmp_path / "nope.pth", test_split, "--out", tmp_path / "a")
+    missing = _mapsage("predict", tmp_path / "nope.pth", loveda_test_split, "--out", tmp_path / "a")
     assert missing.returncode == 2 and "nope.pth" in missing.stderr
     assert "Traceback" not in missing.stderr
-    wrong = _mapsage("predict", work_dir / f"iter_{ITERS}.pth", test_split, "--out",
+    wrong = _mapsage("predict", work_dir / f"iter_{ITERS}.pth", loveda_test_split, "--out",
                      tmp_path / "b", "--model", "b0")
     assert wrong.returncode == 2 and "does not fit model 'b0'" in wrong.stderr
     assert "shape mismatches" in wrong.stderr
