@@ -22,11 +22,12 @@ from pathlib import Path
 
 from envcheck.checks import check_lines
 from envcheck.compat import TABLE_VERSION
+from envcheck.errors import PreflightError  # the root of the one exception hierarchy
 from envcheck.facts import Facts, gather_static
+from envcheck.kaggle_paths import KAGGLE_INPUT
 from envcheck.probe import DEFAULT_TIMEOUT_S, gather_probes
 from envcheck.report import Finding, Remedy, Report, stream_supports
 from envcheck.rules import PROFILES, evaluate
-from envcheck.errors import PreflightError  # the root of the one exception hierarchy
 
 __all__ = ["Facts", "Finding", "PreflightError", "Remedy", "Report", "preflight", "run",
            "PROFILES", "TABLE_VERSION"]
@@ -36,7 +37,7 @@ __all__ = ["Facts", "Finding", "PreflightError", "Remedy", "Report", "preflight"
 
 def run(profile: str | None = None, facts: Facts | None = None, work_dir: str | Path = ".", *,
         lock: str | Path | None = None, timeout: float = DEFAULT_TIMEOUT_S,
-        kaggle_input: str | Path = "/kaggle/input") -> Report:
+        kaggle_input: str | Path = KAGGLE_INPUT) -> Report:
     """Gather facts (unless given), evaluate every rule, return the report.
 
     ``profile`` None detects the platform (Kaggle, CI, local). Given ``facts`` are evaluated as

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from envcheck import run
 from envcheck.facts import Facts
+from envcheck.kaggle_paths import KAGGLE_INPUT
 from envcheck.probe import DEFAULT_TIMEOUT_S
 from envcheck.report import stream_supports
 from envcheck.rules import PROFILES
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "one above the work dir or the current directory)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                         help="seconds the subprocess probe may take (default: %(default)s)")
-    parser.add_argument("--kaggle-input", default="/kaggle/input", help=argparse.SUPPRESS)
+    parser.add_argument("--kaggle-input", default=KAGGLE_INPUT, help=argparse.SUPPRESS)
     parser.add_argument("--facts", type=Path, metavar="JSON",
                         help="evaluate facts from a file (the 'facts' object of a --json report) "
                              "instead of gathering them")

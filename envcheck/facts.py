@@ -21,11 +21,12 @@ from pathlib import Path
 
 from envcheck import lockfile
 from envcheck.compat import PROVIDERS
+from envcheck.kaggle_paths import KAGGLE_INPUT, KAGGLE_WORKING
 from envcheck.lockfile import canonical
 
 LOCK_NAME = "requirements-lock.txt"
 KAGGLE_ENV_VARS = ("KAGGLE_KERNEL_RUN_TYPE", "KAGGLE_URL_BASE", "KAGGLE_DATA_PROXY_TOKEN")
-KAGGLE_PATHS = ("/kaggle/input", "/kaggle/working")
+KAGGLE_PATHS = (KAGGLE_INPUT, KAGGLE_WORKING)
 NVIDIA_DRIVER_FILE = "/proc/driver/nvidia/version"
 
 
@@ -93,7 +94,7 @@ class InputDataset:
 
 @dataclass
 class KaggleFacts:
-    input_root: str = "/kaggle/input"
+    input_root: str = KAGGLE_INPUT
     inputs: list[InputDataset] = field(default_factory=list)
     internet: bool | None = None  # None: not probed
     gpu_enabled: bool | None = None  # torch sees a GPU, or (torch unknown) a driver is loaded

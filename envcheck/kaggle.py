@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envcheck import loveda, ops_target, session
-from envcheck.facts import InputDataset
 from envcheck.errors import FirstChecksFailed  # the root of the one exception hierarchy
+from envcheck.facts import InputDataset
+from envcheck.kaggle_paths import KAGGLE_INPUT
 
-_MAX_DEPTH = 4  # checkpoints and wheels: folders below each attached input
 _MAX_DIRS = 2000  # per data set: attached inputs can be large; the scan must stay fast
 _OWNER_LAYOUTS = ("datasets", "notebooks", "models")  # <kind>/<owner>/<slug> mounts
 
@@ -38,7 +38,8 @@ def internet_reachable(host: str = "pypi.org", port: int = 443,
 
 def _scan(dataset: Path, depth_below_root: int) -> InputDataset | None:
     """What one attached input holds: LoveDA (found by the search training uses, with the depth
-    it has left below the input root), ``.pth`` checkpoints, mmcv wheels."""
+    it has left below the input root), ``.pth`` checkpoints, mmcv wheels (found as deep as
+    training's file search, :data:`envcheck.loveda.FILE_DEPTH`, reaches)."""
     loveda_root = loveda.find_root(dataset, max_depth=loveda.MAX_DEPTH - depth_below_root)
     kinds: list[str] = []
     notes: list[str] = []
@@ -47,7 +48,7 @@ def _scan(dataset: Path, depth_below_root: int) -> InputDataset | None:
     def unlistable(folder: Path, exc: OSError) -> None:
         notes.append(f"cannot list {folder}: {exc.strerror}")
 
-    for _, _, entries in loveda.walk(dataset, _MAX_DEPTH, _MAX_DIRS, on_error=unlistable):
+    for _, _, entries in loveda.walk(dataset, loveda.FILE_DEPTH - depth_below_root, _MAX_DIRS, on_error=unlistable):
         for entry in entries:
             if entry.is_dir():
                 continue
@@ -92,7 +93,7 @@ def _datasets(root: Path) -> list[Path]:
     return out
 
 
-def scan_inputs(root: str | Path = "/kaggle/input") -> list[InputDataset]:
+def scan_inputs(root: str | Path = KAGGLE_INPUT) -> list[InputDataset]:
     """Attached inputs under ``root`` that hold LoveDA, ``.pth`` checkpoints or mmcv wheels.
 
     LoveDA is located in each input with :func:`envcheck.loveda.find_root`, the search training

@@ -17,16 +17,18 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from envcheck.kaggle_paths import MOUNT_DEPTH, SPARE_DEPTH
+
 SPLITS = ("Train", "Val")
 DOMAINS = ("Urban", "Rural")
 IMAGES, MASKS = "images_png", "masks_png"
-MAX_DEPTH = 5
-"""Folders below the search root a LoveDA root may be: enough for
+MAX_DEPTH = MOUNT_DEPTH + 1 + SPARE_DEPTH
+"""Folders below the search root a LoveDA root may be (5): enough for
 ``input/datasets/<owner>/<slug>/LoveDA`` (4) plus one spare level."""
 MAX_DIRS = 5000
 """Folders visited at most: an attached input can be large; the search must stay fast."""
-FILE_DEPTH = 6
-"""Folders below ``/kaggle/input`` a wheel, manifest or checkpoint may be:
+FILE_DEPTH = MOUNT_DEPTH + 2 + SPARE_DEPTH
+"""Folders below ``/kaggle/input`` a wheel, manifest or checkpoint may be (6):
 ``notebooks/<owner>/<slug>/mapsage-wheelhouse/<key>/`` (5) plus one spare level."""
 _SKIP = {IMAGES, MASKS, "__pycache__"}
 

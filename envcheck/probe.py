@@ -18,6 +18,7 @@ from pathlib import Path
 
 from envcheck import fatbin, kaggle, ops_target
 from envcheck.facts import Facts, Gpu, KaggleFacts, MmcvFacts, ProbeResult, TorchFacts
+from envcheck.kaggle_paths import KAGGLE_INPUT
 
 MARK = "@@envcheck@@ "
 SCRIPT = Path(__file__).with_name("_probe_script.py")
@@ -148,7 +149,7 @@ def mmcv_archs(facts: Facts) -> None:
 
 
 def gather_probes(facts: Facts, *, timeout: float = DEFAULT_TIMEOUT_S,
-                  kaggle_input: str | Path = "/kaggle/input", scan_kaggle: bool | None = None,
+                  kaggle_input: str | Path = KAGGLE_INPUT, scan_kaggle: bool | None = None,
                   check_internet: bool | None = None, python: str | None = None) -> Facts:
     """Fill in the heavy facts (in place, and returned).
 

@@ -4,7 +4,8 @@ The version knowledge lives in :mod:`envcheck.compat` (rows); the functions here
 rows generically (``requires_rows``, ``breakage_rows``) plus the checks that are about this
 machine's state rather than versions (compiled ops, stale imports, disk, Kaggle settings).
 Every finding id a rule can produce is listed in ``FINDING_IDS`` (documented in
-README.md, "Preflight (envcheck)"; the fault matrix in tests/test_envcheck_rules.py covers each one).
+README.md, "Preflight (envcheck)"; the fault matrix in tests/unit/envcheck/test_envcheck_rules.py
+covers each one).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from envcheck.compat import (
     prebuilt_mmcv_index_url,
 )
 from envcheck.facts import Facts, canonical
+from envcheck.kaggle_paths import KAGGLE_WORKING
 from envcheck.ops_target import Toolkit, decide
 from envcheck.probe import stderr_digest
 from envcheck.remedies import Context
@@ -622,7 +624,7 @@ def disk_rules(facts: Facts, ctx: Context, found: list[Finding]) -> Iterator[Fin
     gib = free / 2**30
     if gib >= DISK_WARNING_GIB:
         return
-    where = "/kaggle/working" if ctx.profile == "kaggle" else facts.work_dir
+    where = KAGGLE_WORKING if ctx.profile == "kaggle" else facts.work_dir
     yield _finding(
         "disk.low", f"{gib:.1f} GiB free in {facts.work_dir}",
         f"An mmcv build needs ~3 GB, checkpoints ~0.1-1 GB each; below {DISK_ERROR_GIB:g} GiB "

@@ -29,12 +29,17 @@ SYNTHETIC = "synthetic"
 
 @dataclass(frozen=True)
 class Param:
+    """One parameter. ``minimum`` is the lowest value allowed, for integers and numbers alike:
+    a value below it is refused; with ``minimum_exclusive`` the minimum itself is refused too
+    (``lr`` and ``time_limit`` must be greater than 0)."""
+
     name: str
     kind: type
     default: Any
     help: str
     choices: tuple[Any, ...] = ()
     minimum: float | None = None
+    minimum_exclusive: bool = False
     optional: bool = False
     also: tuple[str, ...] = ()  # extra string values a non-string parameter accepts
     example: str | None = None  # shown in error messages (default: the default value)
@@ -76,7 +81,7 @@ SCHEMA: tuple[Param, ...] = (
     Param("lr", float, None,
           "AdamW learning rate at the recipe's base batch of 16 images (None: the config's); "
           "scaled linearly to the effective batch (batch_size x processes) by mmengine's "
-          "auto_scale_lr", minimum=0.0, optional=True, example="6e-05"),
+          "auto_scale_lr", minimum=0.0, minimum_exclusive=True, optional=True, example="6e-05"),
     Param("load_from", str, None, "checkpoint whose weights initialise the model", optional=True),
     Param("pretrained", str, PRETRAINED_AUTO,
           "backbone initialisation: 'auto' = the model config's (ImageNet MiT weights for "
@@ -104,7 +109,7 @@ SCHEMA: tuple[Param, ...] = (
           "training saves a checkpoint and ends cleanly with status 'time_limit' (continue with "
           "resume=auto). None: no limit, except on Kaggle, where it is the session's limit "
           "minus a safety margin minus the time already spent in the session",
-          optional=True, minimum=0.0),
+          optional=True, minimum=0.0, minimum_exclusive=True),
     Param("check_all_data", bool, False,
           "the data check reads every file completely and decodes every mask (like "
           "`mapsage check-data --all-masks`); by default it reads every file's header and "
@@ -233,15 +238,13 @@ def check_value(param: Param, value: Any) -> Any:
         raise ParamError(
             f"Parameter {param.name!r} = {value!r} is not {param.describe_type()}.{hint}"
         )
-    if param.kind is float and not math.isfinite(value):
-        raise ParamError(f"Parameter {param.name!r} = {value!r} is not a finite number. "
-                         f"Example: {param.name}={_format(param.default)!s}")
     if param.minimum is not None and value < param.minimum:
         raise ParamError(
             f"Parameter {param.name!r} = {value!r} is below its minimum {param.minimum!r}."
         )
-    if param.kind is float and param.minimum == 0.0 and value == 0.0:
-        raise ParamError(f"Parameter {param.name!r} must be greater than 0, got {value!r}.")
+    if param.minimum_exclusive and value == param.minimum:
+        raise ParamError(f"Parameter {param.name!r} must be greater than {param.minimum:g}, "
+                         f"got {value!r}.")
     return value
 
 
@@ -287,8 +290,11 @@ def _check_limits(merged: dict[str, Any]) -> None:
 
 
 def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity), not all the machine has."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """CPUs this process may run on (its affinity mask; the CPU count where there is none), not
+    all the machine has; at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def check_runnable_here(params: TrainParams) -> None:

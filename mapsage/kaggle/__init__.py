@@ -1,5 +1,6 @@
 """Kaggle: build pushable notebooks from ``kaggle/`` definitions (``build``), push and follow
-them (``push``), and find things on Kaggle's file system (``env``).
+them (``push``), continue long runs (``continuation``, ``chain``). Where things are on Kaggle's
+file system is a fact for every layer: :mod:`mapsage.kaggle_platform`.
 
 This package is ``mapsage.kaggle``; ``import kaggle`` (absolute imports) is the official client.
 """

@@ -46,10 +46,9 @@ from pathlib import Path
 import nbformat
 import papermill
 
-from mapsage import paths, safe_write
+from mapsage import kaggle_platform, paths, safe_write
 from mapsage.errors import MapSageError, MetadataError
 from mapsage.kaggle import continuation, intro
-from mapsage.kaggle import env as kaggle_env
 from mapsage.kaggle.secrets import BUNDLE_TAG, check_files, shipped_files, untracked_files
 from mapsage.kaggle.slug import slug_of
 from mapsage.notebook.execute import load_parameter_file
@@ -201,7 +200,7 @@ import os
 os.environ["MAPSAGE_TRUSTED_WHEELS"] = " ".join(
     [*os.environ.get("MAPSAGE_TRUSTED_WHEELS", "").split(), *{vouched!r}.split()])
 from envcheck.kaggle import run_first_checks
-from mapsage.kaggle.env import input_dir, localize, working_dir
+from mapsage.kaggle_platform import input_dir, localize, working_dir
 
 _first_checks = run_first_checks(localize({data_root!r}), input_root=input_dir(),
                                  working_dir=working_dir(), device={device!r},
@@ -240,12 +239,12 @@ def provision_cell(spec: dict) -> str:
     shapes = spec.get("also_for_gpus") or []
     if not shapes:
         return PROVISION_CELL
-    unknown = [s for s in shapes if s not in kaggle_env.GPU_CAPABILITIES]
+    unknown = [s for s in shapes if s not in kaggle_platform.GPU_CAPABILITIES]
     if unknown:
         raise MetadataError(f"also_for_gpus {unknown} are not Kaggle GPU machine shapes: use "
-                            f"{', '.join(kaggle_env.GPU_CAPABILITIES)}")
+                            f"{', '.join(kaggle_platform.GPU_CAPABILITIES)}")
     return ARCH_PROVISION_CELL.format(
-        shapes=", ".join(shapes), capabilities=[kaggle_env.GPU_CAPABILITIES[s] for s in shapes])
+        shapes=", ".join(shapes), capabilities=[kaggle_platform.GPU_CAPABILITIES[s] for s in shapes])
 
 
 def _tagged_code_cell(source: str, tag: str, index: int,

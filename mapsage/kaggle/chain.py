@@ -22,9 +22,9 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from envcheck.kaggle_paths import KAGGLE_WORKING
 from mapsage import paths
 from mapsage.errors import MapSageError, PushFailed
-from mapsage.kaggle import env as kaggle_env
 from mapsage.kaggle.build import BUILD_RECORD, build, definition_path
 from mapsage.kaggle.push import push_session, read_json
 
@@ -67,7 +67,7 @@ def read_record(bundle: Path) -> dict:
 def metrics_file(out: Path, work_dir: str) -> Path:
     """The downloaded metrics.json of the run's ``work_dir`` (``/kaggle/working/run`` is
     downloaded as ``out/run``), else the only metrics.json in ``out``."""
-    working = PurePosixPath(kaggle_env.KAGGLE) / "working"
+    working = PurePosixPath(KAGGLE_WORKING)
     if PurePosixPath(work_dir).is_relative_to(working):
         expected = Path(out, PurePosixPath(work_dir).relative_to(working), "metrics.json")
         if expected.is_file():

@@ -25,14 +25,14 @@ import re
 import shutil
 from pathlib import Path
 
+from envcheck.kaggle_paths import KAGGLE_WORKING, MOUNT_DEPTH, SPARE_DEPTH
+from mapsage import kaggle_platform
 from mapsage.errors import InputError, MapSageError
-from mapsage.kaggle import env as kaggle_env
 from mapsage.safe_write import replacing
 from mapsage.training.checkpoint_names import iter_checkpoints
 
 PART = re.compile(r"^(?P<base>.+)-part-(?P<part>\d+)$")
 MAX_TITLE = 50  # Kaggle's limit on a kernel title
-SEARCH_DEPTH = 4  # /kaggle/input/<slug>, or deeper (e.g. notebooks/<owner>/<slug>)
 
 RESTORE_CELL = '''\
 # Continuation of the Kaggle run {source}: its work_dir, mounted read-only under /kaggle/input
@@ -103,7 +103,7 @@ def prepare(spec: dict, parameters: dict, continue_from: str) -> tuple[dict, dic
 
 def restore_cell(continue_from: str, work_dir: str) -> str:
     """The notebook cell that brings the source's work_dir into this session."""
-    working = kaggle_env.KAGGLE + "/working/"
+    working = KAGGLE_WORKING + "/"
     if not str(work_dir).startswith(working):
         raise MapSageError(
             f"work_dir {work_dir!r} is not under {working}: only that folder becomes the "
@@ -129,7 +129,7 @@ def insert_restore_cell(nb, continue_from: str, work_dir: str) -> None:
 def find_previous_work_dir(slug: str, relative: Path, input_root: Path) -> Path | None:
     """``<mount of slug>/<relative>`` under ``input_root`` holding checkpoints, in any layout."""
     candidates = []
-    for depth in range(SEARCH_DEPTH):
+    for depth in range(MOUNT_DEPTH + SPARE_DEPTH):  # folders above the <slug> mount
         pattern = "/".join(["*"] * depth + [slug])
         candidates += sorted(p / relative for p in input_root.glob(pattern) if p.is_dir())
     for candidate in candidates:
@@ -170,16 +170,16 @@ def restore_previous_stage(continue_from: str, work_dir: str, log=print) -> Path
     again in this session), it is left as it is.
     """
     _, slug = parse_kernel_ref(continue_from)
-    relative = Path(work_dir).relative_to(kaggle_env.KAGGLE + "/working")
-    target = Path(kaggle_env.localize(work_dir))
+    relative = Path(work_dir).relative_to(KAGGLE_WORKING)
+    target = Path(kaggle_platform.localize(work_dir))
     if iter_checkpoints(target):
         log(f"{target} already holds checkpoints: not copied again; resuming from them")
         return target
-    source = find_previous_work_dir(slug, relative, kaggle_env.input_dir())
+    source = find_previous_work_dir(slug, relative, kaggle_platform.input_dir())
     if source is None:
         raise InputError(
             f"the output of {continue_from} (its {relative}/ with iter_*.pth checkpoints) is not "
-            f"under {kaggle_env.input_dir()}: attach it (Add Input > Notebook Output > "
+            f"under {kaggle_platform.input_dir()}: attach it (Add Input > Notebook Output > "
             f"{continue_from}); `mapsage build kaggle --continue-from` lists it in "
             "kernel_sources, so pushing the built kernel attaches it.")
     log(f"continuing {continue_from}: {_previous_status(source)}")

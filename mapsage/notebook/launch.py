@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mapsage import kaggle_platform
 from mapsage.errors import MapSageError, TrainingFailed
-from mapsage.kaggle import env as kaggle_env
 from mapsage.notebook import die_with_parent
 from mapsage.params import (
     PRETRAINED_AUTO,
@@ -146,23 +146,23 @@ def for_this_platform(params: TrainParams) -> TrainParams:
     """On Kaggle: find load_from (and a pretrained weights file) under whatever mount layout the
     data set got, and map
     ``/kaggle`` paths onto the rehearsal root when one is set. Elsewhere: unchanged."""
-    if not kaggle_env.on_kaggle():
+    if not kaggle_platform.on_kaggle():
         return params
     values = params.as_dict()
     for key in ("data_root", "work_dir", "load_from"):
-        values[key] = kaggle_env.localize(values[key])
+        values[key] = kaggle_platform.localize(values[key])
     if values["load_from"]:
-        found = kaggle_env.find_input_file(values["load_from"])
+        found = kaggle_platform.find_input_file(values["load_from"])
         if found is None:
             raise MapSageError(
-                f"load_from {params.load_from!r} is not under {kaggle_env.input_dir()} in any "
+                f"load_from {params.load_from!r} is not under {kaggle_platform.input_dir()} in any "
                 "mount layout. Attach the checkpoint's data set to the notebook (Add Input), or "
                 "set load_from=None."
             )
         values["load_from"] = str(found)
     if values["pretrained"] not in (None, PRETRAINED_AUTO, PRETRAINED_IMAGENET):
         # a weights file: found under any mount layout, like load_from
-        found = kaggle_env.find_input_file(kaggle_env.localize(values["pretrained"]))
+        found = kaggle_platform.find_input_file(kaggle_platform.localize(values["pretrained"]))
         values["pretrained"] = str(found) if found is not None else values["pretrained"]
     return validate(values)
 

@@ -52,15 +52,15 @@ print(f"measuring {params.max_iters} iterations of model={params.model} "
 # downloaded them, hash-checked against the lock), in `/kaggle/working/mapsage-wheelhouse`.
 
 # %%
+from mapsage import kaggle_platform
 from mapsage.kaggle import bootstrap
-from mapsage.kaggle import env as kaggle_env
 from mapsage.provision import mmcv, wheelhouse
 from mapsage.provision.dependencies import PYTHON_WHEELS
 
 wheel_dir = wheelhouse.default_root()
 mmcv_wheel = bootstrap.leave_mmcv_wheel(wheel_dir, mmcv.search_roots())
 python_wheels = bootstrap.dependency_wheels(wheel_dir / PYTHON_WHEELS)
-pretrained_dir = kaggle_env.working_dir() / "pretrained"
+pretrained_dir = kaggle_platform.working_dir() / "pretrained"
 pretrained = bootstrap.stage_pretrained_weights(pretrained_dir)
 print(f"mmcv: {mmcv_wheel.wheel.name} ({mmcv_wheel.key.slug})")
 print(f"python wheels: {', '.join(python_wheels)}")
@@ -94,6 +94,6 @@ summary["wheelhouse"] = {"mmcv": {"key": mmcv_wheel.key.slug, "wheel": mmcv_whee
                          "python": python_wheels}
 summary["pretrained"] = {**pretrained, "files": bootstrap.staged_weights(pretrained_dir)}
 summary["mIoU"] = metrics["mIoU"]
-path = bootstrap.write_summary(kaggle_env.working_dir() / bootstrap.BOOTSTRAP_JSON, summary)
+path = bootstrap.write_summary(kaggle_platform.working_dir() / bootstrap.BOOTSTRAP_JSON, summary)
 print(json.dumps({k: v for k, v in summary.items() if k != "measured"}, indent=2))
 print(f"wrote {path}")

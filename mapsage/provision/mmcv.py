@@ -180,19 +180,19 @@ def build_jobs(cpus: int, available: int | None, cuda: bool) -> tuple[int, str]:
 def search_roots(extra: list[Path] | None = None) -> list[Path]:
     """This machine's wheelhouse, the folders given (``--wheelhouse``) and, on Kaggle, the
     inputs (whose wheels must be vouched for: :func:`attached_inputs`)."""
-    from mapsage.kaggle import env as kaggle_env
+    from mapsage import kaggle_platform
 
     roots = [wheelhouse.default_root(), *(extra or [])]
-    if kaggle_env.input_dir().is_dir():
-        roots.append(kaggle_env.input_dir())  # kernel outputs and data sets attached on Kaggle
+    if kaggle_platform.input_dir().is_dir():
+        roots.append(kaggle_platform.input_dir())  # kernel outputs and data sets attached on Kaggle
     return roots
 
 
 def attached_inputs() -> wheelhouse.Attached:
     """Kaggle's inputs as other people's folders, with the wheels this notebook vouches for."""
-    from mapsage.kaggle import env as kaggle_env
+    from mapsage import kaggle_platform
 
-    return wheelhouse.Attached.from_env([kaggle_env.input_dir()])
+    return wheelhouse.Attached.from_env([kaggle_platform.input_dir()])
 
 
 def _bin_path(python: str | None) -> str:
@@ -383,7 +383,7 @@ def provision(*, python: str | None = None, extra_roots: list[Path] | None = Non
             run_step(Step("source", "install the built wheel",
                           [_python(python), "-m", "pip", "install", "--no-index", "--no-deps",
                            "--force-reinstall", str(entry.wheel)]), log)
-            from mapsage.kaggle.env import wheel_reuse_hint
+            from mapsage.kaggle_platform import wheel_reuse_hint
 
             log(wheel_reuse_hint(entry.wheel.parent))
     ok, why = installed_mmcv(python, target)

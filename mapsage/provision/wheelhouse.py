@@ -34,13 +34,13 @@ KAGGLE_METADATA = "dataset-metadata.json"
 def default_root() -> Path:
     """MAPSAGE_WHEELHOUSE, else /kaggle/working/mapsage-wheelhouse on Kaggle (so a wheel built
     there is among the session's outputs, ready to publish), else ~/.cache/mapsage/wheelhouse."""
-    from mapsage.kaggle import env as kaggle_env
+    from mapsage import kaggle_platform
 
     env = os.environ.get("MAPSAGE_WHEELHOUSE")
     if env:
         return Path(env).expanduser()
-    if kaggle_env.on_kaggle():
-        return kaggle_env.working_dir() / "mapsage-wheelhouse"
+    if kaggle_platform.on_kaggle():
+        return kaggle_platform.working_dir() / "mapsage-wheelhouse"
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "mapsage" / "wheelhouse"
 

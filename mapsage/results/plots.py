@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.patches import Patch
 
 from mapsage.safe_write import replacing
+from mapsage.training.predict import OVERLAY_ALPHA  # one blend for every overlay
 
 IGNORE = 255
 NO_DATA_COLOUR = (0, 0, 0)
@@ -55,7 +56,7 @@ def training_curve(metrics: dict, path: str | Path) -> Path:
 
 def prediction_overlays(samples: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
                         classes: Sequence[str], palette: Sequence[Sequence[int]],
-                        path: str | Path, alpha: float = 0.55) -> Path:
+                        path: str | Path, alpha: float = OVERLAY_ALPHA) -> Path:
     """One row per sample: image, ground truth over the image, prediction over the image."""
     rows = len(samples)
     fig, axes = plt.subplots(rows, 3, figsize=(9.5, 3.1 * rows + 0.6), squeeze=False)

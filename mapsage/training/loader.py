@@ -7,23 +7,18 @@ among the training processes (one per GPU), at most ``MAX_WORKERS`` each. On a 2
 with one process that is 1 worker; on a Kaggle GPU machine (4 CPUs) 3 for one GPU and 1 each
 for two.
 
-CPUs are counted with ``os.sched_getaffinity`` (what a container, ``taskset`` or a job scheduler
-allows this process), not ``os.cpu_count`` (the machine's).
+CPUs are counted by :func:`mapsage.params.usable_cpus`: ``os.sched_getaffinity`` (what a
+container, ``taskset`` or a job scheduler allows this process), not ``os.cpu_count`` (the
+machine's).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
+from mapsage.params import usable_cpus
+
 MAX_WORKERS = 8  # beyond this, more workers only cost memory for SegFormer's pipeline
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask; the CPU count where there is none)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 def auto_num_workers(processes: int = 1, cpus: int | None = None) -> int:

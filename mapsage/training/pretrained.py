@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mapsage import kaggle_platform
 from mapsage.errors import MapSageError
-from mapsage.kaggle import env as kaggle_env
 from mapsage.params import PRETRAINED_AUTO, PRETRAINED_IMAGENET
 
 CACHE_ENV = "MAPSAGE_PRETRAINED_DIR"
@@ -92,16 +92,16 @@ def locate(checkpoint: str) -> WeightsSource:
     """Find the file ``checkpoint`` names on this machine, without any network access."""
     if not is_url(checkpoint):
         path = Path(checkpoint).expanduser()
-        if not path.is_file() and kaggle_env.on_kaggle():
-            path = kaggle_env.find_input_file(kaggle_env.localize(str(path))) or path
+        if not path.is_file() and kaggle_platform.on_kaggle():
+            path = kaggle_platform.find_input_file(kaggle_platform.localize(str(path))) or path
         return WeightsSource(checkpoint, path.name, path.resolve() if path.is_file() else None,
                              None)
     name = checkpoint.rsplit("/", 1)[-1].split("?")[0]
     for folder in search_dirs():
         if (folder / name).is_file():
             return WeightsSource(checkpoint, name, folder / name, checkpoint)
-    if kaggle_env.on_kaggle():
-        found = kaggle_env.find_input_file(str(kaggle_env.input_dir() / name))
+    if kaggle_platform.on_kaggle():
+        found = kaggle_platform.find_input_file(str(kaggle_platform.input_dir() / name))
         if found is not None and found.is_file():
             problem = hash_problem(found)
             if problem is None:

@@ -4,7 +4,7 @@ walk as LoveDA: shallowest first, every mount layout, never inside the tiles' fo
 from __future__ import annotations
 
 from envcheck import loveda
-from mapsage.kaggle import env as kaggle_env
+from mapsage import kaggle_platform
 from mapsage.provision import wheelhouse
 from tests.stand_in_wheels import mmcv_wheel
 
@@ -44,7 +44,7 @@ def test_a_folder_named_like_the_pattern_is_not_a_file(tmp_path):
 def test_input_file_found_under_another_layout_prefers_the_same_parent(tmp_path):
     _touch(tmp_path / "datasets/alice/other/best_mIoU_iter_6000.pth")
     wanted = _touch(tmp_path / "datasets/alice/ckpt/ckpt/best_mIoU_iter_6000.pth")
-    found = kaggle_env.find_input_file("/kaggle/input/ckpt/best_mIoU_iter_6000.pth",
+    found = kaggle_platform.find_input_file("/kaggle/input/ckpt/best_mIoU_iter_6000.pth",
                                        search_root=tmp_path)
     assert found == wanted
 
@@ -52,7 +52,7 @@ def test_input_file_found_under_another_layout_prefers_the_same_parent(tmp_path)
 def test_input_file_name_with_glob_characters_is_taken_literally(tmp_path):
     _touch(tmp_path / "a/best[1].pth")
     _touch(tmp_path / "a/best1.pth")
-    found = kaggle_env.find_input_file("/kaggle/input/a/best[1].pth", search_root=tmp_path)
+    found = kaggle_platform.find_input_file("/kaggle/input/a/best[1].pth", search_root=tmp_path)
     assert found == tmp_path / "a/best[1].pth"
 
 

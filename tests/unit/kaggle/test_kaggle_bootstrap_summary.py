@@ -8,7 +8,7 @@ import json
 import pytest
 
 from mapsage.kaggle import bootstrap
-from mapsage.kaggle.env import BOOTSTRAP_DEFINITION, wheel_reuse_hint
+from mapsage.kaggle_platform import BOOTSTRAP_DEFINITION, wheel_reuse_hint
 from mapsage.paths import PROJECT_ROOT
 
 RUN = {"model": "b2", "batch_size": 8, "crop_size": 512, "amp": True, "device": "cuda"}

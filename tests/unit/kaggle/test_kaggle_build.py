@@ -492,14 +492,14 @@ def test_the_bundle_cell_is_folded_away_and_its_payload_comes_last(built):
 def test_the_folded_bundle_cell_still_unpacks_the_code(built, tmp_path):
     """The hidden cell runs as it is, in a fresh interpreter: the code lands on the import path."""
     source = _bundle_cell(_notebook(built)).source
-    probe = source + "\nimport mapsage.kaggle.env as m; print('from', m.__file__)\n"
+    probe = source + "\nimport mapsage.kaggle_platform as m; print('from', m.__file__)\n"
     (tmp_path / "cell.py").write_text(probe)
     proc = subprocess.run([sys.executable, "cell.py"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=300, env={"PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     digest = _notebook(built).metadata.mapsage.bundle_sha256
     assert f"MapSage code {digest[:12]} unpacked to /tmp/mapsage-src-{digest[:12]}" in proc.stdout
-    assert f"from /tmp/mapsage-src-{digest[:12]}/mapsage/kaggle/env.py" in proc.stdout
+    assert f"from /tmp/mapsage-src-{digest[:12]}/mapsage/kaggle_platform.py" in proc.stdout
 
 
 def test_no_built_notebook_tells_a_kaggle_reader_to_edit_a_repository_file(tmp_path):

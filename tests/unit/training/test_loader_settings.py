@@ -35,7 +35,7 @@ def test_workers_from_cpus_and_processes(cpus, processes, workers):
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
 def test_the_cpus_counted_are_those_the_process_may_use(repo_root):
     script = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
-              "from mapsage.training.loader import usable_cpus, auto_num_workers; "
+              "from mapsage.params import usable_cpus; from mapsage.training.loader import auto_num_workers; "
               "print(usable_cpus(), auto_num_workers(), os.cpu_count())")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          cwd=repo_root, check=True).stdout.split()
