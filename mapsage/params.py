@@ -105,8 +105,8 @@ SCHEMA: tuple[Param, ...] = (
           "training processes: 0 = one per visible GPU (one on a CPU); N > 1 launches torchrun "
           "with N processes (gloo on a CPU)", minimum=0),
     Param("time_limit", float, None,
-          "seconds the training process may run: before the next checkpoint would overrun it, "
-          "training saves a checkpoint and ends cleanly with status 'time_limit' (continue with "
+          "seconds the training process may run: when one more iteration with its validation "
+          "and a save would overrun it, training saves a checkpoint and ends cleanly with status 'time_limit' (continue with "
           "resume=auto). None: no limit, except on Kaggle, where it is the session's limit "
           "minus a safety margin minus the time already spent in the session",
           optional=True, minimum=0.0, minimum_exclusive=True),
