@@ -49,6 +49,7 @@ import papermill
 from mapsage import kaggle_platform, paths, safe_write
 from mapsage.errors import MapSageError, MetadataError
 from mapsage.kaggle import continuation, intro
+from mapsage.kaggle.client import require_client
 from mapsage.kaggle.secrets import BUNDLE_TAG, check_files, shipped_files, untracked_files
 from mapsage.kaggle.slug import slug_of
 from mapsage.notebook.execute import load_parameter_file
@@ -86,6 +87,7 @@ def kaggle_username() -> str | None:
 
 def validate_metadata(meta: dict, folder: Path | None = None) -> list[str]:
     """Every reason ``kaggle kernels push`` would refuse this metadata (empty when it is fine)."""
+    require_client()
     with contextlib.redirect_stdout(io.StringIO()):  # the client's import prints an auth notice
         from kaggle.api.kaggle_api_extended import KaggleApi
 
@@ -103,8 +105,10 @@ def validate_metadata(meta: dict, folder: Path | None = None) -> list[str]:
     if not kernel_id:
         problems.append("id ('owner/slug') is missing")
     else:
-        try:
-            owner, slug, version = client.parse_kernel_string(kernel_id)
+        try:  # validate_kernel_string: in every client the lock pins (1.7 on Python 3.10)
+            client.validate_kernel_string(kernel_id)
+            owner, slug, *rest = kernel_id.split("/")
+            version = "/".join(rest) or None
         except ValueError as exc:
             problems.append(f"id {kernel_id!r}: {exc}")
         else:
@@ -424,6 +428,7 @@ def _check_source_option(value: str | None, option: str) -> None:
     """A data set id given on the command line, checked with the client's own validator."""
     if value is None:
         return
+    require_client()
     with contextlib.redirect_stdout(io.StringIO()):  # the client's import prints an auth notice
         from kaggle.api.kaggle_api_extended import KaggleApi
     try:

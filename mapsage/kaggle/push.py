@@ -28,6 +28,7 @@ from pathlib import Path, PurePath
 from mapsage import paths
 from mapsage.errors import MapSageError, PushFailed
 from mapsage.kaggle.build import SOURCES_FILE, validate_metadata
+from mapsage.kaggle.client import require_client
 from mapsage.kaggle.secrets import scan_folder
 
 TERMINAL = {"complete", "error", "cancel_acknowledged"}
@@ -37,6 +38,7 @@ REBUILD = "rebuild the kernel with `mapsage build kaggle` (it writes this file) 
 
 def official_api():
     """The official client, authenticated from its usual places (its import prints noise)."""
+    require_client()
     with contextlib.redirect_stdout(io.StringIO()):
         from kaggle.api.kaggle_api_extended import KaggleApi
     api = KaggleApi()

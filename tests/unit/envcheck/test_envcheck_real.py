@@ -55,7 +55,8 @@ def test_project_environment_has_no_errors_and_reports_its_timings():
     assert proc.returncode == 0
     facts = report["facts"]
     assert facts["mmcv"]["ext_loaded"] and facts["mmcv"]["version"] == "2.1.0"
-    assert facts["torch"]["version"] == facts["dists"]["torch"]
+    # PyPI's CUDA wheel says 2.13.0 in its metadata and 2.13.0+cu130 in torch.__version__
+    assert facts["torch"]["version"].split("+")[0] == facts["dists"]["torch"].split("+")[0]
     # speed is measured by bench/bench_preflight.py, never asserted here (a loaded machine)
     assert set(report["timings"]) >= {"static_s", "probe_s", "rules_s", "total_s"}
 

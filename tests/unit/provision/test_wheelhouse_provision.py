@@ -13,7 +13,7 @@ from mapsage.provision import mmcv as provision
 from mapsage.provision import wheelhouse
 from mapsage.provision.mmcv import TorchFacts
 
-HERE = TorchFacts(__import__("torch").__version__, None, ())
+HERE = provision.probe_torch()  # this environment's torch: a CPU build, or PyPI's CUDA one
 HERE_OPS = provision.ops_target(HERE)
 NVCC_128 = Toolkit("/usr/local/cuda/bin/nvcc", "12.8", "/usr/local/cuda")
 
