@@ -214,18 +214,19 @@ _first_checks = run_first_checks(localize({data_root!r}), input_root=input_dir()
 PROVISION_CELL = '''\
 # mmcv 2.1.0 with compiled ops and the pinned OpenMMLab stack: from an attached wheelhouse data
 # set when one fits (offline, seconds), else built once for this GPU (see the printed command
-# that publishes the built wheel as a data set for the next run).
-import subprocess, sys
-subprocess.run([sys.executable, "-m", "mapsage.provision", "--with-deps"], check=True)
+# that publishes the built wheel as a data set for the next run). Its output shows below.
+from mapsage.provision.mmcv import provision_in_child
+provision_in_child(["--with-deps"])
 '''
 
 ARCH_PROVISION_CELL = '''\
 # mmcv 2.1.0 with compiled ops and the pinned OpenMMLab stack, its CUDA ops built for this
 # session's GPUs and also for {shapes} (TORCH_CUDA_ARCH_LIST), so that the wheel this session
 # leaves serves those machine shapes too.
-import os, subprocess, sys
+import os
 from envcheck.compat import torch_cuda_arch_list
 from envcheck.kaggle import gpus
+from mapsage.provision.mmcv import provision_in_child
 
 _session = [tuple(int(x) for x in cap.split(".")) for _, cap in gpus()]
 if _session:
@@ -233,7 +234,7 @@ if _session:
     print("TORCH_CUDA_ARCH_LIST =", os.environ["TORCH_CUDA_ARCH_LIST"])
 else:
     print("no GPU in this session: mmcv gets CPU ops; also_for_gpus applies to GPU sessions")
-subprocess.run([sys.executable, "-m", "mapsage.provision", "--with-deps"], check=True)
+provision_in_child(["--with-deps"])
 '''
 
 

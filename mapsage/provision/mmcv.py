@@ -393,6 +393,15 @@ def provision(*, python: str | None = None, extra_roots: list[Path] | None = Non
     return strategy
 
 
+def provision_in_child(argv: list[str], log=print) -> None:
+    """``python -m mapsage.provision ARGV`` in a child process (what it installs never touches
+    the calling interpreter's imports), its output printed line by line where the caller prints
+    (a notebook cell shows it: a subprocess writing to the kernel's own stdout shows nowhere),
+    with a progress line every PROGRESS_EVERY_S; a failure raises MapSageError with its end."""
+    run_step(Step("provision", "provisioning (python -m mapsage.provision)",
+                  [sys.executable, "-m", "mapsage.provision", *argv]), log)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mapsage.provision",
                                      description=__doc__.split("\n\n")[0])
