@@ -56,7 +56,7 @@ def test_valid_metadata_passes():
     ({"id": "alice/mapsage-segformer-loveda-training/3"}, "must not contain a version"),
     ({"id": "alice/my-kernel"}, "does not match the title's slug"),
     ({"id": "alice/abc"}, "at least five characters"),
-    ({"id": "noslash"}, "does not match the title's slug"),
+    ({"id": "noslash"}, "must be specified in the form of '{username}/{kernel-slug}'"),
     ({"language": "julia"}, "language 'julia'"),
     ({"kernel_type": "app"}, "kernel_type 'app'"),
     ({"dataset_sources": ["loveda"]}, "dataset_sources entry 'loveda'"),
