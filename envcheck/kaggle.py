@@ -48,7 +48,8 @@ def _scan(dataset: Path, depth_below_root: int) -> InputDataset | None:
     def unlistable(folder: Path, exc: OSError) -> None:
         notes.append(f"cannot list {folder}: {exc.strerror}")
 
-    for _, _, entries in loveda.walk(dataset, loveda.FILE_DEPTH - depth_below_root, _MAX_DIRS, on_error=unlistable):
+    depth_left = loveda.FILE_DEPTH - depth_below_root
+    for _, _, entries in loveda.walk(dataset, depth_left, _MAX_DIRS, on_error=unlistable):
         for entry in entries:
             if entry.is_dir():
                 continue

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from envcheck.loveda import MAX_DEPTH
 from mapsage.data.layout import DOMAINS, IMAGES
 from mapsage.errors import MapSageError
 from mapsage.safe_write import link_message, refuse_link, replacing
@@ -39,15 +40,16 @@ class Prediction:
 
 
 def find_split(root: Path, split: str) -> Path:
-    """``root/split`` holding LoveDA domain folders, also a few levels down or doubled
-    (``Test/Test``), as archives unpack."""
+    """``root/split`` holding LoveDA domain folders, also down to
+    :data:`envcheck.loveda.MAX_DEPTH` folders below ``root`` (as training finds LoveDA's root)
+    or doubled (``Test/Test``), as archives unpack."""
     queue = [(root, 0)]
     while queue:
         here, depth = queue.pop(0)
         for candidate in (here / split / split, here / split):
             if any((candidate / d / IMAGES).is_dir() for d in DOMAINS):
                 return candidate
-        if depth < 3 and here.is_dir():
+        if depth < MAX_DEPTH and here.is_dir():
             queue.extend((p, depth + 1) for p in sorted(here.iterdir())
                          if p.is_dir() and not p.name.startswith("."))
     raise MapSageError(
