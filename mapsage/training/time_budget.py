@@ -143,12 +143,12 @@ class TimeBudgetHook(Hook):
 
     def __init__(self, time_limit: float | None = None) -> None:
         from envcheck import session
-        from mapsage.kaggle import env as kaggle_env
+        from mapsage import kaggle_platform
 
         self.time_limit = time_limit
         session_end, self.session_note = session.session_deadline()
         self.deadline = resolve_deadline(time_limit, session.process_start_time(),
-                                         on_kaggle=kaggle_env.on_kaggle(),
+                                         on_kaggle=kaggle_platform.on_kaggle(),
                                          session_deadline=session_end)
         self._iterations: collections.deque[float] = collections.deque(maxlen=RECENT_ITERATIONS)
         self._first_iteration: float | None = None  # lazy initialisation makes it atypical

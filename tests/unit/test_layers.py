@@ -24,9 +24,6 @@ its modules); ``mapsage`` alone is the package's ``__init__``."""
 
 KNOWN_UPWARD: dict[tuple[str, str], str] = {
     # (importer, imported): why it is still here. Remove an entry when its import goes.
-    # time_budget.py was being edited elsewhere when the platform facts moved: it should import
-    # on_kaggle from mapsage.kaggle_platform; then delete mapsage/kaggle/env.py (a stopgap).
-    ("mapsage.training.time_budget", "mapsage.kaggle.env"): "on_kaggle",
     # training <-> results: the results hook (mapsage/results/hook.py, being edited elsewhere)
     # holds what training needs (batch scaling, the hook class its own hooks find in the
     # runner); those belong in training, with results importing them from there.
