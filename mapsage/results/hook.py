@@ -15,27 +15,9 @@ from pathlib import Path
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
+from mapsage.training.batch import batch_scaling, describe_scaling
+
 OVERLAY_SAMPLES = 4
-
-
-def batch_scaling(cfg, processes: int) -> dict:
-    """Effective batch and the learning rate mmengine's ``auto_scale_lr`` trains with."""
-    per_process = cfg.train_dataloader.batch_size
-    effective = per_process * processes
-    scale = cfg.get("auto_scale_lr") or {}
-    base = scale.get("base_batch_size", effective)
-    lr = cfg.optim_wrapper.optimizer.lr
-    scaled = lr * effective / base if scale.get("enable") else lr
-    return {"processes": processes, "batch_per_process": per_process,
-            "effective_batch_size": effective, "base_batch_size": base,
-            "lr_base": lr, "lr_effective": scaled}
-
-
-def describe_scaling(scaling: dict) -> str:
-    return (f"mapsage: effective batch size {scaling['effective_batch_size']} = "
-            f"{scaling['batch_per_process']} per process x {scaling['processes']} process(es); "
-            f"lr {scaling['lr_base']:g} at the recipe's base batch {scaling['base_batch_size']} "
-            f"-> {scaling['lr_effective']:g} (auto_scale_lr)")
 
 
 def overlay_samples(runner, count: int) -> list:
@@ -122,10 +104,11 @@ class RunResultsHook(Hook):
     def write(self, runner) -> dict:
         from mapsage.results import plots
         from mapsage.results.fingerprint import environment
-        from mapsage.results.record import build_metrics, read_run_scalars, write_json
+        from mapsage.results.record import build_metrics, write_json
         from mapsage.results.report import one_line, write_report
         from mapsage.training.checkpoint import safe_checkpoint_loading
         from mapsage.training.resume import best_checkpoint
+        from mapsage.training.scalars import read_run_scalars
 
         work_dir = Path(runner.work_dir)
         meta = runner.val_dataloader.dataset.metainfo

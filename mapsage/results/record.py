@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mapsage.errors import MapSageError
+from mapsage.training.scalars import split_scalars
 
 SUMMARY_KEYS = ("aAcc", "mIoU", "mAcc")
 _NUMBER = (int, float)
@@ -107,36 +108,6 @@ def read_metrics(path: str | Path) -> tuple[str, dict]:
                            "deep. Give a run's work_dir or its metrics.json.") from None
     name = file.parent.name if file.name == "metrics.json" else file.stem
     return name, _check_metrics(file, data)
-
-
-def read_scalars(path: str | Path) -> list[dict[str, Any]]:
-    rows = []
-    for line in Path(path).read_text().splitlines():
-        if line.strip():
-            rows.append(json.loads(line))
-    return rows
-
-
-def read_run_scalars(work_dir: str | Path) -> list[dict[str, Any]]:
-    """Scalars of every session of a run, oldest first (a resumed run logs to a new folder).
-
-    Where sessions overlap (a run killed after its last checkpoint repeats some iterations when
-    resumed), the later session's rows replace the earlier ones from that iteration on.
-    """
-    rows: list[dict[str, Any]] = []
-    for path in sorted(Path(work_dir).glob("*/vis_data/scalars.json")):
-        new = read_scalars(path)
-        if new:
-            first = min(int(r["step"]) for r in new)
-            rows = [r for r in rows if int(r["step"]) < first] + new
-    return rows
-
-
-def split_scalars(rows: list[dict]) -> tuple[list[dict], list[dict]]:
-    """(training rows with a loss, validation rows with mIoU)."""
-    train = [r for r in rows if "loss" in r]
-    val = [r for r in rows if "mIoU" in r]
-    return train, val
 
 
 def _clean(value: Any) -> Any:

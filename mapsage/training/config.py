@@ -191,7 +191,8 @@ GUARD_HOOK = "ResumeGuardHook"  # mapsage.training.resume_guard
 FINAL_VALIDATION_HOOK = "FinalValidationHook"  # mapsage.training.final_validation
 FINITE_LOSS_HOOK = "FiniteLossHook"  # mapsage.training.finite_loss
 VALIDATION_PROBE_HOOK = "ValidationProbeHook"  # mapsage.training.validation_probe
-PLUGINS = "mapsage.training.plugins"  # registers every MapSage addition (hook, metric, backend)
+PLUGINS = "mapsage.training.plugins"  # registers MapSage's training additions (hooks, metric, ...)
+RESULTS_PLUGIN = "mapsage.results.hook"  # registers RESULTS_HOOK (results sit above training)
 
 
 def resolved_params(cfg: Config, p: TrainParams) -> dict[str, Any]:
@@ -240,7 +241,8 @@ def apply_run(cfg: Config, p: TrainParams, config_file: Path) -> None:
                         # a NaN or infinite loss fails the run (status "failed"), unsaved
                         dict(type=FINITE_LOSS_HOOK)]
     imports = list(cfg.get("custom_imports", {}).get("imports", []))
-    cfg.custom_imports = dict(imports=[*imports, *([PLUGINS] if PLUGINS not in imports else [])],
+    cfg.custom_imports = dict(imports=[*imports, *(m for m in (PLUGINS, RESULTS_PLUGIN)
+                                                   if m not in imports)],
                               allow_failed_imports=False)
 
 

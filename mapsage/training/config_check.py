@@ -115,10 +115,11 @@ def check_types(cfg: Config) -> list[ConfigFinding]:
     from mmengine.registry import DefaultScope
     from mmengine.utils import import_modules_from_strings
 
-    from mapsage.training.config import PLUGINS
+    from mapsage.training.config import PLUGINS, RESULTS_PLUGIN
 
     # what the Runner will import before building anything: MapSage's plugins, the config's own
-    import_modules_from_strings([PLUGINS, *cfg.get("custom_imports", {}).get("imports", [])],
+    imports = cfg.get("custom_imports", {}).get("imports", [])
+    import_modules_from_strings([PLUGINS, RESULTS_PLUGIN, *imports],
                                 allow_failed_imports=False)
 
     registries = _registries()

@@ -27,6 +27,7 @@ from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
 from mapsage.errors import RUN_FAILED, MapSageError
+from mapsage.training.failure import record_failure
 
 
 class NonFiniteLoss(MapSageError):
@@ -79,10 +80,5 @@ class FiniteLossHook(Hook):
         lr = runner.optim_wrapper.get_lr().get("lr") if runner.optim_wrapper else None
         message = failure_message(runner.iter + 1, runner.max_iters, bad, lr)
         runner.logger.error(f"mapsage: {message}")
-        if runner.rank == 0:
-            from mapsage.results.hook import RunResultsHook
-
-            for hook in runner.hooks:
-                if isinstance(hook, RunResultsHook):
-                    hook.write_failure(runner, message, iteration=runner.iter + 1)
+        record_failure(runner, message, iteration=runner.iter + 1)
         raise NonFiniteLoss(message)

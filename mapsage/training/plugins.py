@@ -1,8 +1,8 @@
-"""MapSage's additions to mmengine's and mmseg's registries: importing this module registers all
-of them, so it is the one module a config lists in ``custom_imports``:
+"""MapSage's training additions to mmengine's and mmseg's registries: importing this module
+registers all of them (a config lists it in ``custom_imports``, beside
+:mod:`mapsage.results.hook`, the results hook, which lives a layer above training):
 
 - ``PerClassIoUMetric`` (below);
-- ``RunResultsHook`` (:mod:`mapsage.results.hook`): metrics.json, pictures and report.md;
 - the ``mapsage_atomic_local`` checkpoint file backend (:mod:`mapsage.training.atomic_checkpoint`);
 - ``CPUDistributedDataParallel`` (:mod:`mapsage.training.distributed`);
 - ``TimeBudgetHook`` (:mod:`mapsage.training.time_budget`): the ``time_limit`` parameter;
@@ -32,7 +32,6 @@ from mmengine.logging import MessageHub
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 
-import mapsage.results.hook
 import mapsage.training.atomic_checkpoint
 import mapsage.training.distributed
 import mapsage.training.final_validation

@@ -12,7 +12,7 @@ from typing import Any
 def recipe_values(cfg: Any, processes: int = 1) -> dict[str, Any]:
     """Schedule, crop, batch, learning rate (as given and after auto_scale_lr) and the initial
     weights of ``cfg`` for a run with ``processes`` training processes."""
-    from mapsage.results.hook import batch_scaling
+    from mapsage.training.batch import batch_scaling
     from mapsage.training.pretrained import describe
 
     warm = [s for s in cfg.get("param_scheduler") or [] if s.get("type") == "LinearLR"]
@@ -30,7 +30,7 @@ def recipe_values(cfg: Any, processes: int = 1) -> dict[str, Any]:
 
 def recipe_message(values: dict[str, Any]) -> str:
     """The values of :func:`recipe_values` as the lines a run prints before training."""
-    from mapsage.results.hook import describe_scaling
+    from mapsage.training.batch import describe_scaling
 
     crop = "x".join(str(c) for c in values["crop_size"]) if values["crop_size"] else "none"
     return "\n".join([

@@ -135,7 +135,7 @@ class _Vetting:
 
     # --- optimizer ------------------------------------------------------------------------
     def effective_lr(self) -> float:
-        from mapsage.results.hook import batch_scaling
+        from mapsage.training.batch import batch_scaling
 
         return float(batch_scaling(self.cfg, self.processes)["lr_effective"])
 

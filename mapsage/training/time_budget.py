@@ -194,7 +194,7 @@ class TimeBudgetHook(Hook):
         and checkpointed at the iteration reached."""
         if self._stopped_at is None or self._validated_at == self._stopped_at:
             return
-        from mapsage.results.record import read_run_scalars
+        from mapsage.training.scalars import read_run_scalars
 
         if any("mIoU" in row for row in read_run_scalars(runner.work_dir)):
             return

@@ -48,6 +48,7 @@ from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
 from mapsage.errors import MapSageError
+from mapsage.training.failure import record_failure
 
 STEPS = {
     "load": ("loading it through val_dataloader's data set pipeline and collate function",
@@ -225,12 +226,7 @@ class ValidationProbeHook(Hook):
     def _record(runner, message: str) -> None:
         """Log the failure and leave it in metrics.json (``"status": "failed"``)."""
         runner.logger.error(f"mapsage: {message}")
-        if runner.rank == 0:
-            from mapsage.results.hook import RunResultsHook
-
-            for hook in runner.hooks:
-                if isinstance(hook, RunResultsHook):
-                    hook.write_failure(runner, message, iteration=runner.iter)
+        record_failure(runner, message, iteration=runner.iter)
 
 
 def _mode(runner) -> str | None:

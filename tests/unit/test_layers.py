@@ -24,17 +24,6 @@ its modules); ``mapsage`` alone is the package's ``__init__``."""
 
 KNOWN_UPWARD: dict[tuple[str, str], str] = {
     # (importer, imported): why it is still here. Remove an entry when its import goes.
-    # training <-> results: the results hook (mapsage/results/hook.py, being edited elsewhere)
-    # holds what training needs (batch scaling, the hook class its own hooks find in the
-    # runner); those belong in training, with results importing them from there.
-    ("mapsage.training.finite_loss", "mapsage.results.hook"): "RunResultsHook",
-    ("mapsage.training.plugins", "mapsage.results.hook"): "registers the hook",
-    ("mapsage.training.recipe", "mapsage.results.hook"): "batch_scaling, describe_scaling",
-    ("mapsage.training.resume_state", "mapsage.results.hook"): "batch_scaling",
-    ("mapsage.training.validation_probe", "mapsage.results.hook"): "RunResultsHook",
-    # the time budget's report reads the run's scalars (mapsage/results/record.py, being edited
-    # elsewhere): read_run_scalars belongs below training (it reads mmengine's logs)
-    ("mapsage.training.time_budget", "mapsage.results.record"): "read_run_scalars",
 }
 
 

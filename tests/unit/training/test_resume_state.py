@@ -153,6 +153,7 @@ def test_the_resume_guard_hook_vets_the_state_in_mmengines_own_resume(finished_r
     would), without mapsage.train's checks: the hook refuses before training."""
     from mmengine.runner import Runner
 
+    import mapsage.results.hook
     import mapsage.training.plugins  # noqa: F401  (what the config's custom_imports loads)
     from mapsage.training.checkpoint import safe_checkpoint_loading
     from mapsage.training.resume_state import PoisonedState

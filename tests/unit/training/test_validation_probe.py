@@ -154,6 +154,7 @@ def test_a_val_pipeline_without_annotations_fails_in_the_evaluator_before_traini
 def runner(tiny_training, tmp_path):
     from mmengine.runner import Runner
 
+    import mapsage.results.hook
     import mapsage.training.plugins  # noqa: F401  (what the config's custom_imports loads)
     from mapsage.params import parse_assignments, validate
     from mapsage.training.config import build_config
