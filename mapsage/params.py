@@ -41,7 +41,7 @@ class Param:
     minimum: float | None = None
     minimum_exclusive: bool = False
     optional: bool = False
-    also: tuple[str, ...] = ()  # extra string values a non-string parameter accepts
+    also: tuple[str, ...] = ()  # text kept as it is, not read by the type (nor 'none' as None)
     example: str | None = None  # shown in error messages (default: the default value)
     notebook_only: bool = False  # used by the notebook, not passed to mapsage.train
 
@@ -53,8 +53,9 @@ class Param:
         if self.optional:
             text += " or None (the model config's value)" if self.name in RECIPE_OWNED \
                 else " or None"
-        if self.also:
-            text += " or " + " or ".join(repr(a) for a in self.also)
+        also = [a for a in self.also if a not in self.choices]
+        if also:
+            text += " or " + " or ".join(repr(a) for a in also)
         return text
 
 
@@ -110,6 +111,11 @@ SCHEMA: tuple[Param, ...] = (
           "resume=auto). None: no limit, except on Kaggle, where it is the session's limit "
           "minus a safety margin minus the time already spent in the session",
           optional=True, minimum=0.0, minimum_exclusive=True),
+    Param("tracking", str, "tensorboard",
+          "experiment tracking: 'tensorboard' (mmengine's TensorboardVisBackend, event files in "
+          "work_dir), 'wandb' (Weights & Biases; the key from WANDB_API_KEY or the Kaggle secret "
+          "WANDB_API_KEY) or 'none' (mmengine's LocalVisBackend only; every choice keeps it)",
+          choices=("tensorboard", "wandb", "none"), also=("none",)),
     Param("check_all_data", bool, False,
           "the data check reads every file completely and decodes every mask (like "
           "`mapsage check-data --all-masks`); by default it reads every file's header and "

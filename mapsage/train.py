@@ -69,14 +69,18 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
     from mapsage.data.layout import find_loveda
     from mapsage.data.synth import resolve_data_root
     from mapsage.params import check_runnable_here
+    from mapsage.training.config import parse_options
     from mapsage.training.data_check import check_data
     from mapsage.training.device import is_main_process
+    from mapsage.training.tracking import check_tracking
     from mapsage.training.workdir import check_work_dir
     from mapsage.training.workdir_lock import abandon_work_dir, lock_work_dir
 
     values, options = parse_assignments(assignments)
     params = validate(values)
+    parse_options(options)  # a dotted option mmengine cannot read is refused now, not later
     check_runnable_here(params)
+    check_tracking(params.tracking)
     params = validate({**params.as_dict(), "data_root": str(resolve_data_root(params.data_root))})
     layout = find_loveda(params.data_root)
     check_work_dir(params)

@@ -67,6 +67,7 @@ amp = False
 trust_checkpoint = False
 gpus = 0
 time_limit = None
+tracking = "tensorboard"
 check_all_data = False
 predict_split = None
 

@@ -9,6 +9,7 @@ precision, and where pretrained weights come from (:mod:`mapsage.training.pretra
 
 from __future__ import annotations
 
+import argparse
 import copy
 import os
 from pathlib import Path
@@ -23,6 +24,7 @@ from mapsage.params import TrainParams, check_intervals
 from mapsage.paths import CONFIG_DIR
 from mapsage.training.loader import loader_settings
 from mapsage.training.pretrained import apply_pretrained
+from mapsage.training.tracking import apply_tracking
 
 METRIC = "PerClassIoUMetric"  # mapsage.training.plugins
 MIN_WARMUP = 10  # iterations; see apply_schedule
@@ -246,10 +248,52 @@ def apply_run(cfg: Config, p: TrainParams, config_file: Path) -> None:
                               allow_failed_imports=False)
 
 
+CONFIG_SYNTAX = frozenset("(){}")
+"""Characters of Python config syntax (``dict(...)``, ``{...}``) that ``--cfg-options`` cannot
+express: mmengine's DictAction would keep such a value as a string."""
+
+
+def parse_options(options: dict[str, str]) -> dict[str, Any]:
+    """Dotted ``key=value`` overrides as mmengine's own ``--cfg-options`` reads them (its
+    :class:`~mmengine.config.DictAction`: numbers, booleans, None, ``[a,b]`` lists and
+    ``(a,b)`` tuples, strings otherwise). A value it cannot read (unbalanced brackets), or one
+    it would keep as the text of a ``dict(...)``/``{...}``, is refused with a ParamError."""
+    parsed: dict[str, Any] = {}
+    for key, text in options.items():
+        namespace = argparse.Namespace()
+        action = DictAction(option_strings=["--cfg-options"], dest="cfg_options")
+        try:
+            action(argparse.ArgumentParser(), namespace, [f"{key}={text}"])
+        except (AssertionError, ValueError) as exc:
+            raise ParamError(
+                f"Config option {key}={text!r} cannot be read as mmengine's --cfg-options value "
+                f"({exc}). Expected a number, True/False, None, a string, or a [a,b] list or "
+                f"(a,b) tuple of those with balanced brackets, e.g. {key}=[1,2].") from None
+        value = namespace.cfg_options[key]
+        if any(isinstance(leaf, str) and CONFIG_SYNTAX & set(leaf) for leaf in _leaves(value)):
+            raise ParamError(
+                f"Config option {key}={text!r} holds Python config syntax (dict(...) or {{...}}), "
+                "which mmengine's --cfg-options syntax cannot express: it would become the text "
+                f"{value!r}. Set the nested keys one by one instead (e.g. "
+                f"{key}.0.type=NAME), put the change in a config file given with --config, or, "
+                "for experiment tracking, use the tracking parameter "
+                "(tracking=tensorboard, wandb or none).")
+        parsed[key] = value
+    return parsed
+
+
+def _leaves(value: Any):
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
+
+
 def apply_options(cfg: Config, options: dict[str, str]) -> None:
-    """Dotted ``key=value`` overrides, parsed the way mmengine's ``--cfg-options`` parses them."""
+    """Dotted ``key=value`` overrides (:func:`parse_options`), merged last."""
     if options:
-        cfg.merge_from_dict({k: DictAction._parse_iterable(v) for k, v in options.items()})
+        cfg.merge_from_dict(parse_options(options))
 
 
 def build_config(config_file: str | Path, params: TrainParams, options: dict[str, str] | None = None,
@@ -294,5 +338,6 @@ def build_config(config_file: str | Path, params: TrainParams, options: dict[str
     apply_device(cfg, device=device, distributed=distributed, amp=params.amp, amp_dtype=amp_dtype)
     apply_run(cfg, params, config_file)
     apply_pretrained(cfg, params.pretrained, load_from=params.load_from)
+    apply_tracking(cfg, params.tracking)
     apply_options(cfg, options or {})
     return cfg
