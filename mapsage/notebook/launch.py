@@ -180,13 +180,19 @@ def _for_a_child(params: TrainParams) -> TrainParams:
 
 def _run_streamed(what: str, cmd: list[str], is_error: Callable[[str], bool]) -> None:
     """Run ``cmd`` with its log streamed here; on failure raise
-    :class:`~mapsage.errors.TrainingFailed` with its last error line (or its last lines)."""
+    :class:`~mapsage.errors.TrainingFailed` with its last error, whole (:func:`error_summary`)."""
     print("$ " + " ".join(cmd), flush=True)
     code, tail = stream(cmd)
     if code != 0:
-        errors = [line for line in tail if is_error(line)]
-        summary = errors[-1] if errors else "\n".join(tail[-12:])
-        raise TrainingFailed(f"{what} {how_it_ended(code)}:\n{summary}")
+        raise TrainingFailed(f"{what} {how_it_ended(code)}:\n{error_summary(tail, is_error)}")
+
+
+def error_summary(tail: list[str], is_error: Callable[[str], bool]) -> str:
+    """The child's last error, whole: from its last error line to the end of its output (an
+    error's paragraph may go on over several lines, a list of problems after a colon), or its
+    last lines when none is an error line."""
+    starts = [i for i, line in enumerate(tail) if is_error(line)]
+    return "\n".join(tail[starts[-1]:] if starts else tail[-12:])
 
 
 def run_training(params: TrainParams, config: str | None = None,
