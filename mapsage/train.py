@@ -138,7 +138,7 @@ def build_and_train(config_file: str | None, params, options: dict, layout, data
     from mapsage.training.checkpoint import safe_checkpoint_loading
     from mapsage.training.config import amp_dtype_for, build_config
     from mapsage.training.distributed import world_size
-    from mapsage.training.preflight import preflight
+    from mapsage.training.preflight import check_config_and_crop, preflight
     from mapsage.training.pretrained import drop_pretrained, ensure_local
     from mapsage.training.recipe import recipe_message, recipe_values
     from mapsage.training.resume import select_resume
@@ -162,6 +162,8 @@ def build_and_train(config_file: str | None, params, options: dict, layout, data
     select_resume(cfg, params)
     if cfg.resume:
         drop_pretrained(cfg)  # the checkpoint brings every weight
+    # cheap checks first: a config or crop mistake is refused before any weights are looked up
+    check_config_and_crop(cfg, layout, distributed=launcher != "none", data=data)
     ensure_local(cfg)  # pretrained weights: found, downloaded, or a clear error before training
     preflight(cfg, params, layout, distributed=launcher != "none", trusted=trusted, data=data)
     if is_main_process():

@@ -1,4 +1,9 @@
-"""Everything that can be found wrong before the Runner starts: config, data, disk, weights."""
+"""Everything that can be found wrong before the Runner starts, cheapest first.
+
+:func:`check_config_and_crop` reads only the config and the data check's result, so it runs
+before the pretrained weights are looked up (and perhaps downloaded); :func:`preflight` builds
+the model and checks the disk and every checkpoint the run will load, after.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,22 @@ from mapsage.params import TrainParams
 from mapsage.training.device import is_main_process
 
 
+def check_config_and_crop(cfg, layout, *, distributed: bool, data: Passed | None = None) -> None:
+    """Check the config (types, schedule, loops: :mod:`mapsage.training.config_check`) and the
+    crop it settled on against the data; the data itself was checked before the heavy imports
+    (``data``: :func:`mapsage.training.data_check.check_data`). Nothing is downloaded or built."""
+    from mapsage.training.config_check import check_config, raise_on_errors
+    from mapsage.training.data_check import check_crop
+
+    raise_on_errors(check_config(cfg, distributed=distributed))
+    check_crop(layout, data, cfg.get("crop_size"))
+
+
 def preflight(cfg, params: TrainParams, layout, *, distributed: bool, trusted: list,
               data: Passed | None = None) -> None:
-    """Check the config, the disk and every checkpoint the run will load; the data was checked
-    before the heavy imports (``data``: :func:`mapsage.training.data_check.check_data`), so
-    only the crop the config settled on is held against it here. Records the passed data check
-    in work_dir when everything passed.
+    """Check the disk and every checkpoint the run will load (the pretrained weights are local
+    by now: :func:`mapsage.training.pretrained.ensure_local`); :func:`check_config_and_crop`
+    ran before. Records the passed data check in work_dir when everything passed.
 
     Globals that trust_checkpoint=True allows for the model's init_cfg checkpoints are appended
     to ``trusted``.
@@ -24,12 +39,9 @@ def preflight(cfg, params: TrainParams, layout, *, distributed: bool, trusted: l
 
     from mapsage.data.check import check_disk, checkpoint_bytes, raise_on_problems
     from mapsage.training.checkpoint import check_checkpoint, check_compatible, init_checkpoints
-    from mapsage.training.config_check import check_config, raise_on_errors
-    from mapsage.training.data_check import check_crop, record
+    from mapsage.training.data_check import record
     from mapsage.training.pretrained import check_fits
 
-    raise_on_errors(check_config(cfg, distributed=distributed))
-    check_crop(layout, data, cfg.get("crop_size"))
     register_all_modules(init_default_scope=True)
     model = MODELS.build(cfg.model)
     hook = cfg.default_hooks.checkpoint
