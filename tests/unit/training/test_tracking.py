@@ -53,3 +53,17 @@ def test_tracking_default_and_refusal():
     assert validate({}).tracking == "tensorboard"
     with pytest.raises(ParamError, match="'tensorboard', 'wandb', 'none'"):
         validate({"tracking": "mlflow"})
+
+
+@pytest.mark.skipif(__import__("importlib.util").util.find_spec("wandb") is not None,
+                    reason="wandb is installed here")
+def test_wandb_without_the_package_names_the_install(tmp_path):
+    import os
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "mapsage.train", f"work_dir={tmp_path / 'run'}", "tracking=wandb"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**os.environ, "WANDB_API_KEY": "0" * 40})
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "pip install wandb" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()
