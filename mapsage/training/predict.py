@@ -7,7 +7,13 @@ pipeline, mmseg's ``inference_model``), and one label PNG per image, named as th
 written directly into ``--out`` in LoveDA's label convention: classes 1..7 (background, building,
 road, water, barren, forest, agricultural), as mmseg's ``format_only`` writes them for data sets
 with ``reduce_zero_label``, ready to zip for the LoVEDA test server. A sample of colour overlays
-(LoveDA palette) goes into ``--out/overlays``. Test images need no masks.
+(LoveDA palette) goes into ``--out/overlays``. Test images need no masks. A split folder may be
+doubled (Kaggle's ``Test/Test``), found as training finds its splits (:mod:`envcheck.loveda`).
+
+Test-time options (:mod:`mapsage.training.predict_options`): sliding windows (the model's
+``test_cfg`` mode='slide'), flip and multi-scale averaging (mmseg's ``SegTTAModel``). A long
+prediction prints its progress (:mod:`mapsage.training.predict_progress`); ``--zip`` adds the
+test server's zip (:mod:`mapsage.training.predict_zip`).
 
 The checkpoint is vetted and loaded like every checkpoint (``weights_only``, MapSage's allowlist:
 :mod:`mapsage.training.checkpoint`), and its weights must fit the model exactly. The model is the
@@ -21,10 +27,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envcheck.loveda import MAX_DEPTH
+from envcheck.loveda import MAX_DEPTH, split_dir
 from mapsage.data.layout import DOMAINS, IMAGES
 from mapsage.errors import MapSageError
 from mapsage.safe_write import link_message, refuse_link, replacing
+from mapsage.training.predict_options import (
+    WHOLE,
+    TestOptions,
+    apply_to_config,
+    describe,
+    tta_pipeline,
+)
+from mapsage.training.predict_progress import Progress
+from mapsage.training.predict_zip import ZIP_NAME, write_zip
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 OVERLAY_DIR = "overlays"
@@ -37,6 +52,7 @@ class Prediction:
     labels: list[Path]
     overlays: list[Path]
     model: str
+    archive: Path | None = None
 
 
 def find_split(root: Path, split: str) -> Path:
@@ -63,6 +79,9 @@ def find_images(source: str | Path, split: str | None = None) -> list[Path]:
     root = Path(source).expanduser()
     if split:
         root = find_split(root, split)
+    elif root.is_dir():
+        # a split folder given itself, also doubled as Kaggle's archives unpack (Test/Test)
+        root = split_dir(root.parent, root.name) or root
     if not root.is_dir():
         raise MapSageError(
             f"{str(root)!r} is not a folder. Give a folder of images, a LoveDA split folder "
@@ -125,9 +144,10 @@ def model_for_weights(state: dict) -> str:
 
 
 def load_model(checkpoint: str | Path, *, model: str = "auto", config: str | Path | None = None,
-               device: str = "cpu", trust: bool = False) -> tuple[Any, str]:
+               device: str = "cpu", trust: bool = False,
+               options: TestOptions = WHOLE) -> tuple[Any, str]:
     """The segmentor of ``config`` (or of ``model``) with the checkpoint's weights, on
-    ``device``."""
+    ``device``, its ``test_cfg`` set by ``options`` (``--mode``)."""
     import torch
     from mmengine.config import Config
     from mmseg.apis import init_model
@@ -146,6 +166,7 @@ def load_model(checkpoint: str | Path, *, model: str = "auto", config: str | Pat
         model = Path(config).stem
     cfg = Config.fromfile(str(config))
     apply_test_scale(cfg)
+    apply_to_config(cfg, options)
     segmentor = init_model(cfg, checkpoint=None, device="cpu")  # drops init_cfg: no download
     lines = misfits(state, segmentor.state_dict())
     if lines:
@@ -194,28 +215,57 @@ def check_out(out: Path, labels: list[Path], overlay_files: list[Path], overwrit
         )
 
 
+def segmenter(segmentor, options: TestOptions):
+    """``image path -> class map (H, W, 0..6)``: mmseg's ``inference_model``, or with flip or
+    several scales mmseg's ``SegTTAModel`` over a ``TestTimeAug`` pipeline (the softmax
+    averaged over the augmented inputs, each at the image's own size)."""
+    import torch
+    from mmengine.dataset import Compose, pseudo_collate
+    from mmseg.apis import inference_model
+    from mmseg.models import SegTTAModel
+
+    def whole(image: Path):
+        return inference_model(segmentor, str(image)).pred_sem_seg.data[0]
+
+    if not options.tta:
+        return whole
+    pipeline = Compose(tta_pipeline(segmentor.cfg.test_pipeline, options))
+    tta = SegTTAModel(module=segmentor)
+
+    def augmented(image: Path):
+        with torch.no_grad():
+            (result,) = tta.test_step(pseudo_collate([pipeline(dict(img_path=str(image)))]))
+        return result.pred_sem_seg.data[0]
+
+    return augmented
+
+
 def predict(checkpoint: str | Path, source: str | Path, out: str | Path, *,
             split: str | None = None, model: str = "auto", config: str | Path | None = None,
             device: str = "cpu", overlays: int = 8, overwrite: bool = False,
-            trust: bool = False, progress=print) -> Prediction:
-    """Segment every image of ``source`` and write LoveDA label PNGs (1..7) into ``out``."""
+            trust: bool = False, options: TestOptions = WHOLE, zip_labels: bool = False,
+            progress=print, progress_every: int = 100,
+            progress_seconds: float = 30.0) -> Prediction:
+    """Segment every image of ``source`` and write LoveDA label PNGs (1..7) into ``out``
+    (and, with ``zip_labels``, the test server's zip of them, ``out/submission.zip``)."""
     import numpy as np
-    from mmseg.apis import inference_model
     from PIL import Image
 
     images = find_images(source, split)
     out = Path(out).expanduser()
     labels = [out / image.with_suffix(".png").name for image in images]
-    check_out(out, labels, [out / OVERLAY_DIR / p.name for p in labels[:max(overlays, 0)]],
-              overwrite)
+    extra = [out / ZIP_NAME] if zip_labels else []
+    check_out(out, labels + extra,
+              [out / OVERLAY_DIR / p.name for p in labels[:max(overlays, 0)]], overwrite)
     segmentor, model = load_model(checkpoint, model=model, config=config, device=device,
-                                  trust=trust)
+                                  trust=trust, options=options)
+    segment = segmenter(segmentor, options)
     palette = segmentor.dataset_meta["palette"]
     out.mkdir(parents=True, exist_ok=True)
     written_overlays = []
+    ticker = Progress(len(images), progress, every=progress_every, seconds=progress_seconds)
     for index, (image, target) in enumerate(zip(images, labels, strict=True)):
-        result = inference_model(segmentor, str(image))
-        pred = result.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
+        pred = segment(image).cpu().numpy().astype(np.uint8)
         # LoveDA's convention (reduce_zero_label data set): 0 = no-data, classes 1..7
         with replacing(target) as fh:  # a link there is replaced, never written through
             Image.fromarray(pred + 1).save(fh, format="PNG")
@@ -226,10 +276,12 @@ def predict(checkpoint: str | Path, source: str | Path, out: str | Path, *,
             with replacing(picture) as fh:
                 Image.fromarray(overlay(rgb, pred, palette)).save(fh, format="PNG")
             written_overlays.append(picture)
-        if progress and (index + 1) % 100 == 0:
-            progress(f"mapsage predict: {index + 1}/{len(images)} images")
+        ticker.step()
+    archive = write_zip(out / ZIP_NAME, labels) if zip_labels else None
     if progress:
         progress(f"mapsage predict: wrote {len(labels)} label PNGs (LoveDA classes 1..7) to "
                  f"{out} and {len(written_overlays)} overlays to {out / OVERLAY_DIR} "
-                 f"(model {model})")
-    return Prediction(out, labels, written_overlays, model)
+                 f"(model {model}, {describe(options)})"
+                 + (f"; the test server's zip: {archive}" if archive else ""))
+    return Prediction(out, labels, written_overlays, model, archive)
+

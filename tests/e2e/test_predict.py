@@ -122,3 +122,141 @@ def test_the_notebooks_predict_split_runs_mapsage_predict(trained):
     assert out == work_dir / "predictions-Val"
     masks = sorted(p.name for p in data.glob("Val/*/masks_png/*.png"))
     assert sorted(p.name for p in out.glob("*.png")) == masks
+
+
+# --- issue 21: Kaggle's doubled split, progress, the server's zip, test-time options ---------
+
+
+def test_a_doubled_test_split_as_kaggle_unpacks_it_is_predicted(trained, loveda_test_split,
+                                                                tmp_path):
+    _, _, work_dir = trained
+    doubled = tmp_path / "kaggle" / "Test"
+    shutil.copytree(loveda_test_split, doubled / "Test")  # Test/Test/{Urban,Rural}/images_png
+    out = tmp_path / "labels"
+    proc = _mapsage("predict", work_dir / f"iter_{ITERS}.pth", doubled, "--out", out,
+                    "--overlays", "0")
+    assert proc.returncode == 0, proc.stderr
+    images = sorted(p.name for p in loveda_test_split.glob("*/images_png/*.png"))
+    assert sorted(p.name for p in out.glob("*.png")) == images
+
+
+def test_zip_holds_the_label_pngs_flat_and_progress_is_reported(trained, loveda_test_split,
+                                                                tmp_path):
+    import zipfile
+
+    _, _, work_dir = trained
+    out = tmp_path / "labels"
+    proc = _mapsage("predict", work_dir / f"iter_{ITERS}.pth", loveda_test_split, "--out", out,
+                    "--overlays", "0", "--zip", "--progress-every", "2")
+    assert proc.returncode == 0, proc.stderr
+    images = sorted(p.name for p in loveda_test_split.glob("*/images_png/*.png"))
+    with zipfile.ZipFile(out / "submission.zip") as archive:
+        assert sorted(archive.namelist()) == images, "flat, named as the images"
+        for name in images:
+            assert archive.read(name) == (out / name).read_bytes()
+    lines = [line for line in proc.stdout.splitlines() if " images, " in line]
+    assert [line.split(" images, ")[0].rsplit(" ", 1)[1] for line in lines] == \
+        [f"{n}/{len(images)}" for n in range(2, len(images) + 1, 2)], proc.stdout
+    assert all("images/s, ETA " in line for line in lines)
+    again = _mapsage("predict", work_dir / f"iter_{ITERS}.pth", loveda_test_split, "--out", out,
+                     "--overlays", "0", "--zip")
+    assert again.returncode == 2 and "--overwrite" in again.stderr
+
+
+def _labels(folder: Path) -> dict[str, np.ndarray]:
+    return {p.name: np.asarray(Image.open(p)) for p in sorted(folder.glob("*.png"))}
+
+
+def test_slide_mode_sets_the_models_test_cfg_and_one_full_window_equals_whole(
+        trained, loveda_test_split, tmp_path):
+    from mapsage.training.predict import load_model
+    from mapsage.training.predict_options import check_options
+
+    _, _, work_dir = trained
+    checkpoint = work_dir / f"iter_{ITERS}.pth"
+    segmentor, _ = load_model(checkpoint, options=check_options("slide", "32", "16,24"))
+    assert dict(segmentor.test_cfg) == {"mode": "slide", "crop_size": (32, 32),
+                                        "stride": (16, 24)}
+    default, _ = load_model(checkpoint, options=check_options("slide"))
+    assert dict(default.test_cfg) == {"mode": "slide", "crop_size": (128, 128),
+                                      "stride": (85, 85)}, "the training crop, 2/3 stride"
+    runs = {}
+    for name, extra in (("whole", ()), ("one", ("--crop-size", "128", "--stride", "128")),
+                        ("small", ("--crop-size", "32", "--stride", "16"))):
+        mode = () if name == "whole" else ("--mode", "slide")
+        proc = _mapsage("predict", checkpoint, loveda_test_split, "--out", tmp_path / name,
+                        "--overlays", "0", *mode, *extra)
+        assert proc.returncode == 0, proc.stderr
+        runs[name] = _labels(tmp_path / name)
+    # the 96 px tiles are resized to the 128 px test scale: one 128 window is the whole image
+    for name, labels in runs["whole"].items():
+        assert (runs["one"][name] == labels).mean() > 0.999
+        assert runs["small"][name].shape == labels.shape
+        assert runs["small"][name].min() >= 1 and runs["small"][name].max() <= 7
+
+
+def _softmax_average(segmentor, image: Path, scales, flip: bool) -> np.ndarray:
+    """The TTA prediction computed here, independently of mmseg's TestTimeAug: mmseg's
+    inference_model at each test scale, on the image and its mirror (logits mirrored back),
+    softmax averaged."""
+    import copy
+
+    import mmcv
+    from mmseg.apis import inference_model
+
+    bgr = mmcv.imread(str(image))
+    base = copy.deepcopy(segmentor.cfg.test_pipeline)
+    total = 0
+    for r in scales:
+        pipeline = copy.deepcopy(base)
+        for step in pipeline:
+            if step["type"] == "Resize":
+                step["scale"] = tuple(round(s * r) for s in step["scale"])
+        segmentor.cfg.test_pipeline = pipeline
+        total = total + inference_model(segmentor, bgr).seg_logits.data.softmax(0)
+        if flip:
+            segmentor.cfg.test_pipeline = copy.deepcopy(pipeline)
+            mirrored = inference_model(segmentor, np.ascontiguousarray(bgr[:, ::-1]))
+            total = total + mirrored.seg_logits.data.softmax(0).flip(2)
+    segmentor.cfg.test_pipeline = base
+    return total.argmax(0).numpy()
+
+
+@pytest.mark.parametrize("extra, scales, flip", [
+    (("--flip",), (1.0,), True),
+    (("--scales", "0.75,1.0,1.25"), (0.75, 1.0, 1.25), False),
+])
+def test_flip_and_scales_average_the_softmax_over_the_augmented_inputs(
+        trained, loveda_test_split, tmp_path, extra, scales, flip):
+    from mapsage.training.predict import load_model
+
+    _, _, work_dir = trained
+    checkpoint = work_dir / f"iter_{ITERS}.pth"
+    out = tmp_path / "tta"
+    proc = _mapsage("predict", checkpoint, loveda_test_split, "--out", out, "--overlays", "0",
+                    *extra)
+    assert proc.returncode == 0, proc.stderr
+    segmentor, _ = load_model(checkpoint)
+    labels = _labels(out)
+    for image in sorted(loveda_test_split.glob("*/images_png/*.png")):
+        expected = _softmax_average(segmentor, image, scales, flip) + 1
+        assert (labels[image.name] == expected).mean() > 0.999, image.name
+
+
+@pytest.mark.parametrize("args, said", [
+    (("--mode", "tile"), "--mode 'tile'"),
+    (("--mode", "slide", "--crop-size", "0"), "--crop-size '0'"),
+    (("--mode", "slide", "--crop-size", "32", "--stride", "64"), "larger than --crop-size"),
+    (("--stride", "16"), "only --mode slide uses"),
+    (("--scales", "0.75,abc"), "--scales '0.75,abc'"),
+    (("--scales", "1,1"), "--scales '1,1'"),
+    (("--progress-every", "0"), "--progress-every 0"),
+])
+def test_bad_test_time_options_are_one_paragraph_before_the_model_loads(tmp_path, args, said,
+                                                                      loveda_test_split):
+    proc = _mapsage("predict", tmp_path / "absent.pth", loveda_test_split,
+                    "--out", tmp_path / "o", *args)
+    assert proc.returncode == 2 and said in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and "absent.pth" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
