@@ -101,6 +101,19 @@ class RunResultsHook(Hook):
             "params": self.params, **self.wall_time(runner, iteration=iteration, status="failed"),
             "work_dir": str(work_dir), "batch": self.scaling})
 
+    def sources(self, runner, metrics: dict, best) -> dict[str, str]:
+        """picture -> which split and which checkpoint it shows, in words."""
+        from mapsage.results.sources import checkpoint_name, final_iteration, split_name
+
+        work_dir = Path(runner.work_dir)
+        split = f"LoveDA {split_name(runner.val_dataloader.dataset)}"
+        evaluated = checkpoint_name(work_dir, final_iteration(metrics))
+        shown = (f"best checkpoint, {checkpoint_name(work_dir, metrics['best']['iteration'], best)}"
+                 if best is not None else f"final weights, {evaluated}")
+        tiles = min(self.samples, len(runner.val_dataloader.dataset))
+        return {"confusion_matrix.png": f"{split}; final evaluation, {evaluated}",
+                "predictions.png": f"{split}, first {tiles} tiles; {shown}"}
+
     def write(self, runner) -> dict:
         from mapsage.results import plots
         from mapsage.results.fingerprint import environment
@@ -134,15 +147,18 @@ class RunResultsHook(Hook):
             metrics["confusion_matrix"] = {"rows": "ground truth", "columns": "prediction",
                                            "classes": classes, "counts": matrix}
         path = write_json(work_dir / "metrics.json", metrics)
+        sources = self.sources(runner, metrics, best)
         plots.training_curve(metrics, work_dir / "training_curve.png")
         if matrix is not None:
-            plots.confusion_matrix(matrix, classes, work_dir / "confusion_matrix.png")
+            plots.confusion_matrix(matrix, classes, work_dir / "confusion_matrix.png",
+                                   source=sources["confusion_matrix.png"])
         if best is not None:
             with safe_checkpoint_loading():
                 runner.load_checkpoint(str(best), map_location="cpu")
         plots.prediction_overlays(overlay_samples(runner, self.samples), classes, palette,
-                                  work_dir / "predictions.png")
-        write_report(metrics, work_dir)
+                                  work_dir / "predictions.png",
+                                  source=sources["predictions.png"])
+        write_report(metrics, work_dir, sources=sources)
         runner.logger.info(f"mapsage: {one_line(metrics)}; wrote {path}")
         print(f"mapsage: mIoU {metrics['mIoU']:.2f} (best {metrics['best']['mIoU']:.2f} at "
               f"iteration {metrics['best']['iteration']}), aAcc {metrics['aAcc']:.2f}; "

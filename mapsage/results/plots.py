@@ -1,4 +1,5 @@
-"""Pictures of a run: the training curve and image / ground truth / prediction overlays."""
+"""Pictures of a run: the training curve, the confusion matrix and image / ground truth /
+prediction rows."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ IGNORE = 255
 NO_DATA_COLOUR = (0, 0, 0)
 
 
-def save(fig, path: str | Path, dpi: int) -> None:
+def save(fig, path: str | Path, dpi: int, description: str | None = None) -> None:
     """Write ``fig`` as a PNG to ``path`` (atomically, never through a symbolic link:
-    :mod:`mapsage.safe_write`) and close it."""
+    :mod:`mapsage.safe_write`) and close it; ``description`` also goes into the PNG's
+    ``Description`` text (what the picture shows, readable by programs)."""
+    metadata = {"Description": description} if description else None
     try:
         with replacing(path) as fh:
-            fig.savefig(fh, format="png", dpi=dpi)
+            fig.savefig(fh, format="png", dpi=dpi, metadata=metadata)
     finally:
         plt.close(fig)
 
@@ -54,34 +57,48 @@ def training_curve(metrics: dict, path: str | Path) -> Path:
     return Path(path)
 
 
+PREDICTION_COLUMNS = ("image", "ground truth", "prediction", "prediction over the image")
+
+
 def prediction_overlays(samples: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
                         classes: Sequence[str], palette: Sequence[Sequence[int]],
-                        path: str | Path, alpha: float = OVERLAY_ALPHA) -> Path:
-    """One row per sample: image, ground truth over the image, prediction over the image."""
+                        path: str | Path, alpha: float = OVERLAY_ALPHA,
+                        source: str | None = None) -> Path:
+    """One row per sample: the image, the ground truth and the prediction in the legend's own
+    colours (unblended), and the prediction blended over the image; ``source`` (which
+    checkpoint on which split) as the figure's title."""
     rows = len(samples)
-    fig, axes = plt.subplots(rows, 3, figsize=(9.5, 3.1 * rows + 0.6), squeeze=False)
+    top = 0.5 if source else 0.0
+    fig, axes = plt.subplots(rows, len(PREDICTION_COLUMNS),
+                             figsize=(12, 3.3 * rows + 0.7 + top), squeeze=False)
     for row, (name, image, truth, pred) in zip(axes, samples, strict=True):
-        row[0].imshow(image)
-        row[0].set_title(name, fontsize=9)
-        for ax, labels, title in ((row[1], truth, "ground truth"), (row[2], pred, "prediction")):
-            blend = (1 - alpha) * image + alpha * colourise(labels, palette)
-            ax.imshow(blend.astype(np.uint8))
-            ax.set_title(title, fontsize=9)
-        for ax in row:
-            ax.axis("off")
+        pictures = (image, colourise(truth, palette), colourise(pred, palette),
+                    ((1 - alpha) * image + alpha * colourise(pred, palette)).astype(np.uint8))
+        for ax, picture, title in zip(row, pictures, PREDICTION_COLUMNS, strict=True):
+            ax.imshow(picture, interpolation="nearest")
+            ax.set_title(f"{name}" if title == "image" else title, fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])  # the frame stays: white (background) label areas keep an edge
+            for spine in ax.spines.values():
+                spine.set_color("0.6")
     handles = [Patch(facecolor=np.asarray(c) / 255, edgecolor="0.4", label=n)
                for n, c in zip(classes, palette, strict=True)]
     handles.append(Patch(facecolor=np.asarray(NO_DATA_COLOUR) / 255, edgecolor="0.4",
                          label="no-data (ignored)"))
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    save(fig, path, dpi=100)
+    if source:
+        fig.suptitle(source, fontsize=10)
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.7 / height,
+                        top=1 - (0.3 + top) / height, wspace=0.05, hspace=0.15)
+    save(fig, path, dpi=100, description=source)
     return Path(path)
 
 
 def confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str],
-                     path: str | Path) -> Path:
-    """Row-normalised confusion matrix (each ground-truth class sums to 100 %)."""
+                     path: str | Path, source: str | None = None) -> Path:
+    """Row-normalised confusion matrix (each ground-truth class sums to 100 %); ``source``
+    (which split, which iteration's checkpoint) under the title."""
     counts = np.asarray(matrix, dtype=np.float64)
     totals = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0) * 100
@@ -89,7 +106,9 @@ def confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str],
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=100)
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     ax.set_yticks(range(len(classes)), classes)
-    ax.set(xlabel="prediction", ylabel="ground truth", title="confusion matrix (% of each row)")
+    title = "confusion matrix (% of each row)" + (f"\n{source}" if source else "")
+    ax.set(xlabel="prediction", ylabel="ground truth")
+    ax.set_title(title, fontsize=10)
     for i in range(len(classes)):
         for j in range(len(classes)):
             if counts[i].sum():
@@ -97,7 +116,7 @@ def confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str],
                         color="white" if share[i, j] > 60 else "black")
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
-    save(fig, path, dpi=110)
+    save(fig, path, dpi=110, description=source)
     return Path(path)
 
 

@@ -54,13 +54,36 @@ PICTURES = (("training_curve.png", "Training loss and validation metrics"),
             ("confusion_matrix.png", "Confusion matrix (final evaluation)"),
             ("predictions.png", "Image / ground truth / prediction (best checkpoint)"))
 
+KEY_PARAMS = ("model", "max_iters", "batch_size", "crop_size", "lr", "seed", "amp", "pretrained",
+              "load_from", "resume", "device", "gpus", "val_interval", "checkpoint_interval",
+              "time_limit", "data_root")
+"""The parameters ``report.md`` lists (those the run's metrics.json records, in this order)."""
 
-def report_markdown(metrics: dict) -> str:
-    """``report.md``: the metrics table, batch and learning rate, environment, the pictures."""
+
+def parameters_table(metrics: dict) -> list[str]:
+    """The run's key parameters as a Markdown table (empty when metrics.json has none)."""
+    params = metrics.get("params") or {}
+    rows = [(key, params[key]) for key in KEY_PARAMS if key in params]
+    if not rows:
+        return []
+    lines = ["## Parameters", "", "| parameter | value |", "|---|---|"]
+    lines += [f"| {key} | `{value!r}` |" if isinstance(value, str) else
+              f"| {key} | {'none' if value is None else value} |" for key, value in rows]
+    if metrics.get("config"):
+        lines.append(f"| config | `{Path(metrics['config']).name}` |")
+    return [*lines, ""]
+
+
+def report_markdown(metrics: dict, sources: dict[str, str] | None = None) -> str:
+    """``report.md``: the metrics table, the run's key parameters, batch and learning rate,
+    environment, the pictures (each with what it shows: ``sources``, picture -> split and
+    checkpoint in words)."""
     env = metrics.get("environment", {})
     batch = metrics.get("batch", {})
+    sources = sources or {}
     lines = [f"# MapSage run: SegFormer {metrics.get('model', '?')} on LoveDA", "",
              metrics_table(metrics), ""]
+    lines += parameters_table(metrics)
     if batch:
         lines += [f"Effective batch {batch['effective_batch_size']} "
                   f"({batch['batch_per_process']} x {batch['processes']} process(es)), "
@@ -70,15 +93,19 @@ def report_markdown(metrics: dict) -> str:
                                           ("python", "torch", "mmcv", "mmengine", "mmseg", "device")
                                           if k in env), ""]
     for name, title in PICTURES:
-        lines += [f"## {title}", "", f"![{title}]({name})", ""]
+        lines += [f"## {title}", ""]
+        if sources.get(name):
+            lines += [f"{sources[name]}.", ""]
+        lines += [f"![{title}]({name})", ""]
     return "\n".join(lines)
 
 
-def write_report(metrics: dict, work_dir: str | Path) -> Path:
+def write_report(metrics: dict, work_dir: str | Path,
+                 sources: dict[str, str] | None = None) -> Path:
     """Write ``report.md`` into ``work_dir``; return its path."""
     from mapsage.safe_write import write_text
 
-    return write_text(Path(work_dir) / "report.md", report_markdown(metrics))
+    return write_text(Path(work_dir) / "report.md", report_markdown(metrics, sources))
 
 
 def compare_table(a: tuple[str, dict], b: tuple[str, dict]) -> str:
