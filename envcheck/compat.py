@@ -26,6 +26,10 @@ TABLE_VERSION = "2026.11.1"
 # The mmcv MapSage is built and tested with. Not in requirements-lock.txt (no PyPI wheel exists;
 # `python -m mapsage.provision` installs it), so it lives here.
 PROJECT_MMCV = "2.1.0"
+# The newest Python mmcv 2.1.0's sdist builds on: its setup.py reads its version with exec() into
+# locals(), which Python 3.13 made a snapshot (PEP 667), so pip fails already at reading the sdist's
+# metadata (KeyError: '__version__'), before anything MapSage could patch. Measured 2026-12-06.
+MMCV_SDIST_MAX_PYTHON = (3, 12)
 # sha256 of PyPI's mmcv-2.1.0.tar.gz (the only file PyPI has for it): the source build downloads
 # it with pip's --require-hashes, so a changed or substituted sdist is refused before it runs.
 PROJECT_MMCV_SDIST_SHA256 = "d387bcab66b467479b6660310e23746cfc79c6e57acf04094680adb499a5cd3f"

@@ -238,6 +238,18 @@ def source_steps(facts: TorchFacts, target: OpsTarget, jobs: int, build_dir: Pat
     Refused before any step when this machine cannot build the ops ``target`` names."""
     if not target.buildable:
         raise MapSageError(target.refusal())
+    from envcheck.compat import MMCV_SDIST_MAX_PYTHON
+
+    version = tuple(int(x) for x in (facts.python or "0.0").split(".")[:2])
+    if version > MMCV_SDIST_MAX_PYTHON:
+        newest = ".".join(map(str, MMCV_SDIST_MAX_PYTHON))
+        raise MapSageError(
+            f"mmcv {MMCV_VERSION} cannot be built from its sdist on Python {facts.python}: its "
+            "setup.py reads its version with exec() into locals(), which Python 3.13 changed "
+            "(PEP 667), so pip fails already at reading the sdist's metadata (KeyError: "
+            f"'__version__'). Make the environment with Python 3.10-{newest} (e.g. `make demo "
+            f"PYTHON=python{newest}` on a fresh checkout), or attach a wheel built for this "
+            "Python and torch elsewhere (--wheelhouse DIR).")
     py = _python(python)
     steps = [
         Step("source", "make sure setuptools < 82 (mmcv's setup.py imports pkg_resources)",

@@ -227,3 +227,17 @@ def test_first_checks_stop_a_gpu_session_whose_toolkit_cannot_build_in_seconds(t
     assert ok.severity == "ok" and "CUDA 12.8 ops for 7.5" in ok.detail
     cpu = toolkit_check([], {}, _torch_install(tmp_path / "cpu", None))
     assert cpu.severity == "ok" and "CPU build" in cpu.detail
+
+
+def test_python_313_is_refused_before_any_download_with_the_reason(tmp_path):
+    """Measured in the every-Python run: on Python 3.13, pip cannot even read mmcv 2.1.0's
+    sdist metadata (its setup.py's exec()/locals() version lookup, PEP 667). The plan refuses
+    it, naming the Pythons that work, before anything is downloaded."""
+    facts = TorchFacts("2.13.0", "13.0", (), "3.13")
+    with pytest.raises(MapSageError, match="PEP 667") as err:
+        _plan(facts, provision.ops_target(facts, NO_NVCC, {}), tmp_path)
+    assert "Python 3.10-3.12" in str(err.value)
+    assert not (tmp_path / "out").exists()
+    facts_312 = TorchFacts("2.13.0", "13.0", (), "3.12")
+    steps, _ = _plan(facts_312, provision.ops_target(facts_312, NO_NVCC, {}), tmp_path)
+    assert steps[-1].strategy == "source"
