@@ -69,7 +69,7 @@ def test_without_loveda_the_training_notebook_stops_in_its_first_checks(tmp_path
 
 def _cached_wheel_for_this_torch() -> wheelhouse.CachedWheel:
     facts = mmcv.probe_torch()
-    key = mmcv.wheel_key(facts, mmcv.arch_list_for(facts))
+    key = mmcv.wheel_key(facts, mmcv.ops_target(facts))
     hit, _ = wheelhouse.find(key, [wheelhouse.default_root()])
     if hit is None:
         pytest.skip(f"no mmcv wheel for {key.slug} in {wheelhouse.default_root()} (building one "
