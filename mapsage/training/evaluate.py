@@ -15,8 +15,8 @@ def evaluate(params: TrainParams, checkpoint: str | Path | None = None,
              config_file: str | Path | None = None) -> dict[str, float]:
     """Validation metrics of ``checkpoint`` (or of the initial weights) with mmengine's ValLoop."""
     from mmengine.runner import Runner
+    from mmengine.utils import import_modules_from_strings
 
-    import mapsage.training.plugins  # noqa: F401  (registers PerClassIoUMetric)
     from mapsage.models import config_for_model
     from mapsage.training.checkpoint import check_checkpoint, safe_checkpoint_loading
     from mapsage.training.config import build_config
@@ -24,6 +24,9 @@ def evaluate(params: TrainParams, checkpoint: str | Path | None = None,
 
     device = resolve_device(params.device)
     cfg = build_config(config_file or config_for_model(params.model), params, device=device)
+    # what the config's custom_imports name (MapSage's plugins and its results hook) registers
+    # what its custom_hooks and metric use; mmengine's Runner does not import them itself
+    import_modules_from_strings(**cfg.custom_imports)
     trusted: list = []
     if checkpoint:
         path, trusted = check_checkpoint(checkpoint, trust=params.trust_checkpoint)
