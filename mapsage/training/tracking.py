@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import uuid
 from typing import Any
 
 from mapsage.errors import MapSageError, ParamError
@@ -32,8 +33,12 @@ def vis_backends(tracking: str) -> list[dict[str, Any]]:
 
 def apply_tracking(cfg, tracking: str) -> None:
     """Point the config's visualizer at the backends of ``tracking``."""
-    visualizer = cfg.get("visualizer") or dict(type="SegLocalVisualizer", name="visualizer")
+    visualizer = cfg.get("visualizer") or dict(type="SegLocalVisualizer")
     visualizer["vis_backends"] = vis_backends(tracking)
+    # mmengine keeps one visualizer per name for the life of the process and hands an existing one
+    # back, save folder and all: mmseg's fixed name "visualizer" made a second Runner in the same
+    # process (evaluate(), then a training) log its scalars into the first one's work_dir
+    visualizer["name"] = f"mapsage-visualizer-{uuid.uuid4().hex[:12]}"
     cfg.visualizer = visualizer
     cfg.vis_backends = visualizer["vis_backends"]
 
