@@ -82,8 +82,10 @@ def _kaggle_root(base: Path, synthetic_root: Path) -> Path:
 def _execute(python: Path, notebook: Path, root: Path, offline: bool = False,
              vouched: str | None = None) -> float:
     """papermill inside the image venv, as Kaggle runs a notebook; returns the wall time."""
+    # a Kaggle session is not CI: under CI=true envcheck's ci profile would hold the image's own
+    # packages to the lock (on Kaggle only the OpenMMLab pins are checked)
     env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "MAPSAGE_WHEELHOUSE", "VIRTUAL_ENV")}
+           if k not in ("PYTHONPATH", "MAPSAGE_WHEELHOUSE", "VIRTUAL_ENV", "CI")}
     env.update(MAPSAGE_KAGGLE_ROOT=str(root),
                PATH=f"{python.parent}{os.pathsep}{env.get('PATH', '')}")
     env.pop("MAPSAGE_TRUSTED_WHEELS", None)
