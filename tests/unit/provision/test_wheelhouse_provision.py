@@ -105,7 +105,7 @@ def test_source_build_command_for_kaggle_gpus(gpu, capability, arch, tmp_path):
 
 
 def test_prebuilt_index_is_used_where_openmmlab_has_a_wheel(tmp_path):
-    facts = TorchFacts("2.1.0+cu121", "12.1", ((7, 5),))
+    facts = TorchFacts("2.1.0+cu121", "12.1", ((7, 5),), "3.11")  # OpenMMLab: 3.8-3.11
     target = provision.ops_target(facts, Toolkit("nvcc", "12.1"), {})
     steps, _ = provision.plan(facts, target, installed=(False, "absent"), roots=[tmp_path],
                               jobs=2, build_dir=tmp_path, python="python")
