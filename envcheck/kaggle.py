@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from envcheck import loveda, ops_target, session
+from envcheck import loveda, ops_target, session, walk
 from envcheck.errors import FirstChecksFailed  # the root of the one exception hierarchy
 from envcheck.facts import InputDataset
 from envcheck.kaggle_paths import KAGGLE_INPUT
@@ -39,8 +39,8 @@ def internet_reachable(host: str = "pypi.org", port: int = 443,
 def _scan(dataset: Path, depth_below_root: int) -> InputDataset | None:
     """What one attached input holds: LoveDA (found by the search training uses, with the depth
     it has left below the input root), ``.pth`` checkpoints, mmcv wheels (found as deep as
-    training's file search, :data:`envcheck.loveda.FILE_DEPTH`, reaches)."""
-    loveda_root = loveda.find_root(dataset, max_depth=loveda.MAX_DEPTH - depth_below_root)
+    training's file search, :data:`envcheck.walk.FILE_DEPTH`, reaches)."""
+    loveda_root = loveda.find_root(dataset, max_depth=walk.MAX_DEPTH - depth_below_root)
     kinds: list[str] = []
     notes: list[str] = []
     checkpoints: list[str] = []
@@ -48,8 +48,8 @@ def _scan(dataset: Path, depth_below_root: int) -> InputDataset | None:
     def unlistable(folder: Path, exc: OSError) -> None:
         notes.append(f"cannot list {folder}: {exc.strerror}")
 
-    depth_left = loveda.FILE_DEPTH - depth_below_root
-    for _, _, entries in loveda.walk(dataset, depth_left, _MAX_DIRS, on_error=unlistable):
+    depth_left = walk.FILE_DEPTH - depth_below_root
+    for _, _, entries in walk.walk(dataset, depth_left, _MAX_DIRS, on_error=unlistable):
         for entry in entries:
             if entry.is_dir():
                 continue
@@ -153,7 +153,7 @@ def wheel_attached(input_root: Path, environ: dict[str, str] | None = None) -> b
                                                                    "").split())
     if not vouched or not input_root.is_dir():
         return False
-    for manifest in loveda.files_named(input_root, "manifest.json"):
+    for manifest in walk.files_named(input_root, "manifest.json"):
         try:
             data = json.loads(manifest.read_text())
         except (OSError, UnicodeDecodeError, ValueError):
@@ -208,7 +208,7 @@ def first_checks(data_root: str, *, input_root: str | Path, working_dir: str | P
         if found is None:
             checks.append(FirstCheck(
                 "loveda", "error",
-                f"LoveDA not found under {data_root} (searched {loveda.MAX_DEPTH} folders deep "
+                f"LoveDA not found under {data_root} (searched {walk.MAX_DEPTH} folders deep "
                 f"for Train|Val/{{Urban,Rural}}/images_png): {attach}, then run again."))
         else:
             splits = loveda.splits_at(found)

@@ -17,7 +17,7 @@ import glob
 import os
 from pathlib import Path
 
-from envcheck import loveda
+from envcheck import walk
 from envcheck.kaggle_paths import KAGGLE, KAGGLE_INPUT, KAGGLE_WORKING
 from envcheck.session import ROOT_ENV  # one home: envcheck
 
@@ -65,7 +65,7 @@ def find_input_file(path: str, search_root: Path | None = None) -> Path | None:
     base = search_root or input_dir()
     if not base.is_dir():
         return None
-    matches = list(loveda.files_named(base, glob.escape(candidate.name)))
+    matches = list(walk.files_named(base, glob.escape(candidate.name)))
     same_parent = [m for m in matches if m.parent.name == candidate.parent.name]
     found = same_parent or matches
     return found[0] if found else None

@@ -65,10 +65,22 @@ PRETRAINED_AUTO, PRETRAINED_IMAGENET = "auto", "imagenet"
 
 SCHEMA: tuple[Param, ...] = (
     Param("data_root", str, SYNTHETIC,
-          "LoveDA root holding Train/ and Val/ ({Urban,Rural}/{images_png,masks_png}); "
-          "'synthetic' generates the bundled demo data set"),
+          "the data set's folder: LoveDA's root (Train/ and Val/ with "
+          "{Urban,Rural}/{images_png,masks_png}) or a folder data set's (with its dataset.yaml; "
+          "see dataset); 'synthetic' generates the bundled demo data set"),
+    Param("dataset", str, None,
+          "the data set's description (classes, palette, suffixes, labels; docs/datasets.md): "
+          "None = the dataset.yaml found under data_root, else LoveDA; 'loveda'; the path of a "
+          "dataset.yaml; or one written inline, e.g. '{classes: [background, roof], "
+          "img_suffix: .jpg}'", optional=True, example="data/roofs/dataset.yaml"),
+    Param("config", str, None,
+          "the model and recipe (an mmengine config): None = MapSage's config for model=; a "
+          "config file of yours; or one of mmseg's, e.g. "
+          "'mmseg::fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py'; MapSage swaps the data set "
+          "in", optional=True, example="mmseg::deeplabv3/deeplabv3_r18-d8_4xb2-80k_cityscapes-512x1024.py"),
     Param("work_dir", str, "runs/demo", "where checkpoints, logs, metrics.json and plots go"),
-    Param("model", str, "tiny", "SegFormer size", choices=MODELS),
+    Param("model", str, "tiny", "SegFormer size (MapSage's configs; config=, when given, wins)",
+          choices=MODELS),
     Param("max_iters", int, None, "training iterations (None: the config's)", minimum=1,
           optional=True, example="2000"),
     Param("val_interval", int, None, "validate every N iterations and at the end (None: the "
@@ -258,7 +270,7 @@ SEED_LIMIT = 2**32  # numpy's random seed is a 32-bit unsigned integer
 WORKERS_PER_CPU = 4
 
 
-PATH_PARAMS = ("data_root", "work_dir", "load_from", "pretrained")
+PATH_PARAMS = ("data_root", "work_dir", "load_from", "pretrained", "config")
 NAME_MAX, PATH_MAX = 255, 4096  # Linux's limits on a file name and a path (bytes)
 
 

@@ -1,4 +1,4 @@
-"""Train SegFormer on LoveDA with mmengine's Runner: ``python -m mapsage.train [--config FILE] key=value ...``
+"""Train an mmseg model (SegFormer on LoveDA by default) with mmengine's Runner: ``python -m mapsage.train [--config FILE] key=value ...``
 
 Every ``key=value`` is a training parameter (``mapsage.params.SCHEMA``) or, when the key contains a
 dot, an mmengine config option (``train_dataloader.num_workers=0``). Parameters are checked and
@@ -26,7 +26,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m mapsage.train", description=__doc__.split("\n\n")[0],
         epilog="Parameters (key=value): " + ", ".join(BY_NAME))
-    parser.add_argument("--config", help="mmengine config file (default: the one for model=...)")
+    parser.add_argument("--config", help="mmengine config file: the same as config=FILE (default: "
+                                         "the one for model=...)")
     parser.add_argument("--launcher", choices=["none", "pytorch"], default=None,
                         help="'pytorch' under torchrun (default: detected from WORLD_SIZE)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
@@ -34,14 +35,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="print the resolved mmengine config and the effective recipe, and "
                              "exit: nothing is trained, downloaded or written")
     parser.add_argument("assignments", nargs="*", metavar="key=value")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.config is not None:  # --config FILE is the config parameter, given the argparse way
+        if any(a.startswith("config=") for a in args.assignments):
+            parser.error("give the config once: --config FILE or config=FILE, not both")
+        args.assignments.append(f"config={args.config}")
+    return args
 
 
-def print_config(config_file: str | None, assignments: list[str]) -> None:
+def print_config(assignments: list[str]) -> None:
     """Print the config a run with these arguments would train (``Config.pretty_text``) and its
     recipe: no data generated, nothing downloaded, work_dir untouched; works offline."""
     from mapsage.data.synth import SYNTHETIC_DIR
-    from mapsage.models import config_for_model
+    from mapsage.models import config_path
     from mapsage.params import SYNTHETIC
     from mapsage.training.config import build_config
     from mapsage.training.recipe import recipe_message, recipe_values
@@ -55,8 +61,7 @@ def print_config(config_file: str | None, assignments: list[str]) -> None:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    config_path = Path(config_file) if config_file else config_for_model(params.model)
-    cfg = build_config(config_path, params, options, device=device,
+    cfg = build_config(config_path(params.config, params.model), params, options, device=device,
                        distributed=params.gpus > 1, require_data=False)
     print(cfg.pretty_text)
     processes = max(1, params.gpus)
@@ -64,10 +69,11 @@ def print_config(config_file: str | None, assignments: list[str]) -> None:
                      .splitlines()), flush=True)
 
 
-def train(config_file: str | None, assignments: list[str], launcher: str = "none") -> None:
+def train(assignments: list[str], launcher: str = "none") -> None:
     """Check everything that can be checked cheaply, build the config, train."""
-    from mapsage.data.layout import find_loveda
+    from mapsage.data.layout import find_layout
     from mapsage.data.synth import resolve_data_root
+    from mapsage.models import config_path
     from mapsage.params import check_runnable_here
     from mapsage.training.config import parse_options
     from mapsage.training.data_check import check_data
@@ -82,14 +88,15 @@ def train(config_file: str | None, assignments: list[str], launcher: str = "none
     check_runnable_here(params)
     check_tracking(params.tracking)
     params = validate({**params.as_dict(), "data_root": str(resolve_data_root(params.data_root))})
-    layout = find_loveda(params.data_root)
+    config_path(params.config, params.model)  # a missing config is refused before the data check
+    layout = find_layout(params.data_root, params.dataset)
     check_work_dir(params)
     data = check_data(layout, params.work_dir, crop_size=params.crop_size,
                       check_all=params.check_all_data)
     if is_main_process():  # held for the process's life; a busy work_dir is refused here
         lock_work_dir(params.work_dir)
     try:
-        build_and_train(config_file, params, options, layout, data, launcher)
+        build_and_train(params, options, layout, data, launcher)
     except MapSageError:
         abandon_work_dir(params.work_dir)  # a run refused before training leaves nothing behind
         raise
@@ -114,8 +121,7 @@ def disk_full(work_dir: str, exc: OSError) -> InputError:
         "resume=auto to continue from it.")
 
 
-def build_and_train(config_file: str | None, params, options: dict, layout, data,
-                    launcher: str) -> None:
+def build_and_train(params, options: dict, layout, data, launcher: str) -> None:
     """Build the config, select the checkpoint to resume, fetch the pretrained weights, check
     everything that needs the model, and train with mmengine's Runner."""
     from mapsage.training.device import is_main_process, resolve_device
@@ -129,7 +135,7 @@ def build_and_train(config_file: str | None, params, options: dict, layout, data
 
     from mmengine.runner import Runner
 
-    from mapsage.models import config_for_model
+    from mapsage.models import config_path
     from mapsage.training import distributed
     from mapsage.training.atomic_checkpoint import (
         remove_partial_writes,
@@ -143,13 +149,13 @@ def build_and_train(config_file: str | None, params, options: dict, layout, data
     from mapsage.training.recipe import recipe_message, recipe_values
     from mapsage.training.resume import select_resume
 
-    config_path = Path(config_file) if config_file else config_for_model(params.model)
+    config_file = config_path(params.config, params.model)
     amp_dtype = None
     if params.amp and device == "cuda":
         import torch
 
         amp_dtype = amp_dtype_for(torch.cuda.get_device_capability())
-    cfg = build_config(config_path, params, options, device=device,
+    cfg = build_config(config_file, params, options, device=device,
                        distributed=launcher != "none", amp_dtype=amp_dtype, layout=layout)
     cfg.launcher = launcher
     for leftover in remove_partial_writes(Path(params.work_dir)) if is_main_process() else []:
@@ -190,9 +196,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> int:
         if args.print_config:
-            print_config(args.config, args.assignments)
+            print_config(args.assignments)
         else:
-            train(args.config, args.assignments, launcher)
+            train(args.assignments, launcher)
         return 0
 
     return guarded("mapsage.train", run, debug=args.debug)

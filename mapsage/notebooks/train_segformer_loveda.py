@@ -49,6 +49,8 @@ _names_before_parameters = set(globals())
 
 # %% tags=["parameters"]
 data_root = "synthetic"
+dataset = None
+config = None
 work_dir = "runs/demo"
 model = "tiny"
 max_iters = None

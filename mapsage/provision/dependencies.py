@@ -29,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from envcheck import loveda
+from envcheck import walk
 from envcheck.lockfile import Lock, canonical, read
 from mapsage import safe_write
 from mapsage.errors import MapSageError
@@ -79,7 +79,7 @@ def missing_requirements(requirements: list[str], installed: dict[str, str]) -> 
 def wheels_under(roots: list[Path]) -> list[Path]:
     """Every wheel under the roots, shallowest first: a bootstrap output holds its wheels a
     folder or more down, and pip's ``--find-links`` is not recursive."""
-    return [p for root in roots if root.is_dir() for p in loveda.files_named(root, "*.whl")]
+    return [p for root in roots if root.is_dir() for p in walk.files_named(root, "*.whl")]
 
 
 def _sources(folders: list[Path], offline: bool) -> list[str]:

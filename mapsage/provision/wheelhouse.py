@@ -21,7 +21,7 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from envcheck import fatbin, loveda
+from envcheck import fatbin, walk
 from envcheck.compat import arch_runs_on
 from envcheck.kaggle import VOUCHED_WHEELS_ENV
 from mapsage import safe_write
@@ -139,7 +139,7 @@ def entries(roots: list[Path]) -> tuple[list[CachedWheel], list[str]]:
     for root in roots:
         if not root.is_dir():
             continue
-        for manifest in loveda.files_named(root, MANIFEST):
+        for manifest in walk.files_named(root, MANIFEST):
             try:
                 entry = read_entry(manifest.parent)
             except BadManifest as exc:

@@ -3,7 +3,7 @@
 The config files in ``configs/`` hold the recipe (schedule, batch, crop, learning rate, backbone
 initialisation); a parameter of :data:`mapsage.params.RECIPE_OWNED` left at None keeps the
 config's value, a value given overrides it. This module also applies what a run decides: where
-the data is (the LoveDA layout found on disk), checkpointing, device-dependent normalisation and
+the data is (the data set's folders found on disk, :func:`apply_dataset`), checkpointing, device-dependent normalisation and
 precision, and where pretrained weights come from (:mod:`mapsage.training.pretrained`).
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from mmengine.config import Config, DictAction
 
-from mapsage.data.layout import LoveDALayout, find_loveda
+from mapsage.data.layout import DataLayout, FolderPair, find_layout
 from mapsage.errors import MapSageError, ParamError
 from mapsage.models import MODEL_CONFIGS
 from mapsage.params import TrainParams, check_intervals
@@ -46,25 +46,57 @@ def _sub_datasets(dataset: dict) -> list[dict]:
     return list(dataset["datasets"]) if dataset.get("type") == "ConcatDataset" else [dataset]
 
 
-def _datasets_for(template: dict, layout: LoveDALayout, split: str) -> dict:
-    """A ConcatDataset with one sub data set per LoveDA domain folder present in ``split``."""
-    parts = []
-    for domain in layout.split(split):
-        part = copy.deepcopy(template)
-        part["data_root"] = str(layout.root.resolve())  # the saved config runs from any folder
-        part["data_prefix"] = dict(
-            img_path=str(domain.images.relative_to(layout.root)),
-            seg_map_path=str(domain.masks.relative_to(layout.root)),
-        )
-        parts.append(part)
-    return dict(type="ConcatDataset", datasets=parts)
+DATASET_TYPE = "BaseSegDataset"
+"""What every data set becomes: mmseg's own folder data set, told the description's classes,
+palette, suffixes and label convention (LoveDA's ``LoveDADataset`` is exactly this with its
+metainfo), so the saved config trains under mmseg's ``tools/train.py`` too."""
+SPLIT_OF_LOADER = (("train_dataloader", "train"), ("val_dataloader", "val"),
+                   ("test_dataloader", "val"))
+"""Each loader and the split it reads (the test split may have no masks: tests use val)."""
 
 
-def apply_layout(cfg: Config, layout: LoveDALayout) -> None:
-    for loader, split in (("train_dataloader", "Train"), ("val_dataloader", "Val"),
-                          ("test_dataloader", "Val")):
+def _dataset_for(template: dict, layout: DataLayout, part: FolderPair) -> dict:
+    d = layout.description
+    root = layout.root.resolve()  # the saved config runs from any folder
+    return dict(type=DATASET_TYPE, data_root=str(root), metainfo=d.metainfo(),
+                img_suffix=d.img_suffix, seg_map_suffix=d.seg_map_suffix,
+                reduce_zero_label=d.reduce_zero_label, ignore_index=d.ignore_index,
+                data_prefix=dict(img_path=str(part.images.resolve().relative_to(root)),
+                                 seg_map_path=str(part.masks.resolve().relative_to(root))),
+                pipeline=copy.deepcopy(template.get("pipeline", [])))
+
+
+def apply_dataset(cfg: Config, layout: DataLayout) -> None:
+    """Swap the data set in: every loader reads ``layout``'s folders of its split as mmseg
+    ``BaseSegDataset``s (one per folder pair, in a ConcatDataset when there are several) with
+    the description's metainfo, suffixes, ``reduce_zero_label`` and ignore index; the config's
+    pipelines stay, but their ``LoadAnnotations`` take the label convention from the data set;
+    every head predicts the description's classes and ignores its ignore index, and so does
+    the evaluator."""
+    d = layout.description
+    for loader, split in SPLIT_OF_LOADER:
         template = _sub_datasets(cfg[loader]["dataset"])[0]
-        cfg[loader]["dataset"] = _datasets_for(template, layout, split)
+        parts = [_dataset_for(template, layout, p) for p in layout.split(split)]
+        cfg[loader]["dataset"] = parts[0] if len(parts) == 1 else \
+            dict(type="ConcatDataset", datasets=parts)
+    for key in ("train_pipeline", "test_pipeline", "train_dataloader", "val_dataloader",
+                "test_dataloader"):
+        for node in _walk(cfg.get(key, [])):
+            if node.get("type") == "LoadAnnotations":
+                node.pop("reduce_zero_label", None)  # mmseg then takes the data set's
+            elif node.get("type") == "RandomCrop":
+                node["ignore_index"] = d.ignore_index  # cat_max_ratio leaves it out
+    for node in _walk(cfg.model):
+        if "num_classes" in node and node.get("type", "").endswith("Head"):
+            node["num_classes"] = d.num_classes
+            node["ignore_index"] = d.ignore_index
+    if "data_preprocessor" in cfg.model:
+        cfg.model.data_preprocessor["seg_pad_val"] = d.ignore_index  # padding is not scored
+    for key in ("val_evaluator", "test_evaluator"):
+        for node in _walk(cfg.get(key, {})):
+            if "Metric" in str(node.get("type", "")):
+                node["ignore_index"] = d.ignore_index
+    cfg["dataset_description"] = d.as_dict()  # recorded with the run (metrics.json, report)
 
 
 def config_crop(cfg: Config) -> tuple[int, int] | None:
@@ -231,7 +263,8 @@ def apply_run(cfg: Config, p: TrainParams, config_file: Path) -> None:
     ours = (RESULTS_HOOK, GUARD_HOOK, FINAL_VALIDATION_HOOK, TIME_BUDGET_HOOK, FINITE_LOSS_HOOK,
             VALIDATION_PROBE_HOOK)
     hooks = [h for h in cfg.get("custom_hooks", []) if h.get("type") not in ours]
-    cfg.custom_hooks = [*hooks, dict(type=RESULTS_HOOK, model=p.model, config=str(config_file),
+    model = p.model if p.config is None else Path(config_file).stem  # what the report names
+    cfg.custom_hooks = [*hooks, dict(type=RESULTS_HOOK, model=model, config=str(config_file),
                                      params=resolved_params(cfg, p)),
                         # vets a loaded checkpoint's metadata before mmengine acts on it
                         dict(type=GUARD_HOOK, priority="HIGHEST"),
@@ -298,12 +331,12 @@ def apply_options(cfg: Config, options: dict[str, str]) -> None:
 
 def build_config(config_file: str | Path, params: TrainParams, options: dict[str, str] | None = None,
                  *, device: str = "cpu", distributed: bool = False,
-                 amp_dtype: str | None = None, layout: LoveDALayout | None = None,
+                 amp_dtype: str | None = None, layout: DataLayout | None = None,
                  require_data: bool = True) -> Config:
     """The runnable Config: ``config_file``'s recipe plus what this run decides (data layout,
     parameters, device, precision, plugins), then the dotted ``options`` on top.
     ``require_data=False`` (``--print-config``) keeps the config's data paths under
-    ``data_root`` when no LoveDA layout is found there."""
+    ``data_root`` when no data set is found there."""
     config_file = Path(config_file)
     if not config_file.is_file():
         raise MapSageError(
@@ -320,12 +353,12 @@ def build_config(config_file: str | Path, params: TrainParams, options: dict[str
         ) from exc
     if layout is None:
         try:
-            layout = find_loveda(params.data_root)
+            layout = find_layout(params.data_root, params.dataset)
         except MapSageError:
             if require_data:
                 raise
     if layout is not None:
-        apply_layout(cfg, layout)
+        apply_dataset(cfg, layout)
     else:
         for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
             for dataset in _sub_datasets(cfg[loader]["dataset"]):

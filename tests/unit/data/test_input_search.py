@@ -3,7 +3,7 @@ walk as LoveDA: shallowest first, every mount layout, never inside the tiles' fo
 
 from __future__ import annotations
 
-from envcheck import loveda
+from envcheck import walk
 from mapsage import kaggle_platform
 from mapsage.provision import wheelhouse
 from tests.stand_in_wheels import mmcv_wheel
@@ -18,27 +18,27 @@ def _touch(path, text=""):
 def test_shallowest_match_first_at_every_mount_depth(tmp_path):
     deep = _touch(tmp_path / "notebooks/alice/boot/mapsage-wheelhouse/key/manifest.json")
     shallow = _touch(tmp_path / "boot/mapsage-wheelhouse/key/manifest.json")
-    assert list(loveda.files_named(tmp_path, "manifest.json")) == [shallow, deep]
+    assert list(walk.files_named(tmp_path, "manifest.json")) == [shallow, deep]
 
 
 def test_tile_folders_and_hidden_folders_are_not_entered(tmp_path):
     _touch(tmp_path / "loveda/Train/Urban/images_png/manifest.json")
     _touch(tmp_path / "loveda/Train/Urban/masks_png/x.whl")
     _touch(tmp_path / ".cache/manifest.json")
-    assert list(loveda.files_named(tmp_path, "manifest.json")) == []
-    assert list(loveda.files_named(tmp_path, "*.whl")) == []
+    assert list(walk.files_named(tmp_path, "manifest.json")) == []
+    assert list(walk.files_named(tmp_path, "*.whl")) == []
 
 
 def test_depth_is_bounded(tmp_path):
     too_deep = tmp_path.joinpath(*"abcdefg") / "manifest.json"
     _touch(too_deep)
-    assert list(loveda.files_named(tmp_path, "manifest.json")) == []
-    assert list(loveda.files_named(tmp_path, "manifest.json", max_depth=7)) == [too_deep]
+    assert list(walk.files_named(tmp_path, "manifest.json")) == []
+    assert list(walk.files_named(tmp_path, "manifest.json", max_depth=7)) == [too_deep]
 
 
 def test_a_folder_named_like_the_pattern_is_not_a_file(tmp_path):
     (tmp_path / "x.whl").mkdir()
-    assert list(loveda.files_named(tmp_path, "*.whl")) == []
+    assert list(walk.files_named(tmp_path, "*.whl")) == []
 
 
 def test_input_file_found_under_another_layout_prefers_the_same_parent(tmp_path):
