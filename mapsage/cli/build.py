@@ -30,6 +30,9 @@ def add_arguments(p) -> None:
                    help="a YAML file of parameters over the definition's params.yaml")
     p.add_argument("--loveda-source", metavar="OWNER/SLUG",
                    help="the LoveDA data set to attach (default: kernel.json's loveda_source)")
+    p.add_argument("--data-source", metavar="OWNER/SLUG",
+                   help="your training data set to attach instead of LoveDA (its dataset.yaml, "
+                        "or -p dataset, describes it; default: kernel.json's data_source)")
     p.add_argument("--checkpoint-source", metavar="OWNER/SLUG",
                    help="a data set holding load_from's checkpoint (default: kernel.json's)")
     p.add_argument("--continue-from", metavar="OWNER/SLUG",
@@ -58,6 +61,7 @@ def run(args) -> int:
               f"{shown}{more}\n  git add them to ship them to Kaggle.")
     planned = [plan(kernel, owner=args.owner, parameters=parameters,
                     continue_from=args.continue_from, loveda_source=args.loveda_source,
+                    data_source=args.data_source,
                     checkpoint_source=args.checkpoint_source) for kernel in kernels]
     for each in planned:  # every definition checked: now write
         target = write(each, Path(args.out or BUILD_DIR))

@@ -22,7 +22,8 @@
 
 A definition's ``kernel.json`` is Kaggle's metadata plus MapSage's fields (removed from the
 pushed metadata): ``notebook`` and ``parameters`` (what to build), ``loveda_source`` (the LoveDA
-data set, required), ``checkpoint_source`` (a data set with ``load_from``'s checkpoint, attached
+data set, required) or ``data_source`` (any other training data set, required; its
+``dataset.yaml`` or the ``dataset`` parameter describes it), ``checkpoint_source`` (a data set with ``load_from``'s checkpoint, attached
 only when set), ``outputs_of`` (definitions in the same folder whose kernels' outputs are
 attached through ``kernel_sources``, e.g. the bootstrap's wheelhouse) and ``measures`` (for the
 bootstrap: the definition whose full run it measures; its notebook gets ``train`` = that run's
@@ -66,8 +67,8 @@ VALID_PINNING = ("original", "latest")
 BOOLEAN_FIELDS = ("is_private", "enable_gpu", "enable_tpu", "enable_internet")
 SOURCES_FILE = "mapsage-sources.json"
 INTRO_TAG = "mapsage-intro"
-MAPSAGE_FIELDS = ("notebook", "parameters", "loveda_source", "checkpoint_source", "outputs_of",
-                  "measures", "also_for_gpus")
+MAPSAGE_FIELDS = ("notebook", "parameters", "loveda_source", "data_source", "checkpoint_source",
+                  "outputs_of", "measures", "also_for_gpus")
 PAPERMILL_LOCAL_FIELDS = ("input_path", "output_path", "environment_variables")
 """papermill notebook metadata that describes the build machine, not the run."""
 
@@ -196,7 +197,7 @@ Kaggle's ``_kg_hide-input``. The cell still runs; its output stays visible."""
 
 FIRST_CHECKS_CELL = '''\
 # First checks, standard library only, in seconds and before anything is installed or built:
-# LoveDA attached (found by the same search training uses), GPU and compute capability, disk room,
+# the data set attached (found by the same search training uses), GPU and compute capability, disk room,
 # the toolkit and the internet when mmcv would have to be built, session time spent. An error
 # stops here. The mmcv wheels this notebook may install from its inputs (by sha256, from the
 # downloaded output of the kernels it attaches; nothing else under /kaggle/input is installed):
@@ -208,7 +209,7 @@ from mapsage.kaggle_platform import input_dir, localize, working_dir
 
 _first_checks = run_first_checks(localize({data_root!r}), input_root=input_dir(),
                                  working_dir=working_dir(), device={device!r},
-                                 loveda_source={loveda_source!r})
+                                 loveda_source={loveda_source!r}, dataset={dataset!r})
 '''
 
 PROVISION_CELL = '''\
@@ -323,7 +324,7 @@ def say_related(spec: dict, kernel_dir: Path, log=print) -> None:
                 f"{kernel_dir}; using the project's definition {used}")
 
 
-INHERITED_FIELDS = ("loveda_source", "machine_shape", "enable_gpu", "docker_image_pinning_type")
+INHERITED_FIELDS = ("loveda_source", "data_source", "machine_shape", "enable_gpu", "docker_image_pinning_type")
 """What a ``measures`` definition (the bootstrap) takes from the definition it measures, unless it
 sets them itself: the same data set, machine and image."""
 
@@ -355,10 +356,14 @@ def sources(spec: dict, params: dict, owner: str, kernel_dir: Path) -> list[dict
     kernels are optional (without them provisioning builds mmcv, with the internet on).
     """
     found = []
-    loveda = _fill(spec.get("loveda_source"), owner)
+    data = _fill(spec.get("data_source"), owner)
+    loveda = None if data else _fill(spec.get("loveda_source"), owner)
     if loveda:
         found.append({"field": "dataset_sources", "id": loveda, "required": True,
                       "role": "loveda", "why": "the LoveDA data set"})
+    if data:
+        found.append({"field": "dataset_sources", "id": data, "required": True,
+                      "role": "data", "why": "the training data set"})
     for source in spec.get("dataset_sources", []):
         found.append({"field": "dataset_sources", "id": _fill(source, owner), "required": True,
                       "role": "listed", "why": "listed in dataset_sources"})
@@ -501,15 +506,17 @@ class Plan:
 def plan(kernel_dir: Path, owner: str | None = None, parameters: dict | None = None,
          continue_from: str | None = None, downloads: Path = paths.KAGGLE_DOWNLOADS,
          loveda_source: str | None = None, checkpoint_source: str | None = None,
-         log=print) -> Plan:
+         data_source: str | None = None, log=print) -> Plan:
     """Read, resolve and check one kernel definition with the command line's ``parameters``
     (``-p``/``-f``, over params.yaml) and sources (over kernel.json), writing nothing."""
     kernel_dir = Path(kernel_dir)
     _check_source_option(loveda_source, "--loveda-source")
+    _check_source_option(data_source, "--data-source")
     _check_source_option(checkpoint_source, "--checkpoint-source")
     given = typed(parameters or {})  # a wrong -p/-f value is named before anything else
     spec, params = load_definition(kernel_dir)
     spec = {**spec, **{k: v for k, v in (("loveda_source", loveda_source),
+                                          ("data_source", data_source),
                                           ("checkpoint_source", checkpoint_source)) if v}}
     overrides = dict(given)
     if continue_from:
@@ -538,7 +545,7 @@ def plan(kernel_dir: Path, owner: str | None = None, parameters: dict | None = N
         raise MetadataError("kernel-metadata.json would be refused by `kaggle kernels push`:\n"
                             + "\n".join(f"  - {p}" for p in problems))
     record = {"definition": definition_reference(kernel_dir), "owner": owner,
-              "parameters": given, "loveda_source": loveda_source,
+              "parameters": given, "loveda_source": loveda_source, "data_source": data_source,
               "checkpoint_source": checkpoint_source, "continue_from": continue_from,
               "work_dir": run["work_dir"]}
     return Plan(kernel_dir=kernel_dir, spec=spec, injected=injected, run=run, owner=owner,
@@ -549,17 +556,19 @@ def plan(kernel_dir: Path, owner: str | None = None, parameters: dict | None = N
 def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
           parameters: dict | None = None, continue_from: str | None = None,
           downloads: Path = paths.KAGGLE_DOWNLOADS, log=print, *,
-          loveda_source: str | None = None, checkpoint_source: str | None = None) -> Path:
+          loveda_source: str | None = None, checkpoint_source: str | None = None,
+          data_source: str | None = None) -> Path:
     """Write ``out_dir/<slug>/`` (notebook, kernel-metadata.json, mapsage-sources.json,
     mapsage-build.json).
 
     ``parameters``: the command line's (``-p``/``-f``), over the definition's params.yaml;
-    ``loveda_source``/``checkpoint_source``: over kernel.json's. ``continue_from`` (OWNER/SLUG):
+    ``loveda_source``/``data_source``/``checkpoint_source``: over kernel.json's. ``continue_from`` (OWNER/SLUG):
     build the kernel that continues that run (:mod:`mapsage.kaggle.continuation`). ``downloads``:
     where ``mapsage push`` left the outputs of the kernels this one attaches (the bootstrap's
     names the wheel to trust)."""
     return write(plan(kernel_dir, owner, parameters, continue_from, downloads,
-                      loveda_source=loveda_source, checkpoint_source=checkpoint_source, log=log),
+                      loveda_source=loveda_source, checkpoint_source=checkpoint_source,
+                      data_source=data_source, log=log),
                  out_dir)
 
 
@@ -592,9 +601,10 @@ def write(planned: Plan, out_dir: Path = BUILD_DIR) -> Path:
         nb = nbformat.read(injected, as_version=4)
     sha256 = hashlib.sha256(planned.payload).hexdigest()
     unpack = UNPACK_CELL.format(sha256=sha256, payload=base64.b64encode(planned.payload).decode())
-    loveda = next((s["id"] for s in attached if s["role"] == "loveda"), None)
+    data = next((s["id"] for s in attached if s["role"] in ("loveda", "data")), None)
     checks = FIRST_CHECKS_CELL.format(data_root=run["data_root"], device=run["device"],
-                                      loveda_source=loveda, vouched=" ".join(planned.vouched))
+                                      loveda_source=data, dataset=run["dataset"],
+                                      vouched=" ".join(planned.vouched))
     nb.cells[:0] = [_intro_cell(planned, sha256),
                     _tagged_code_cell(unpack, BUNDLE_TAG, 0, hidden=True),
                     _tagged_code_cell(checks, "mapsage-first-checks", 1),

@@ -56,7 +56,10 @@ def read_record(bundle: Path) -> dict:
     record = read_json(path)
     expected = {"definition": (str,), "owner": (str,), "parameters": (dict,),
                 "work_dir": (str,), "loveda_source": (str, type(None)),
+                "data_source": (str, type(None)),
                 "checkpoint_source": (str, type(None)), "continue_from": (str, type(None))}
+    if isinstance(record, dict):
+        record.setdefault("data_source", None)  # records written before data sources were generic
     wrong = [f"{key} = {record.get(key)!r}" for key, kinds in expected.items()
              if not isinstance(record, dict) or not isinstance(record.get(key), kinds)]
     if wrong:
@@ -119,7 +122,7 @@ def continue_command(record: dict, kernel: str) -> str:
              record["owner"], "--continue-from", kernel]
     for key, value in record["parameters"].items():
         words += ["-p", key, "None" if value is None else str(value)]
-    for option in ("loveda_source", "checkpoint_source"):
+    for option in ("loveda_source", "data_source", "checkpoint_source"):
         if record[option]:
             words += [f"--{option.replace('_', '-')}", record[option]]
     return shlex.join(words)
@@ -193,6 +196,7 @@ def until_finished(bundle: Path, api=None, *, max_parts: int = DEFAULT_MAX_PARTS
                        out_dir=bundle.parent, parameters=record["parameters"],
                        continue_from=part.kernel, downloads=downloads, log=log,
                        loveda_source=record["loveda_source"],
+                       data_source=record["data_source"],
                        checkpoint_source=record["checkpoint_source"])
         log(f"built part {number + 1}: {bundle}")
         record = read_record(bundle)

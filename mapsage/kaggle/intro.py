@@ -34,7 +34,7 @@ def param(run: dict, name: str) -> str:
     """``name = value`` as the injected cell has it; None: the model's config decides."""
     value = run.get(name)
     if value is None:
-        return f"`{name}` from the `{run['model']}` config"
+        return f"`{name}` from the `{run.get('config') or run['model']}` config"
     return f"`{name}` = {code(value)}"
 
 
@@ -92,6 +92,8 @@ def start_weights(run: dict, continue_from: str | None) -> str:
     pretrained = run.get("pretrained")
     if pretrained == "auto" and run["model"] == "tiny":
         return "random (`pretrained=auto`: the tiny model has no published weights)"
+    if pretrained == "auto" and run.get("config"):
+        return f"as the config {code(run['config'])} says (`pretrained=auto`)"
     if pretrained in ("auto", "imagenet"):
         return (f"ImageNet MiT-{run['model'].upper()} encoder weights (`pretrained={pretrained}`): "
                 "downloaded with the internet on, or found under `/kaggle/input` by file name")
@@ -101,21 +103,28 @@ def start_weights(run: dict, continue_from: str | None) -> str:
 
 
 def data(run: dict, attached: list[dict]) -> str:
-    loveda = next((s["id"] for s in attached if s["role"] == "loveda"), None)
+    source = next((s["id"] for s in attached if s["role"] in ("loveda", "data")), None)
     where = f"found under {code(run['data_root'])}"
-    return f"LoveDA, data set {code(loveda)}, {where}" if loveda else f"LoveDA {where}"
+    dataset = run.get("dataset")
+    what = ("LoveDA" if dataset in (None, "auto", "loveda") and not any(
+                s["role"] == "data" for s in attached) else
+            "the data set its `dataset.yaml` describes" if dataset in (None, "auto") else
+            f"the data set described by {code(dataset)}")
+    return f"{what}, data set {code(source)}, {where}" if source else f"{what} {where}"
 
 
 def run_rows(run: dict, spec: dict, attached: list[dict], continue_from: str | None) -> list:
     model = run["model"]
     config = MODEL_CONFIGS.get(model, "?")
+    described = (f"{code(run['config'])} (config; `model` is not used)" if run.get("config")
+                 else f"{code(model)} (SegFormer, config `{config}`)")
     measuring = bool(spec.get("measures"))
     outputs = f"{code(run['work_dir'])}: checkpoints, `metrics.json`, `report.md`, plots"
     if measuring:
         outputs += ("; in `/kaggle/working`: `bootstrap.json`, `mapsage-wheelhouse/` (mmcv and "
                     "the pinned wheels) and `pretrained/`, for the training kernel to attach")
     return [
-        ("model", f"{code(model)} (SegFormer, config `{config}`)"),
+        ("model", described),
         ("iterations", ", ".join(param(run, n) for n in
                                  ("max_iters", "val_interval", "checkpoint_interval"))),
         ("batch", ", ".join(param(run, n) for n in ("batch_size", "crop_size", "lr"))

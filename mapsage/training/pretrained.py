@@ -88,8 +88,32 @@ class WeightsSource:
         return f"{self.checkpoint} (missing)"
 
 
+OPENMMLAB_PREFIXES = ("open-mmlab://", "openmmlab://")
+"""mmseg's own configs name backbone weights this way (``open-mmlab://resnet50_v1c``): a name in
+mmengine's list of published files (``mmengine/hub/openmmlab.json``)."""
+
+
+def published_url(checkpoint: str) -> str:
+    """The https URL an ``open-mmlab://NAME`` checkpoint stands for (mmengine's own table, as its
+    ``load_from_openmmlab`` reads it); any other checkpoint unchanged."""
+    prefix = next((p for p in OPENMMLAB_PREFIXES if checkpoint.startswith(p)), None)
+    if prefix is None:
+        return checkpoint
+    from mmengine.runner.checkpoint import get_deprecated_model_names, get_external_models
+
+    name = checkpoint[len(prefix):]
+    name = get_deprecated_model_names().get(name, name)
+    urls = get_external_models()
+    if name not in urls:
+        raise MapSageError(f"The config's pretrained weights {checkpoint!r} are not in mmengine's "
+                           "list of OpenMMLab weights (mmengine/hub/openmmlab.json). Use a URL or "
+                           "a local .pth file (pretrained=PATH), or pretrained=None.")
+    return urls[name]
+
+
 def locate(checkpoint: str) -> WeightsSource:
     """Find the file ``checkpoint`` names on this machine, without any network access."""
+    checkpoint = published_url(checkpoint)
     if not is_url(checkpoint):
         path = Path(checkpoint).expanduser()
         if not path.is_file() and kaggle_platform.on_kaggle():
@@ -228,6 +252,11 @@ def apply_pretrained(cfg: Any, pretrained: str | None, *, load_from: str | None 
     """Set the backbone's ``init_cfg`` from the ``pretrained`` parameter; replace weights URLs by
     local copies already on this machine. No network access."""
     backbone = cfg.model.get("backbone")
+    if isinstance(cfg.model.get("pretrained"), str) and backbone is not None:
+        # mmseg's configs: model.pretrained='open-mmlab://...', which EncoderDecoder hands to
+        # the backbone; as the backbone's init_cfg it is located, vetted and fetched like any
+        backbone["init_cfg"] = dict(type="Pretrained", checkpoint=cfg.model["pretrained"])
+        cfg.model["pretrained"] = None
     if load_from or pretrained is None:
         # a whole-model checkpoint wins: nothing to download or load before it
         drop_pretrained(cfg)
