@@ -1,11 +1,13 @@
 """Remember a passed data check in ``work_dir`` so a resumed or continued run does not repeat it.
 
 The record is keyed by content, not by what ``stat`` says: :func:`fingerprint` runs the
-header pass of the check (:func:`mapsage.data.check.check_layout` without decoding: signature,
-IHDR, IEND, sizes, channels, pixel limit of every file) and hashes, with SHA-256, every image
-and mask file's path relative to the data root, its size, its modification time (nanoseconds)
-and the very bytes that pass read (its first 33 and last 12), with the check's own settings
-(its version, the decode sample, PIL's pixel limit) and the smallest training image the pass
+header pass of the check (:func:`mapsage.data.check.check_layout` without decoding: every
+file's header, its size, channels and pixel limit; a PNG's signature, IHDR and IEND) and
+hashes, with SHA-256, every image and mask file's path relative to the data root, its size,
+its modification time (nanoseconds) and its first 33 and last 12 bytes, with the check's own settings
+(its version, the decode sample, PIL's pixel limit), the data set's description
+(:meth:`mapsage.data.dataset.Description.as_dict`: classes, suffixes, ignore index, ...: the
+mask values allowed and the files paired depend on it) and the smallest training image the pass
 found (which the key also carries, for the crop check). So:
 
 - what the record lets a run skip is only the decode of the sample (every image verified, every
@@ -15,7 +17,8 @@ found (which the key also carries, for the crop check). So:
 - a tree whose header pass finds a problem gets a key no record holds, and the full check runs
   and reports it;
 - any change to a file's size, modification time or checked bytes (touching one mask is
-  enough), a file added or removed, or other settings give another key, and the check runs
+  enough), a file added or removed, another description (a class added, another suffix) or
+  other settings give another key, and the check runs
   again. A record written by a sample check does not stand in for a full one (``--all-masks``);
   a full one stands in for both.
 
@@ -35,10 +38,11 @@ from pathlib import Path
 
 from mapsage import safe_write
 from mapsage.data.check import DECODE_SAMPLE, check_layout, max_pixels
-from mapsage.data.layout import LoveDALayout
+from mapsage.data.layout import DataLayout
 
 RECORD = ".data_check.json"
-VERSION = 2  # bump when the check starts looking for something new (2: keyed by content)
+VERSION = 3  # bump when the check starts looking for something new (2: keyed by content;
+# 3: any described data set, keyed by its description too)
 UNCHECKED = "unchecked-"  # prefix of a key no record can hold (random per call)
 _KEY = re.compile(r"^[0-9a-f]{64}:(?:(\d+)x(\d+)|none)$")
 
@@ -53,11 +57,12 @@ class Passed:
     fresh: bool = False  # checked by this run (to be recorded), not read from a record
 
 
-def fingerprint(layout: LoveDALayout) -> tuple[str, int]:
+def fingerprint(layout: DataLayout) -> tuple[str, int]:
     """(key of the tree's content and the check's settings, number of files read): runs the
     check's header pass (module docstring). A tree that fails it gets a random key."""
     digest = hashlib.sha256(json.dumps(
-        {"version": VERSION, "sample": DECODE_SAMPLE, "max_pixels": max_pixels()}).encode())
+        {"version": VERSION, "sample": DECODE_SAMPLE, "max_pixels": max_pixels(),
+         "dataset": layout.description.as_dict()}, sort_keys=True).encode())
     scan = check_layout(layout, progress=None, decode=False, digest=digest)
     if scan.problems:
         return UNCHECKED + secrets.token_hex(16), scan.files

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mapsage.data import check_cache
 from mapsage.data.check import check_layout, crop_problem, raise_on_problems
-from mapsage.data.layout import LoveDALayout
+from mapsage.data.layout import DataLayout
 from mapsage.training.device import is_main_process
 
 
@@ -29,7 +29,7 @@ def checks_data() -> bool:
     return is_main_process()
 
 
-def check_data(layout: LoveDALayout, work_dir: str | Path, *,
+def check_data(layout: DataLayout, work_dir: str | Path, *,
                crop_size: int | tuple[int, int] | None, check_all: bool = False,
                progress: Callable[[str], None] | None = print) -> check_cache.Passed | None:
     """Check the data (or reuse the record of an unchanged tree); raise ``InputError`` listing
@@ -52,7 +52,7 @@ def check_data(layout: LoveDALayout, work_dir: str | Path, *,
     return check_cache.Passed(key, files, check_all, scan.smallest_train_image, fresh=True)
 
 
-def check_crop(layout: LoveDALayout, passed: check_cache.Passed | None,
+def check_crop(layout: DataLayout, passed: check_cache.Passed | None,
                crop_size: int | tuple[int, int] | None) -> None:
     """Refuse a crop larger than the smallest training image the check found."""
     problem = crop_problem(crop_size, passed.smallest_train_image) if passed and crop_size \

@@ -62,7 +62,7 @@ class Costs(Hook):
 
 
 def _config(synthetic_root, work_dir, **extra):
-    from mapsage.data.layout import find_loveda
+    from mapsage.data.layout import find_layout
     from mapsage.models import config_for_model
     from mapsage.params import validate
     from mapsage.training.config import build_config
@@ -70,7 +70,7 @@ def _config(synthetic_root, work_dir, **extra):
     params = validate({**RUN, "data_root": str(synthetic_root), "work_dir": str(work_dir),
                        **extra})
     return build_config(config_for_model("tiny"), params, device="cpu",
-                        layout=find_loveda(params.data_root))
+                        layout=find_layout(params.data_root, params.dataset))
 
 
 def test_a_run_stops_at_the_last_safe_moment_and_resumes_from_there(synthetic_root, tmp_path,

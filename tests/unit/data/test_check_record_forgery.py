@@ -31,7 +31,7 @@ def _forge(work_dir, key, files, smallest=(32, 32)) -> None:
 
 
 def test_a_forged_record_for_a_truncated_tree_does_not_skip_the_check(layout, tmp_path):
-    image = layout.split("Train")[0].images / "1000.png"
+    image = layout.split("train")[0].images / "1000.png"
     image.write_bytes(image.read_bytes()[:-12])  # a cut-off copy: no IEND
     key, files = check_cache.fingerprint(layout)
     _forge(tmp_path / "w", key, files)
@@ -42,7 +42,7 @@ def test_a_forged_record_for_a_truncated_tree_does_not_skip_the_check(layout, tm
 def test_a_file_changed_under_the_same_size_and_mtime_is_checked_again(layout, tmp_path):
     work_dir = tmp_path / "w"
     record(work_dir, check_data(layout, work_dir, crop_size=32, progress=None))
-    mask = layout.split("Val")[0].masks / "3000.png"
+    mask = layout.split("val")[0].masks / "3000.png"
     stat = mask.stat()
     data = bytearray(mask.read_bytes())
     data[-1] ^= 0xFF  # IEND's CRC damaged: same size

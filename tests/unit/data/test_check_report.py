@@ -25,8 +25,9 @@ def test_a_jpg_among_the_images_is_a_problem(tree):
     scan = check_layout(find_loveda(tree), progress=None)
     assert len(scan.problems) == 1, scan.problems
     problem = scan.problems[0]
-    assert problem.startswith(f"Train/Urban: 1 file(s) in {images} that are not .png: extra.jpg")
-    assert "training reads only .png" in problem
+    assert problem.startswith(f"Train/Urban: 1 file(s) (1 .jpg) among the images in {images}, "
+                              "whose img_suffix is .png: extra.jpg")
+    assert "Training reads only .png images" in problem and "set img_suffix: .jpg" in problem
 
 
 def test_a_passed_check_says_where_and_how_many_tiles_per_split(tree):
@@ -35,12 +36,15 @@ def test_a_passed_check_says_where_and_how_many_tiles_per_split(tree):
     assert scan.problems == []
     counts = {split: {domain: len(list((tree / split / domain / "images_png").glob("*.png")))
                       for domain in ("Urban", "Rural")} for split in ("Train", "Val")}
-    assert scan.tiles == counts
+    assert scan.images == {split.lower(): {f"{split}/{domain}": count
+                                           for domain, count in domains.items()}
+                           for split, domains in counts.items()}
     line = said[-1]
-    assert f"LoveDA at {tree}:" in line
+    assert f"LoveDA (7 classes, built in) at {tree}:" in line
     for split, domains in counts.items():
-        assert (f"{split} {sum(domains.values())} tiles (Urban {domains['Urban']}, "
-                f"Rural {domains['Rural']})") in line
+        assert (f"{split.lower()} {sum(domains.values())} images (Train/Urban "
+                .replace("Train", split) + f"{domains['Urban']}, {split}/Rural "
+                f"{domains['Rural']})") in line
 
 
 def test_a_wrong_layout_is_described_below_its_first_level(tmp_path):

@@ -66,7 +66,7 @@ def test_images_without_masks_and_masks_without_images(data, tmp_path):
 def test_truncated_png(data, tmp_path):
     path = data / "Train/Rural/images_png/2001.png"
     path.write_bytes(path.read_bytes()[:300])
-    refused(train(data, tmp_path / "w"), "unreadable or truncated PNG", "2001.png")
+    refused(train(data, tmp_path / "w"), "unreadable or truncated file", "2001.png")
     nothing_trained(tmp_path / "w")
 
 
@@ -75,7 +75,9 @@ def test_mask_values_outside_0_to_7(data, tmp_path):
     mask = np.asarray(Image.open(path)).copy()
     mask[:4, :4] = 12
     Image.fromarray(mask).save(path)
-    refused(train(data, tmp_path / "w"), "values outside 0..7", "3001.png", "[12]")
+    refused(train(data, tmp_path / "w"), "values outside those of the data set",
+            "value 12 in Val/Urban/masks_png/3001.png",
+            "LoveDA allows 0 (no data), 1..7 (the 7 classes) and 255 (ignore_index)")
     nothing_trained(tmp_path / "w")
 
 

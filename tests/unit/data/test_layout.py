@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from mapsage.data.layout import find_loveda
+from mapsage.data.layout import find_layout, find_loveda
 from mapsage.errors import MapSageError
 
 
@@ -17,8 +17,12 @@ def _make(root, splits=("Train", "Val"), domains=("Urban", "Rural")):
 def test_published_layout(tmp_path):
     layout = find_loveda(_make(tmp_path / "LoveDA"))
     assert layout.root == tmp_path / "LoveDA"
-    assert [(d.split, d.domain) for d in layout.domains] == [
-        ("Train", "Urban"), ("Train", "Rural"), ("Val", "Urban"), ("Val", "Rural")]
+    assert [(p.split, p.label) for p in layout.parts] == [
+        ("train", "Train/Urban"), ("train", "Train/Rural"), ("val", "Val/Urban"),
+        ("val", "Val/Rural")]
+    assert layout.description.name == "LoveDA"
+    assert all(p.images.name == "images_png" and p.masks.name == "masks_png"
+               for p in layout.parts)
 
 
 def test_root_above_the_data_set_and_doubled_split_folders(tmp_path):
@@ -27,17 +31,17 @@ def test_root_above_the_data_set_and_doubled_split_folders(tmp_path):
     _make(real / "Val", splits=("Val",))
     layout = find_loveda(tmp_path / "input")
     assert layout.root == real
-    assert layout.split("Train")[0].path == real / "Train" / "Train" / "Urban"
+    assert layout.split("train")[0].images == real / "Train" / "Train" / "Urban" / "images_png"
 
 
 def test_one_domain_is_enough(tmp_path):
     layout = find_loveda(_make(tmp_path, domains=("Rural",)))
-    assert {d.domain for d in layout.domains} == {"Rural"}
+    assert {p.label for p in layout.parts} == {"Train/Rural", "Val/Rural"}
 
 
 def test_missing_root_says_how_to_fix(tmp_path):
     with pytest.raises(MapSageError) as err:
-        find_loveda(tmp_path / "nope")
+        find_layout(tmp_path / "nope")
     assert str(tmp_path / "nope") in str(err.value) and "synthetic" in str(err.value)
 
 
@@ -50,7 +54,7 @@ def test_wrong_layout_lists_what_was_found(tmp_path):
 
 
 def test_missing_val_split_is_named(tmp_path):
-    with pytest.raises(MapSageError, match="no Val/ split"):
+    with pytest.raises(MapSageError, match="no val split"):
         find_loveda(_make(tmp_path, splits=("Train",)))
 
 

@@ -45,7 +45,7 @@ def test_envcheck_and_training_agree(tmp_path, relative, doubled):
     assert [i.loveda_root for i in scanned] == [str(expected)]
     assert checks[0].name == "loveda" and checks[0].severity == "ok"
     assert checks[0].detail == f"LoveDA at {expected}"
-    assert {d.split for d in layout.domains} == {"Train", "Val"}
+    assert {p.split for p in layout.parts} == {"train", "val"}
 
 
 def test_too_deep_is_missed_by_both(tmp_path):

@@ -8,11 +8,11 @@ from mapsage.data.synth import SynthSpec, generate
 def test_layout_counts_and_mask_values(synthetic_root):
     layout = find_loveda(synthetic_root)
     spec = SynthSpec()
-    for domain in layout.domains:
-        images = sorted(p.name for p in domain.images.glob("*.png"))
-        masks = sorted(p.name for p in domain.masks.glob("*.png"))
+    for part in layout.parts:
+        images = sorted(p.name for p in part.images.glob("*.png"))
+        masks = sorted(p.name for p in part.masks.glob("*.png"))
         assert images == masks
-        assert len(images) == (spec.train_per_domain if domain.split == "Train"
+        assert len(images) == (spec.train_per_domain if part.split == "train"
                                else spec.val_per_domain)
     values = set()
     for mask in synthetic_root.glob("*/*/masks_png/*.png"):

@@ -94,14 +94,14 @@ POISONS = {
 
 def _tiny_config(tiny_training, work_dir: Path):
     """The config ``tiny_training(work_dir, 'resume=auto')`` trains, and its parameters."""
-    from mapsage.data.layout import find_loveda
+    from mapsage.data.layout import find_layout
     from mapsage.models import config_for_model
     from mapsage.params import parse_assignments, validate
     from mapsage.training.config import build_config
 
     values, _ = parse_assignments(tiny_training.cmd(work_dir, "resume=auto")[3:])
     params = validate(values)
-    layout = find_loveda(params.data_root)
+    layout = find_layout(params.data_root, params.dataset)
     return build_config(config_for_model(params.model), params, layout=layout), params
 
 
