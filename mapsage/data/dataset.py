@@ -36,7 +36,7 @@ import yaml
 
 from envcheck import walk
 from mapsage.errors import InputError
-from mapsage.yaml_strict import safe_load_strict
+from mapsage.yaml_strict import DuplicateKey, safe_load_strict
 
 DESCRIPTION_FILE = "dataset.yaml"
 """The description's name beside the data (found at ``data_root`` or by the layout search)."""
@@ -287,6 +287,8 @@ def read_inline(text: str) -> Description:
 def _yaml(text: str, source: str) -> Any:
     try:
         return safe_load_strict(text, source)
+    except DuplicateKey as exc:
+        raise InputError(str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
