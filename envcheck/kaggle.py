@@ -1,4 +1,5 @@
-"""Kaggle-only facts: attached input data sets (LoveDA? checkpoints? an mmcv wheelhouse?) and
+"""Kaggle-only facts: attached input data sets (LoveDA? a folder data set? checkpoints? an mmcv
+wheelhouse?) and
 whether the internet is reachable, and :func:`run_first_checks`, the seconds-long check a Kaggle
 notebook runs before anything is installed or built. Standard library only.
 
@@ -18,13 +19,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from envcheck import loveda, ops_target, session, walk
+from envcheck import folders, loveda, ops_target, session, walk
 from envcheck.errors import FirstChecksFailed  # the root of the one exception hierarchy
 from envcheck.facts import InputDataset
-from envcheck.kaggle_paths import KAGGLE_INPUT
+from envcheck.kaggle_paths import KAGGLE, KAGGLE_INPUT
 
 _MAX_DIRS = 2000  # per data set: attached inputs can be large; the scan must stay fast
 _OWNER_LAYOUTS = ("datasets", "notebooks", "models")  # <kind>/<owner>/<slug> mounts
+DESCRIPTION_FILE = "dataset.yaml"  # a folder data set's description (mapsage.data.dataset)
+LOVEDA_NAME = "loveda"  # the dataset parameter's value naming the built-in LoveDA description
 
 
 def internet_reachable(host: str = "pypi.org", port: int = 443,
@@ -37,10 +40,15 @@ def internet_reachable(host: str = "pypi.org", port: int = 443,
 
 
 def _scan(dataset: Path, depth_below_root: int) -> InputDataset | None:
-    """What one attached input holds: LoveDA (found by the search training uses, with the depth
-    it has left below the input root), ``.pth`` checkpoints, mmcv wheels (found as deep as
-    training's file search, :data:`envcheck.walk.FILE_DEPTH`, reaches)."""
-    loveda_root = loveda.find_root(dataset, max_depth=walk.MAX_DEPTH - depth_below_root)
+    """What one attached input holds: LoveDA or a folder data set (a ``dataset.yaml``, or
+    images and masks folders in one of :data:`envcheck.folders.SHAPES`; both found by the
+    searches training uses, with the depth left below the input root), ``.pth`` checkpoints,
+    mmcv wheels (found as deep as training's file search, :data:`envcheck.walk.FILE_DEPTH`,
+    reaches)."""
+    depth = walk.MAX_DEPTH - depth_below_root
+    loveda_root = loveda.find_root(dataset, max_depth=depth)
+    folders_root = folders.find_root(dataset, max_depth=depth) if loveda_root is None else None
+    described: str | None = None
     kinds: list[str] = []
     notes: list[str] = []
     checkpoints: list[str] = []
@@ -49,10 +57,12 @@ def _scan(dataset: Path, depth_below_root: int) -> InputDataset | None:
         notes.append(f"cannot list {folder}: {exc.strerror}")
 
     depth_left = walk.FILE_DEPTH - depth_below_root
-    for _, _, entries in walk.walk(dataset, depth_left, _MAX_DIRS, on_error=unlistable):
+    for _, here_depth, entries in walk.walk(dataset, depth_left, _MAX_DIRS, on_error=unlistable):
         for entry in entries:
             if entry.is_dir():
                 continue
+            if entry.name == DESCRIPTION_FILE and described is None and here_depth <= depth:
+                described = entry.path  # the shallowest, as training's search finds it
             if entry.name.endswith(".pth"):
                 checkpoints.append(os.path.relpath(entry.path, dataset))
             elif entry.name.startswith("mmcv-") and entry.name.endswith(".whl"):
@@ -62,6 +72,16 @@ def _scan(dataset: Path, depth_below_root: int) -> InputDataset | None:
         missing = [s for s in loveda.SPLITS if s not in loveda.splits_at(loveda_root)]
         notes.insert(0, f"LoveDA at {loveda_root}" + (f" (no {', '.join(missing)} split)"
                                                       if missing else ""))
+    if described is not None or folders_root is not None:
+        kinds.append("dataset")
+        where = []
+        if described is not None:
+            where.append(f"described by {described}")
+        if folders_root is not None:
+            shape, splits = folders.splits_at(folders_root)
+            where.append(f"{shape.name} folders at {folders_root} (splits "
+                         f"{', '.join(splits)})")
+        notes.insert(1 if loveda_root else 0, "folder data set " + ", ".join(where))
     if checkpoints:
         kinds.append("checkpoint")
         shown = ", ".join(sorted(checkpoints)[:3]) + (" ..." if len(checkpoints) > 3 else "")
@@ -95,7 +115,8 @@ def _datasets(root: Path) -> list[Path]:
 
 
 def scan_inputs(root: str | Path = KAGGLE_INPUT) -> list[InputDataset]:
-    """Attached inputs under ``root`` that hold LoveDA, ``.pth`` checkpoints or mmcv wheels.
+    """Attached inputs under ``root`` that hold LoveDA, a folder data set, ``.pth`` checkpoints
+    or mmcv wheels.
 
     LoveDA is located in each input with :func:`envcheck.loveda.find_root`, the search training
     runs from ``data_root=/kaggle/input``, given the depth left below ``root``: an input is
@@ -188,12 +209,86 @@ def toolkit_check(listed: list[tuple[str, str]], environ: dict[str, str] | None 
                       + (f"; {toolkit.describe()}" if target.ops == "cuda" else ""))
 
 
+def _localized(path: str) -> str:
+    """A ``/kaggle/...`` path mapped onto a rehearsal's stand-in root (``MAPSAGE_KAGGLE_ROOT``)."""
+    root = os.environ.get(session.ROOT_ENV)
+    if root and (path == KAGGLE or path.startswith(KAGGLE + "/")):
+        return root + path[len(KAGGLE):]
+    return path
+
+
+def _names_splits(text: str) -> bool:
+    """Whether a description's YAML text has a ``splits`` key (its folders named, not searched):
+    read as text, as envcheck has no YAML parser (training reads the description strictly)."""
+    return any(line.split("#")[0].strip().startswith("splits:") for line in text.splitlines()) \
+        or ("splits" in text and text.lstrip().startswith("{"))
+
+
+def folder_data_check(data_root: str, dataset: str | None, attach: str) -> FirstCheck | None:
+    """The data check for a folder data set: one whose description is a ``dataset.yaml`` under
+    ``data_root`` (the shallowest, as training finds it) or the ``dataset`` parameter (a file
+    or a description written inline; anything but LoveDA). Its split folders are looked up by
+    :mod:`envcheck.folders`, the search training uses, from the description's folder (or
+    ``data_root`` for one written inline). None when the data set is LoveDA."""
+    text = None
+    if dataset is None or dataset.strip().lower() in ("auto", ""):
+        found = next(walk.files_named(data_root, DESCRIPTION_FILE, max_depth=walk.MAX_DEPTH),
+                     None) if Path(data_root).is_dir() else None
+        if found is None:
+            return None
+        source, base = str(found), found.parent
+    elif dataset.strip().lower() == LOVEDA_NAME:
+        return None
+    elif dataset.lstrip().startswith("{"):
+        source, base, text = "the dataset parameter (written inline)", Path(data_root), dataset
+    else:
+        path = Path(_localized(dataset)).expanduser()
+        if not path.is_file():
+            return FirstCheck("data", "error", f"dataset = {dataset!r}: no such file; expected "
+                              f"the path of a {DESCRIPTION_FILE} (docs/datasets.md), 'loveda', "
+                              "or a description written inline")
+        source, base = str(path), path.parent
+    if text is None:
+        try:
+            text = Path(source).read_text(encoding="utf-8", errors="replace")[:65536]
+        except OSError as exc:
+            return FirstCheck("data", "error", f"cannot read the data set's description {source}"
+                              f" ({exc.strerror})")
+    if _names_splits(text):
+        return FirstCheck("data", "info", f"folder data set described by {source}: its splits "
+                          "name the folders (training checks them and every file)")
+    root = folders.find_root(base)
+    if root is None:
+        shapes = "; ".join(f"{s.images.format(split='train', kind='images')} + "
+                           f"{s.masks.format(split='train', kind='masks')}"
+                           for s in folders.SHAPES)
+        return FirstCheck(
+            "data", "error",
+            f"no images and masks folders under {base} for the data set described by {source} "
+            f"(searched {walk.MAX_DEPTH} folders deep for {shapes}, also with val/ and test/): "
+            f"{attach}, or lay its folders out in one of these shapes, then run again.")
+    shape, splits = folders.splits_at(root)
+    missing = [role for role in ("train", "val") if role not in splits]
+    no_masks = [role for role in ("train", "val")
+                if role in splits and splits[role].masks is None]
+    problem = (f"it has no {' or '.join(missing)} split" if missing else
+               f"the {' and '.join(no_masks)} split has no masks folder (masks/, labels/ or "
+               "ann_dir/ in the same shape)" if no_masks else "")
+    return FirstCheck(
+        "data", "error" if problem else "ok",
+        f"folder data set described by {source}: {shape.name} folders at {root} (splits "
+        f"{', '.join(splits)})" + (f", but {problem}: {attach}" if problem else ""))
+
+
 def first_checks(data_root: str, *, input_root: str | Path, working_dir: str | Path,
                  device: str = "auto", loveda_source: str | None = None,
+                 dataset: str | None = None,
                  internet=internet_reachable) -> list[FirstCheck]:
-    """What can be known in seconds before anything is installed: LoveDA (by the search training
-    uses), GPU and compute capability, disk room, the internet when a build would be needed, and
-    the session time already spent."""
+    """What can be known in seconds before anything is installed: the data set (LoveDA, or a
+    folder data set when a ``dataset.yaml`` is under ``data_root`` or ``dataset`` names another
+    description: :func:`folder_data_check`; by the searches training uses), GPU and compute
+    capability, disk room, the internet when a build would be needed, and the session time
+    already spent. ``loveda_source`` is the Kaggle data set to attach (LoveDA's or another)."""
     from envcheck.compat import DISK_ERROR_GIB, DISK_WARNING_GIB
 
     input_root, working_dir = Path(input_root), Path(working_dir)
@@ -201,8 +296,13 @@ def first_checks(data_root: str, *, input_root: str | Path, working_dir: str | P
     attach = (f"attach the data set {loveda_source} (notebook editor: Add Input, or "
               "dataset_sources in kernel.json)" if loveda_source else
               "attach a LoveDA data set (notebook editor: Add Input)")
+    folder_check = None if data_root == "synthetic" else folder_data_check(
+        data_root, dataset, attach if loveda_source else
+        "attach the data set (notebook editor: Add Input)")
     if data_root == "synthetic":
         checks.append(FirstCheck("loveda", "info", "data_root='synthetic': the demo data set"))
+    elif folder_check is not None:
+        checks.append(folder_check)
     else:
         found = loveda.find_root(data_root)
         if found is None:

@@ -76,7 +76,8 @@ FINDING_IDS: dict[str, tuple[str, str, str]] = {
                                          "installed now"),
     "disk.low": ("disk", "warning", "little free disk space in the work dir"),
     "kaggle.offline": ("kaggle", "error", "Kaggle internet is off but something must be installed"),
-    "kaggle.no-loveda": ("kaggle", "warning", "no attached Kaggle input looks like LoveDA"),
+    "kaggle.no-loveda": ("kaggle", "warning", "no attached Kaggle input looks like LoveDA or "
+                                              "a folder data set"),
 }
 
 STEP_CODE = {  # probe step -> the import to run by hand to see the failure
@@ -652,13 +653,15 @@ def kaggle_rules(facts: Facts, ctx: Context, found: list[Finding]) -> Iterator[F
                    "(kernel_sources; see docs/kaggle.md)"),
             severity="warning" if wheel and all(i.startswith("mmcv") for i in must_install)
             else "error")
-    if not any("loveda" in i.kinds for i in k.inputs):
+    if not any("loveda" in i.kinds or "dataset" in i.kinds for i in k.inputs):
         yield _finding(
-            "kaggle.no-loveda", f"no input under {k.input_root} has LoveDA's "
-            "Train|Val/{Urban,Rural}/images_png layout",
-            "Training on LoveDA needs the data set attached as an input.",
-            Remedy("Add Input > search 'LoveDA' and attach it, then set data_root to the folder "
-                   "that holds Train/ and Val/ (or data_root='synthetic' for the demo data)"))
+            "kaggle.no-loveda", f"no input under {k.input_root} holds a data set: neither "
+            "LoveDA's Train|Val/{Urban,Rural}/images_png layout nor a folder data set (a "
+            "dataset.yaml, or train/images + train/masks, img_dir/train + ann_dir/train)",
+            "Training needs its data set attached as an input.",
+            Remedy("Add Input > your data set (LoveDA, or images and masks folders with a "
+                   "dataset.yaml: docs/datasets.md), then set data_root to the folder that holds "
+                   "it (or data_root='synthetic' for the demo data)"))
 
 
 RULES: tuple[Rule, ...] = (
