@@ -281,6 +281,44 @@ def apply_run(cfg: Config, p: TrainParams, config_file: Path) -> None:
                               allow_failed_imports=False)
 
 
+def drivable_problems(cfg: Config) -> list[str]:
+    """What a loaded config lacks that MapSage needs to drive it (empty: nothing), checked
+    before anything is applied, so a config written for another purpose is refused by name
+    rather than failing inside mmengine with a KeyError."""
+    problems = []
+    model = cfg.get("model")
+    if not isinstance(model, dict):
+        problems.append("it has no model")
+    else:
+        if not any("num_classes" in n and str(n.get("type", "")).endswith("Head")
+                   for n in _walk(model)):
+            problems.append("its model has no decode head with num_classes (model.decode_head)")
+        if not isinstance(model.get("data_preprocessor"), dict):
+            problems.append("its model has no data_preprocessor (model.data_preprocessor, "
+                            "e.g. dict(type='SegDataPreProcessor', ...))")
+    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        if not isinstance(cfg.get(loader), dict) or not isinstance(cfg[loader].get("dataset"),
+                                                                     dict):
+            problems.append(f"it has no {loader} with a dataset")
+    train_cfg = cfg.get("train_cfg")
+    if not isinstance(train_cfg, dict) or "max_iters" not in train_cfg \
+            or train_cfg.get("type", "IterBasedTrainLoop") != "IterBasedTrainLoop":
+        problems.append("its train_cfg is not iteration-based (MapSage's time budget, "
+                        "checkpoints and resume count iterations: train_cfg=dict("
+                        "type='IterBasedTrainLoop', max_iters=N, val_interval=M))")
+    if not isinstance(cfg.get("val_evaluator"), dict):
+        problems.append("it has no val_evaluator (e.g. dict(type='IoUMetric', "
+                        "iou_metrics=['mIoU']))")
+    optimizer = (cfg.get("optim_wrapper") or {}).get("optimizer")
+    if not isinstance(optimizer, dict) or "lr" not in optimizer:
+        problems.append("it has no optim_wrapper.optimizer with an lr")
+    hooks = cfg.get("default_hooks") or {}
+    for hook in ("checkpoint", "logger"):
+        if not isinstance(hooks.get(hook), dict):
+            problems.append(f"it has no default_hooks.{hook}")
+    return problems
+
+
 CONFIG_SYNTAX = frozenset("(){}")
 """Characters of Python config syntax (``dict(...)``, ``{...}``) that ``--cfg-options`` cannot
 express: mmengine's DictAction would keep such a value as a string."""
@@ -351,6 +389,14 @@ def build_config(config_file: str | Path, params: TrainParams, options: dict[str
             f"{type(exc).__name__}: {exc}. Fix the file (its _base_ paths are relative to it), "
             "or leave --config out to use the one for model=."
         ) from exc
+    missing = drivable_problems(cfg)
+    if missing:
+        raise MapSageError(
+            f"Config {str(config_file)!r} cannot be driven by MapSage: "
+            + "; ".join(missing) + ". MapSage trains mmseg configs written like mmseg's own "
+            "(an EncoderDecoder model, iteration-based train_cfg, the three dataloaders, "
+            "val_evaluator, optim_wrapper and default_hooks); start from one of them, e.g. "
+            "config='mmseg::fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py', and change it.")
     if layout is None:
         try:
             layout = find_layout(params.data_root, params.dataset)

@@ -83,3 +83,20 @@ def test_config_names(tmp_path):
                       ("mmseg::fcn/missing.py", "has no config")):
         with pytest.raises(ParamError, match=said):
             config_path(bad, "tiny")
+
+
+def test_a_config_mapsage_cannot_drive_is_refused_naming_what_is_missing(tmp_path, synthetic_root):
+    from mapsage.errors import MapSageError
+
+    broken = tmp_path / "epochs.py"
+    broken.write_text(
+        f"_base_ = [{str(config_for_model('tiny'))!r}]\n"
+        "train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=2)\n"
+        "val_evaluator = None\n")
+    params = validate({"data_root": str(synthetic_root), "work_dir": str(tmp_path / "w"),
+                       "config": str(broken)})
+    with pytest.raises(MapSageError) as caught:
+        build_config(broken, params)
+    said = str(caught.value)
+    assert "not iteration-based" in said and "no val_evaluator" in said
+    assert "decode head" not in said and "data_preprocessor" not in said  # only what is missing
