@@ -16,11 +16,14 @@
 # ---
 
 # %% [markdown]
-# # SegFormer on LoveDA, trained for real
+# # SegFormer on LoveDA (or any mmseg model on your data), trained for real
 #
-# This notebook trains an OpenMMLab SegFormer (mmseg `MixVisionTransformer` + `SegformerHead`) on
-# the LoveDA land-cover data set with mmengine's Runner, then reports per-class IoU, the training
-# curve and predictions. It runs unchanged on a laptop, in CI and on Kaggle, driven by papermill:
+# This notebook trains an OpenMMLab segmentation model with mmengine's Runner, then reports
+# per-class IoU, the training curve and predictions. By default that is SegFormer (mmseg
+# `MixVisionTransformer` + `SegformerHead`) on the LoveDA land-cover data set; `config` takes any
+# mmseg model (a config file, or one of mmseg's own as `mmseg::<folder>/<file>.py`) and
+# `dataset` / a `dataset.yaml` beside the data any folder of images and masks (docs/datasets.md).
+# It runs unchanged on a laptop, in CI and on Kaggle, driven by papermill:
 #
 # ```
 # papermill mapsage/notebooks/train_segformer_loveda.ipynb out.ipynb -p model b2 -p data_root /data/LoveDA
@@ -77,7 +80,8 @@ predict_split = None
 # ## Check the parameters
 # Every parameter is checked (name, type, range) before anything else runs: a misspelt
 # `-p max_iter 100` stops here with the list of valid names instead of being ignored.
-# `None` means "what the model's config says": the tiny demo's config trains 300 iterations of
+# `None` means "what the model's config says" (`config`, else MapSage's config for `model`): the
+# tiny demo's config trains 300 iterations of
 # 8 images at 128 px from scratch; the `b0`-`b5` configs hold the published SegFormer recipe
 # (80k iterations, 512 px crops, AdamW lr 6e-5 at 16 images, ImageNet-pretrained MiT encoder).
 
@@ -116,9 +120,10 @@ print(f"Report: {metrics['work_dir']}/report.md")
 
 # %% [markdown]
 # ## Predict (optional)
-# With `predict_split` set (e.g. `"Test"`), the best checkpoint segments every image of that
-# LoveDA split under `data_root` (`mapsage predict`, in its own process) and writes one label PNG
-# per image (LoveDA classes 1..7, named as the image, ready to zip for the test server) into
+# With `predict_split` set (e.g. `"Test"`, or `"test"` for a folder data set), the best
+# checkpoint segments every image of that split under `data_root` (`mapsage predict`, in its own
+# process) and writes one label PNG per image, named as the image, in the data set's label
+# convention (LoveDA: classes 1..7, ready to zip for the test server) into
 # `work_dir/predictions-<split>`, plus colour overlays of a sample.
 
 # %%
