@@ -69,6 +69,7 @@ class Scan:
     problems: list[str] = field(default_factory=list)
     files: int = 0  # headers read
     pairs_decoded: int = 0  # image read completely + mask decoded (or a test image alone)
+    train_values: set[int] = field(default_factory=set)  # in the train masks decoded
     smallest_train_image: tuple[int, int] | None = None  # (width, height) of the smallest side
     seconds: float = 0.0
     images: dict[str, dict[str, int]] = field(default_factory=dict)  # role -> label -> images
@@ -341,6 +342,8 @@ def _check_part(part: FolderPair, description: Description, scan: Scan, *, check
                 except (OSError, SyntaxError, ValueError) as exc:
                     found.broken.append(f"{mask_path} ({type(exc).__name__}: {exc})")
                 else:
+                    if part.split == "train":
+                        scan.train_values |= values
                     outside = sorted(v for v in values if v not in allowed)
                     if outside:
                         shown = mask_path.relative_to(root) if root else mask_path
@@ -388,6 +391,9 @@ def check_layout(layout: DataLayout, *, check_all_masks: bool = False,
                 part, description, scan, check_all=check_all_masks, limit=limit,
                 progress=progress, started=started, decode=decode, digest=digest,
                 root=layout.root)
+    lonely = _only_background_and_ignore(description, scan.train_values)
+    if lonely:
+        scan.add(lonely)
     for role in REQUIRED_SPLITS:
         if role in scan.images and sum(scan.images[role].values()) == 0:
             scan.add(f"The {role} split has no images at all under {layout.root}.")
@@ -398,6 +404,21 @@ def check_layout(layout: DataLayout, *, check_all_masks: bool = False,
                  f"{' (all)' if check_all_masks else ' (a spread sample)'} "
                  f"in {scan.seconds:.1f}s")
     return scan
+
+
+def _only_background_and_ignore(description: Description, seen: set[int]) -> str | None:
+    """A sentence when the decoded train masks hold the first class's value and the ignore
+    index but no other class: a binary mask saved as 0/255 (the objects would be ignored)."""
+    first = description.label_offset  # the first class's value (0, or 1 after "no data")
+    ignore = description.ignore_index
+    if ignore not in seen or not seen - {ignore} or seen - {ignore} - {0, first}:
+        return None
+    return (f"the train masks decoded hold only {', '.join(map(str, sorted(seen)))}: no pixel of "
+            f"any class but {description.classes[0]!r} besides {ignore}, which is the "
+            f"ignore_index and so never learned. If {ignore} marks the objects (a binary mask "
+            f"saved as 0/{ignore}), map it to the class's value in the masks (e.g. 255 -> 1), "
+            "or set ignore_index to a value the masks do not use; fix the masks or the "
+            "description.")
 
 
 def describe_images(images: dict[str, dict[str, int]]) -> str:

@@ -137,3 +137,19 @@ def test_check_data_command_takes_the_description(tmp_path, repo_root):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (f"0 problem(s): found roofs (3 classes, Data set description '{described}') at "
             f"{root}: train 3 images, val 2 images, test 2 images") in proc.stdout
+
+
+def test_binary_masks_saved_as_0_and_255_are_named(tmp_path):
+    """A common Kaggle shape: the object is 255 in the masks, which is also the ignore index:
+    training would never see an object pixel."""
+    root = write_dataset(tmp_path / "roofs", "split", counts={"train": 2, "val": 1},
+                         description="classes: [background, roof]\nimg_suffix: .jpg\n")
+    for split in ("train", "val"):
+        for mask in folders(root, "split", split)[1].glob("*.png"):
+            binary = np.zeros((16, 16), np.uint8)
+            binary[4:9, 4:9] = 255
+            Image.fromarray(binary).save(mask)
+    scan = check_layout(find_layout(root), progress=None)
+    assert len(scan.problems) == 1, scan.problems
+    assert "the train masks decoded hold only 0, 255" in scan.problems[0]
+    assert "map it to the class's value in the masks (e.g. 255 -> 1)" in scan.problems[0]
