@@ -149,8 +149,9 @@ def for_this_platform(params: TrainParams) -> TrainParams:
     if not kaggle_platform.on_kaggle():
         return params
     values = params.as_dict()
-    for key in ("data_root", "work_dir", "load_from"):
-        values[key] = kaggle_platform.localize(values[key])
+    for key in ("data_root", "work_dir", "load_from", "dataset", "config"):
+        if isinstance(values[key], str) and values[key].startswith("/"):
+            values[key] = kaggle_platform.localize(values[key])  # a path, not inline or mmseg::
     if values["load_from"]:
         found = kaggle_platform.find_input_file(values["load_from"])
         if found is None:
