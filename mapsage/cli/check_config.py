@@ -1,7 +1,7 @@
 """``mapsage check-config CONFIG``: check an mmengine config (types, hooks, LoveDA labels, the
 model's test_cfg) before spending GPU time on it; exit 1 when it has errors. A training run makes
 the same checks (exit 2), then sends one validation batch through the model before its first
-iteration (:mod:`mapsage.training.validation_probe`)."""
+iteration (:mod:`mapsage.training.hooks.validation_probe`)."""
 
 from __future__ import annotations
 

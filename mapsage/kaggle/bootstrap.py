@@ -9,7 +9,7 @@ everything later runs need to go with the internet off, and measure the real rec
   ``requirements-lock.txt``, left by the provisioning cell;
 - :func:`stage_pretrained_weights`: the backbone weights the recipe starts from;
 - :func:`measure_config` + :func:`summarize`: a short run of the real recipe with
-  ``RunMeasureHook`` (``mapsage.training.measure``), turned into ``bootstrap.json``: seconds per
+  ``RunMeasureHook`` (``mapsage.training.hooks.measure``), turned into ``bootstrap.json``: seconds per
   iteration, images per second, peak GPU memory per device, data-loader wait share, and the
   projected wall time of the full run.
 
@@ -30,6 +30,7 @@ from pathlib import Path
 from mapsage.errors import MapSageError
 from mapsage.provision import mmcv, wheelhouse
 from mapsage.safe_write import write_text
+from mapsage.training.hooks import MEASURE_HOOK
 
 BOOTSTRAP_JSON = "bootstrap.json"
 WARMUP_SHARE = 0.1
@@ -126,9 +127,9 @@ def measure_config(model_config: Path, out: Path) -> Path:
         out,
         "# Written by the MapSage bootstrap: the recipe's config plus the measuring hook.\n"
         f"_base_ = [{str(Path(model_config).resolve())!r}]\n"
-        "custom_imports = dict(imports=['mapsage.training.measure'], "
+        "custom_imports = dict(imports=['mapsage.training.hooks.measure'], "
         "allow_failed_imports=False)\n"
-        "custom_hooks = [dict(type='RunMeasureHook')]\n")
+        f"custom_hooks = [dict(type={MEASURE_HOOK!r})]\n")
 
 
 def _after_warmup(values: list[float]) -> list[float]:

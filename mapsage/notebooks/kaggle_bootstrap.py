@@ -68,7 +68,7 @@ print(f"python wheels: {', '.join(python_wheels)}")
 # %% [markdown]
 # ## Measure the recipe
 # The same training process as the training notebook, its config extended by
-# `RunMeasureHook` (`mapsage.training.measure`).
+# `RunMeasureHook` (`mapsage.training.hooks.measure`).
 
 # %%
 import tempfile

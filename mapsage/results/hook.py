@@ -16,6 +16,7 @@ from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
 from mapsage.training.batch import batch_scaling, describe_scaling
+from mapsage.training.hooks import RESULTS_HOOK
 
 OVERLAY_SAMPLES = 4
 
@@ -41,7 +42,7 @@ def overlay_samples(runner, count: int) -> list:
     return samples
 
 
-@HOOKS.register_module()
+@HOOKS.register_module(name=RESULTS_HOOK)
 class RunResultsHook(Hook):
     """Write ``metrics.json``, ``training_curve.png``, ``confusion_matrix.png``,
     ``predictions.png`` and ``report.md`` into the work_dir when training ends.
@@ -90,7 +91,7 @@ class RunResultsHook(Hook):
 
     def write_failure(self, runner, reason: str, *, iteration: int) -> Path:
         """``metrics.json`` of a run that failed during training (a non-finite loss,
-        :mod:`mapsage.training.finite_loss`): ``"status": "failed"``, where and why, no scores;
+        :mod:`mapsage.training.hooks.finite_loss`): ``"status": "failed"``, where and why, no scores;
         it replaces a status an earlier session of the work_dir left there."""
         from mapsage.results.record import write_json
 

@@ -22,11 +22,19 @@ from mapsage.errors import MapSageError, ParamError
 from mapsage.models import MODEL_CONFIGS
 from mapsage.params import TrainParams, check_intervals
 from mapsage.paths import CONFIG_DIR
+from mapsage.training.hooks import (
+    FINAL_VALIDATION_HOOK,
+    FINITE_LOSS_HOOK,
+    RESULTS_HOOK,
+    TIME_BUDGET_HOOK,
+    VALIDATION_PROBE_HOOK,
+)
+from mapsage.training.hooks import RESUME_GUARD_HOOK as GUARD_HOOK
 from mapsage.training.loader import loader_settings
+from mapsage.training.metrics import PER_CLASS_IOU_METRIC as METRIC
 from mapsage.training.pretrained import apply_pretrained
 from mapsage.training.tracking import apply_tracking
 
-METRIC = "PerClassIoUMetric"  # mapsage.training.plugins
 MIN_WARMUP = 10  # iterations; see apply_schedule
 
 
@@ -219,12 +227,6 @@ def apply_device(cfg: Config, *, device: str, distributed: bool, amp: bool,
             cfg.optim_wrapper.loss_scale = "dynamic"
 
 
-RESULTS_HOOK = "RunResultsHook"  # mapsage.results.hook
-TIME_BUDGET_HOOK = "TimeBudgetHook"  # mapsage.training.time_budget
-GUARD_HOOK = "ResumeGuardHook"  # mapsage.training.resume_guard
-FINAL_VALIDATION_HOOK = "FinalValidationHook"  # mapsage.training.final_validation
-FINITE_LOSS_HOOK = "FiniteLossHook"  # mapsage.training.finite_loss
-VALIDATION_PROBE_HOOK = "ValidationProbeHook"  # mapsage.training.validation_probe
 PLUGINS = "mapsage.training.plugins"  # registers MapSage's training additions (hooks, metric, ...)
 RESULTS_PLUGIN = "mapsage.results.hook"  # registers RESULTS_HOOK (results sit above training)
 

@@ -9,8 +9,8 @@ checkpoint, but mmengine 0.10.7 also acts on plain *values* in it:
   ``CheckpointHook`` takes ``best_ckpt`` (a path it deletes, file or folder, at the next
   improvement), ``keep_ckpt_ids`` (steps whose ``iter_N.pth`` it deletes) and ``best_score``.
 
-:class:`ResumeGuardHook` (``after_load_checkpoint``, highest priority, so it runs before mmengine
-uses the dict) cleans the checkpoint in place with :func:`sanitise`: the config strings are
+:class:`mapsage.training.hooks.resume_guard.ResumeGuardHook` (``after_load_checkpoint``, highest
+priority, so it runs before mmengine uses the dict) cleans the checkpoint in place with :func:`sanitise`: the config strings are
 dropped unread, the seed must be a valid seed, and of the runtime information only what
 CheckpointHook needs is kept, each value checked (a best checkpoint only as a
 ``best_<metric>_iter_N.pth`` file inside this work_dir). Everything else the hooks set again
@@ -24,9 +24,6 @@ import math
 import numbers
 from pathlib import Path
 from typing import Any
-
-from mmengine.hooks import Hook
-from mmengine.registry import HOOKS
 
 from mapsage.errors import MapSageError, UnusableCheckpoint
 from mapsage.params import SEED_LIMIT
@@ -215,29 +212,3 @@ def vet_resume_candidate(path: Path, work_dir: str | Path, cfg=None) -> None:
         check_same_schedule(checkpoint, path, cfg)
         check_training_state(checkpoint, path, cfg, world_size())
     sanitise(checkpoint, work_dir)
-
-
-@HOOKS.register_module()
-class ResumeGuardHook(Hook):
-    """Sanitise every checkpoint the Runner loads before mmengine reads its metadata."""
-
-    priority = "HIGHEST"
-
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        # Only Runner.resume reads meta and the message hub; a load_from or evaluation load
-        # uses the weights alone. (mmengine 0.10.7 keeps the resume flag as Runner._resume.)
-        if not getattr(runner, "_resume", True):
-            return
-        if not runner._has_loaded:
-            # the resume load itself (later loads in the run, such as the best checkpoint's
-            # for the reports, come after it): its state is vetted before mmengine restores it
-            # (again, for a config run outside mapsage.train, e.g. by mmseg's tools/train.py)
-            from mmengine.runner.checkpoint import find_latest_checkpoint
-
-            from mapsage.training.resume_state import check_training_state
-
-            path = runner._load_from or find_latest_checkpoint(runner.work_dir)
-            check_structure(checkpoint)
-            check_training_state(checkpoint, path, runner.cfg, runner.world_size)
-        for note in sanitise(checkpoint, runner.work_dir):
-            runner.logger.warning(f"mapsage: {note}")

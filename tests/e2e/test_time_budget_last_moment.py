@@ -29,7 +29,7 @@ RUN = {"model": "tiny", "max_iters": 60, "val_interval": 20, "checkpoint_interva
 
 
 class VirtualClock:
-    """``time`` as mapsage.training.time_budget uses it, on a virtual clock."""
+    """``time`` as mapsage.training.time_budget and its hook use it, on a virtual clock."""
 
     def __init__(self) -> None:
         self.now = 1_000_000.0
@@ -81,12 +81,14 @@ def test_a_run_stops_at_the_last_safe_moment_and_resumes_from_there(synthetic_ro
     import mapsage.training.plugins  # noqa: F401  (what the config's custom_imports loads)
     from mapsage.training import time_budget
     from mapsage.training.checkpoint import safe_checkpoint_loading
+    from mapsage.training.hooks import time_budget as time_budget_hook
 
     clock = VirtualClock()
-    monkeypatch.setattr(time_budget, "time", clock)
+    monkeypatch.setattr(time_budget, "time", clock)  # run_status: the budget left unused
+    monkeypatch.setattr(time_budget_hook, "time", clock)  # the hook's measurements
     work_dir = tmp_path / "run"
     runner = Runner.from_cfg(_config(synthetic_root, work_dir, time_limit=BUDGET_S))
-    budget = next(h for h in runner.hooks if isinstance(h, time_budget.TimeBudgetHook))
+    budget = next(h for h in runner.hooks if isinstance(h, time_budget_hook.TimeBudgetHook))
     budget.deadline = clock.now + BUDGET_S  # counted from here, not from pytest's start
     runner.register_hook(Costs(clock))
     with safe_checkpoint_loading():

@@ -117,7 +117,7 @@ def test_a_bad_session_start_override_is_refused_naming_it(monkeypatch, value, w
 def test_the_time_budget_hook_refuses_a_non_finite_session_start(monkeypatch, tmp_path, value):
     """Built as the Runner builds it, in a Kaggle rehearsal (where the session's deadline is
     the default limit): a clear error before training, not a limit silently off or a crash."""
-    from mapsage.training.time_budget import TimeBudgetHook
+    from mapsage.training.hooks.time_budget import TimeBudgetHook
 
     monkeypatch.setenv(session.ROOT_ENV, str(tmp_path))
     monkeypatch.setenv(session.START_ENV, value)

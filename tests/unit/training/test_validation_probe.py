@@ -1,7 +1,7 @@
 """Validation mistakes are found before training (issue 21): the model's test_cfg is checked with
 the config (``mapsage check-config`` and every run), and one validation batch goes through the
 real val pipeline, model and evaluator before the first iteration
-(:mod:`mapsage.training.validation_probe`). Real mmseg/mmengine, the tiny model, synthetic data."""
+(:mod:`mapsage.training.hooks.validation_probe`). Real mmseg/mmengine, the tiny model, synthetic data."""
 
 from __future__ import annotations
 
@@ -166,7 +166,7 @@ def runner(tiny_training, tmp_path):
 
 
 def _probe_hook(runner):
-    from mapsage.training.validation_probe import ValidationProbeHook
+    from mapsage.training.hooks.validation_probe import ValidationProbeHook
 
     (hook,) = [h for h in runner.hooks if isinstance(h, ValidationProbeHook)]
     return hook
@@ -199,7 +199,7 @@ def test_a_test_cfg_set_past_the_config_check_fails_in_the_probe(runner):
     it); the probe fails, with status failed in metrics.json."""
     from pathlib import Path
 
-    from mapsage.training.validation_probe import ValidationProbeFailed
+    from mapsage.training.hooks.validation_probe import ValidationProbeFailed
 
     runner.model.test_cfg = type(runner.model.test_cfg)(mode="slide", crop_size=(32, 32),
                                                         stride=(64, 64))

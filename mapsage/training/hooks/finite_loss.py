@@ -28,6 +28,7 @@ from mmseg.registry import HOOKS
 
 from mapsage.errors import RUN_FAILED, MapSageError
 from mapsage.training.failure import record_failure
+from mapsage.training.hooks import FINITE_LOSS_HOOK
 
 
 class NonFiniteLoss(MapSageError):
@@ -57,7 +58,7 @@ def failure_message(iteration: int, max_iters: int, bad: dict[str, float], lr) -
             "resume=auto continues from the last checkpoint saved before it.")
 
 
-@HOOKS.register_module()
+@HOOKS.register_module(name=FINITE_LOSS_HOOK)
 class FiniteLossHook(Hook):
     """See the module docstring."""
 

@@ -7,7 +7,7 @@ each validation, the images per iteration of this process, and the peak GPU memo
 saw (``torch.cuda.max_memory_allocated``; ``null`` on a CPU). ``mapsage.kaggle.bootstrap``
 turns the files into ``bootstrap.json``.
 
-A config enables it with ``custom_imports = dict(imports=['mapsage.training.measure'])`` and
+A config enables it with ``custom_imports = dict(imports=['mapsage.training.hooks.measure'])`` and
 ``custom_hooks = [dict(type='RunMeasureHook')]``.
 """
 
@@ -21,6 +21,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
 from mapsage.safe_write import write_text
+from mapsage.training.hooks import MEASURE_HOOK
 
 MEASURE_DIR = "measure"
 
@@ -34,7 +35,7 @@ def _cuda_device(runner):
     return device if device.type == "cuda" else None
 
 
-@HOOKS.register_module()
+@HOOKS.register_module(name=MEASURE_HOOK)
 class RunMeasureHook(Hook):
     """Record iteration times, data wait, validation times and peak GPU memory per process."""
 

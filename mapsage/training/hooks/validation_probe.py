@@ -49,6 +49,7 @@ from mmseg.registry import HOOKS
 
 from mapsage.errors import MapSageError
 from mapsage.training.failure import record_failure
+from mapsage.training.hooks import VALIDATION_PROBE_HOOK
 
 STEPS = {
     "load": ("loading it through val_dataloader's data set pipeline and collate function",
@@ -191,7 +192,7 @@ def _first_validation(runner):
     return min(-(-after // interval) * interval, runner.max_iters)
 
 
-@HOOKS.register_module()
+@HOOKS.register_module(name=VALIDATION_PROBE_HOOK)
 class ValidationProbeHook(Hook):
     """See the module docstring."""
 

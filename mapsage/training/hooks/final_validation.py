@@ -13,8 +13,10 @@ from __future__ import annotations
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from mapsage.training.hooks import FINAL_VALIDATION_HOOK
 
-@HOOKS.register_module()
+
+@HOOKS.register_module(name=FINAL_VALIDATION_HOOK)
 class FinalValidationHook(Hook):
     """Validate the final iteration if the training loop did not."""
 
