@@ -118,7 +118,7 @@ class Facts:
     process_started: float | None = None
     pkg_resources: bool = True
     imported: dict[str, ImportedModule] = field(default_factory=dict)
-    mapsage_loader: bool = False  # mapsage.training.checkpoint (the safe checkpoint loader) is importable
+    mapsage_loader: bool = False  # mapsage.training.checkpoint.safe_load (the safe loader) is importable
     driver: str | None = None  # NVIDIA kernel driver version
     nvcc: str | None = None  # CUDA toolkit version of nvcc, e.g. "12.1"
     nvcc_path: str | None = None  # the nvcc torch's extension builder would use
@@ -244,7 +244,7 @@ def mapsage_loader_available() -> bool:
     spec = importlib.util.find_spec("mapsage")  # top-level: locates without importing
     if spec is None or not spec.submodule_search_locations:
         return False
-    return any((Path(p) / "training" / "checkpoint.py").is_file()
+    return any((Path(p) / "training" / "checkpoint" / "safe_load.py").is_file()
                for p in spec.submodule_search_locations)
 
 

@@ -129,7 +129,7 @@ def build_and_train(params, options: dict, layout, data, launcher: str) -> None:
     device = resolve_device(params.device)
     trusted: list = []
     if params.load_from:
-        from mapsage.training.checkpoint import check_checkpoint
+        from mapsage.training.checkpoint.safe_load import check_checkpoint
 
         _, trusted = check_checkpoint(params.load_from, trust=params.trust_checkpoint)
 
@@ -137,17 +137,17 @@ def build_and_train(params, options: dict, layout, data, launcher: str) -> None:
 
     from mapsage.models import config_path
     from mapsage.training import distributed
-    from mapsage.training.atomic_checkpoint import (
+    from mapsage.training.checkpoint.atomic import (
         remove_partial_writes,
         unlink_plain_write_names,
     )
-    from mapsage.training.checkpoint import safe_checkpoint_loading
+    from mapsage.training.checkpoint.resume import select_resume
+    from mapsage.training.checkpoint.safe_load import safe_checkpoint_loading
     from mapsage.training.config import amp_dtype_for, build_config
     from mapsage.training.distributed import world_size
     from mapsage.training.preflight import check_config_and_crop, preflight
     from mapsage.training.pretrained import drop_pretrained, ensure_local
     from mapsage.training.recipe import recipe_message, recipe_values
-    from mapsage.training.resume import select_resume
 
     config_file = config_path(params.config, params.model)
     amp_dtype = None
@@ -185,7 +185,7 @@ def build_and_train(params, options: dict, layout, data, launcher: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``python -m mapsage.train``: train; exit 0, or 2 with one clear paragraph for a user error."""
     from mapsage.errors import guarded
-    from mapsage.training.checkpoint import force_weights_only
+    from mapsage.training.checkpoint.safe_load import force_weights_only
     from mapsage.training.device import is_distributed
 
     args = parse_args(argv)

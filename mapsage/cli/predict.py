@@ -49,7 +49,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     """Run the command with the parsed ``args``; return its exit code."""
     from mapsage.errors import MapSageError
-    from mapsage.training.checkpoint import force_weights_only
+    from mapsage.training.checkpoint.safe_load import force_weights_only
     from mapsage.training.device import resolve_device
     from mapsage.training.predict import predict
     from mapsage.training.predict_options import check_options

@@ -29,7 +29,7 @@ from envcheck.kaggle_paths import KAGGLE_WORKING, MOUNT_DEPTH, SPARE_DEPTH
 from mapsage import kaggle_platform
 from mapsage.errors import InputError, MapSageError
 from mapsage.safe_write import replacing
-from mapsage.training.checkpoint_names import iter_checkpoints
+from mapsage.training.checkpoint.names import iter_checkpoints
 
 PART = re.compile(r"^(?P<base>.+)-part-(?P<part>\d+)$")
 MAX_TITLE = 50  # Kaggle's limit on a kernel title

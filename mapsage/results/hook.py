@@ -120,8 +120,8 @@ class RunResultsHook(Hook):
         from mapsage.results.fingerprint import environment
         from mapsage.results.record import build_metrics, write_json
         from mapsage.results.report import one_line, write_report
-        from mapsage.training.checkpoint import safe_checkpoint_loading
-        from mapsage.training.resume import best_checkpoint
+        from mapsage.training.checkpoint.resume import best_checkpoint
+        from mapsage.training.checkpoint.safe_load import safe_checkpoint_loading
         from mapsage.training.scalars import read_run_scalars
 
         work_dir = Path(runner.work_dir)

@@ -252,9 +252,9 @@ def apply_run(cfg: Config, p: TrainParams, config_file: Path) -> None:
     """
     cfg.work_dir = str(Path(p.work_dir).resolve())
     cfg.load_from = str(Path(p.load_from).resolve()) if p.load_from else None
-    # resume=True/'auto' is resolved by mapsage.training.resume to the newest *valid* checkpoint
+    # resume=True/'auto' is resolved by mapsage.training.checkpoint.resume to the newest *valid* checkpoint
     cfg.resume = False
-    # write checkpoints atomically (mapsage.training.atomic_checkpoint), unless the config chose a backend
+    # write checkpoints atomically (mapsage.training.checkpoint.atomic), unless the config chose a backend
     checkpoint = cfg.default_hooks.checkpoint
     if not checkpoint.get("backend_args") and not checkpoint.get("file_client_args"):
         checkpoint.backend_args = dict(backend="mapsage_atomic_local")

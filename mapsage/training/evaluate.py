@@ -18,7 +18,7 @@ def evaluate(params: TrainParams, checkpoint: str | Path | None = None,
     from mmengine.utils import import_modules_from_strings
 
     from mapsage.models import config_for_model
-    from mapsage.training.checkpoint import check_checkpoint, safe_checkpoint_loading
+    from mapsage.training.checkpoint.safe_load import check_checkpoint, safe_checkpoint_loading
     from mapsage.training.config import build_config
     from mapsage.training.device import resolve_device
 

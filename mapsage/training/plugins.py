@@ -9,13 +9,13 @@ registers all of them. It is the one module a config's ``custom_imports`` names 
   batch before the first training iteration) and ``RunMeasureHook`` (opt-in: the Kaggle
   bootstrap's measuring run);
 - ``PerClassIoUMetric`` (:mod:`mapsage.training.metrics.per_class_iou`);
-- the ``mapsage_atomic_local`` checkpoint file backend (:mod:`mapsage.training.atomic_checkpoint`);
+- the ``mapsage_atomic_local`` checkpoint file backend (:mod:`mapsage.training.checkpoint.atomic`);
 - ``CPUDistributedDataParallel`` (:mod:`mapsage.training.distributed`).
 """
 
 from __future__ import annotations
 
-import mapsage.training.atomic_checkpoint
+import mapsage.training.checkpoint.atomic
 import mapsage.training.distributed
 import mapsage.training.hooks.final_validation
 import mapsage.training.hooks.finite_loss

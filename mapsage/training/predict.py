@@ -16,7 +16,7 @@ prediction prints its progress (:mod:`mapsage.training.predict_progress`); ``--z
 test server's zip (:mod:`mapsage.training.predict_zip`).
 
 The checkpoint is vetted and loaded like every checkpoint (``weights_only``, MapSage's allowlist:
-:mod:`mapsage.training.checkpoint`), and its weights must fit the model exactly. The model is the
+:mod:`mapsage.training.checkpoint.safe_load`), and its weights must fit the model exactly. The model is the
 one its weights describe (``--model auto``), or the one named.
 """
 
@@ -154,7 +154,7 @@ def load_model(checkpoint: str | Path, *, model: str = "auto", config: str | Pat
     from mmseg.datasets import LoveDADataset
 
     from mapsage.models import config_for_model
-    from mapsage.training.checkpoint import check_checkpoint, load_state_dict, misfits
+    from mapsage.training.checkpoint.safe_load import check_checkpoint, load_state_dict, misfits
     from mapsage.training.config import apply_test_scale
 
     path, extra = check_checkpoint(checkpoint, trust=trust, role="checkpoint")

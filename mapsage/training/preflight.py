@@ -38,7 +38,11 @@ def preflight(cfg, params: TrainParams, layout, *, distributed: bool, trusted: l
     from mmseg.utils import register_all_modules
 
     from mapsage.data.check import check_disk, checkpoint_bytes, raise_on_problems
-    from mapsage.training.checkpoint import check_checkpoint, check_compatible, init_checkpoints
+    from mapsage.training.checkpoint.safe_load import (
+        check_checkpoint,
+        check_compatible,
+        init_checkpoints,
+    )
     from mapsage.training.data_check import record
     from mapsage.training.pretrained import check_fits
 

@@ -20,7 +20,7 @@ Only when training starts and the file is in none of them is it downloaded into 
 folder, checked against the sha256 prefix in its name the way torch.hub does (unless
 ``MAPSAGE_OFFLINE=1``); a failed download is a clear error naming the file and where to put it.
 The file is then vetted and loaded like every checkpoint (``weights_only``, MapSage's allowlist:
-:mod:`mapsage.training.checkpoint`), and refused when its tensors do not fit the backbone.
+:mod:`mapsage.training.checkpoint.safe_load`), and refused when its tensors do not fit the backbone.
 """
 
 from __future__ import annotations
@@ -336,7 +336,7 @@ def check_fits(path: Path, module: Any, extra: list | None = None) -> None:
     mmengine loads ``init_cfg`` weights with ``strict=False``: a file for the wrong size would
     only log warnings and leave the mismatched layers random.
     """
-    from mapsage.training.checkpoint import load_state_dict, misfits
+    from mapsage.training.checkpoint.safe_load import load_state_dict, misfits
 
     saved = load_state_dict(path, extra, role="pretrained")
     lines = misfits(saved, module.state_dict(), extra_keys_matter=False, source="file")

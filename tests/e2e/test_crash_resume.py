@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mapsage.training.atomic_checkpoint import AtomicLocalBackend
-from mapsage.training.checkpoint import check_checkpoint
+from mapsage.training.checkpoint.atomic import AtomicLocalBackend
+from mapsage.training.checkpoint.safe_load import check_checkpoint
 
 pytestmark = pytest.mark.slow
 ARGS = ["max_iters=60", "val_interval=20", "checkpoint_interval=20", "num_workers=0",
@@ -103,7 +103,7 @@ def test_training_writes_checkpoints_through_the_atomic_backend(synthetic_root, 
 def test_sigkill_during_a_save_leaves_the_previous_checkpoint_whole(tmp_path):
     import torch
 
-    from mapsage.training.atomic_checkpoint import remove_partial_writes
+    from mapsage.training.checkpoint.atomic import remove_partial_writes
 
     target = tmp_path / "iter_20.pth"
     torch.save({"state_dict": {"w": torch.ones(3)}}, target)
@@ -111,7 +111,7 @@ def test_sigkill_during_a_save_leaves_the_previous_checkpoint_whole(tmp_path):
     # mmengine's own save_checkpoint, through the backend the configs select, of ~100 MB
     code = ("import torch\n"
             "from mmengine.runner.checkpoint import save_checkpoint\n"
-            "from mapsage.training.atomic_checkpoint import BACKEND\n"
+            "from mapsage.training.checkpoint.atomic import BACKEND\n"
             "big = {'state_dict': {'w': torch.ones(25_000_000)}}\n"
             f"save_checkpoint(big, {str(target)!r}, backend_args=dict(backend=BACKEND))\n")
     proc = subprocess.Popen([sys.executable, "-c", code])

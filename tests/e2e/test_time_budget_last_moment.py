@@ -80,7 +80,7 @@ def test_a_run_stops_at_the_last_safe_moment_and_resumes_from_there(synthetic_ro
     import mapsage.results.hook
     import mapsage.training.plugins  # noqa: F401  (what the config's custom_imports loads)
     from mapsage.training import time_budget
-    from mapsage.training.checkpoint import safe_checkpoint_loading
+    from mapsage.training.checkpoint.safe_load import safe_checkpoint_loading
     from mapsage.training.hooks import time_budget as time_budget_hook
 
     clock = VirtualClock()

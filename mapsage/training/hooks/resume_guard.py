@@ -1,13 +1,13 @@
 """``ResumeGuardHook``: every checkpoint the Runner loads is sanitised before mmengine reads its
-metadata (:mod:`mapsage.training.resume_guard` holds the checks and says why)."""
+metadata (:mod:`mapsage.training.checkpoint.resume_guard` holds the checks and says why)."""
 
 from __future__ import annotations
 
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from mapsage.training.checkpoint.resume_guard import check_structure, sanitise
 from mapsage.training.hooks import RESUME_GUARD_HOOK
-from mapsage.training.resume_guard import check_structure, sanitise
 
 
 @HOOKS.register_module(name=RESUME_GUARD_HOOK)
@@ -27,7 +27,7 @@ class ResumeGuardHook(Hook):
             # (again, for a config run outside mapsage.train, e.g. by mmseg's tools/train.py)
             from mmengine.runner.checkpoint import find_latest_checkpoint
 
-            from mapsage.training.resume_state import check_training_state
+            from mapsage.training.checkpoint.resume_state import check_training_state
 
             path = runner._load_from or find_latest_checkpoint(runner.work_dir)
             check_structure(checkpoint)

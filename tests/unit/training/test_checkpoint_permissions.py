@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from mapsage.training.atomic_checkpoint import AtomicLocalBackend, current_umask
+from mapsage.training.checkpoint.atomic import AtomicLocalBackend, current_umask
 
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])

@@ -17,7 +17,7 @@ from mmengine.config import Config
 from mapsage.errors import MapSageError
 from mapsage.models import MODEL_CONFIGS
 from mapsage.paths import CONFIG_DIR
-from mapsage.training.checkpoint import (
+from mapsage.training.checkpoint.safe_load import (
     check_checkpoint,
     check_compatible,
     load_state_dict,
@@ -176,7 +176,7 @@ def test_forced_weights_only_overrides_an_explicit_weights_only_false(tmp_path):
     evil = tmp_path / "evil.pth"
     torch.save({"meta": CreatesMarker(marker)}, evil)
     code = ("import os, pickle, torch\n"
-            "from mapsage.training.checkpoint import force_weights_only\n"
+            "from mapsage.training.checkpoint.safe_load import force_weights_only\n"
             "print(force_weights_only())\n"
             f"try:\n    torch.load({str(evil)!r}, weights_only=False)\n"
             "except pickle.UnpicklingError:\n    print('refused')\n")

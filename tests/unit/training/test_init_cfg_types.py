@@ -14,7 +14,7 @@ from mmengine.model.weight_init import PretrainedInit
 
 from mapsage.models import MODEL_CONFIGS
 from mapsage.paths import CONFIG_DIR
-from mapsage.training.checkpoint import init_checkpoints
+from mapsage.training.checkpoint.safe_load import init_checkpoints
 
 
 class CreatesMarker:

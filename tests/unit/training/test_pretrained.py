@@ -21,7 +21,7 @@ from mapsage.errors import MapSageError
 from mapsage.models import config_for_model
 from mapsage.params import validate
 from mapsage.training import pretrained
-from mapsage.training.checkpoint import safe_checkpoint_loading
+from mapsage.training.checkpoint.safe_load import safe_checkpoint_loading
 from mapsage.training.config import build_config
 
 

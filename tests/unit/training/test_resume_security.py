@@ -18,10 +18,14 @@ import pytest
 import torch
 
 from mapsage.errors import MapSageError, UnusableCheckpoint
-from mapsage.training.checkpoint import check_checkpoint, load_checkpoint_file, load_state_dict
-from mapsage.training.checkpoint_names import best_checkpoint, iter_checkpoints
-from mapsage.training.resume import newest_valid_checkpoint
-from mapsage.training.resume_guard import sanitise, vet_resume_candidate
+from mapsage.training.checkpoint.names import best_checkpoint, iter_checkpoints
+from mapsage.training.checkpoint.resume import newest_valid_checkpoint
+from mapsage.training.checkpoint.resume_guard import sanitise, vet_resume_candidate
+from mapsage.training.checkpoint.safe_load import (
+    check_checkpoint,
+    load_checkpoint_file,
+    load_state_dict,
+)
 from mapsage.training.workdir_lock import LOCK_NAME
 
 
@@ -322,7 +326,7 @@ def test_resuming_with_another_schedule_length_is_refused(finished_run, tiny_tra
 @pytest.mark.slow
 def test_checkpoints_that_all_fail_vetting_are_not_overwritten(finished_run, tmp_path):
     from mapsage.params import validate
-    from mapsage.training.resume import select_resume
+    from mapsage.training.checkpoint.resume import select_resume
 
     work_dir = _copy(finished_run, tmp_path)
     for name in ("iter_2.pth", "iter_4.pth"):

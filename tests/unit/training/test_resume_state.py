@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from mapsage.errors import MapSageError
-from mapsage.training.checkpoint import load_checkpoint_file
+from mapsage.training.checkpoint.safe_load import load_checkpoint_file
 from mapsage.training.workdir_lock import LOCK_NAME
 
 
@@ -107,7 +107,7 @@ def _tiny_config(tiny_training, work_dir: Path):
 
 @pytest.mark.slow
 def test_an_unchanged_checkpoint_passes_the_vetting(finished_run, tiny_training, tmp_path):
-    from mapsage.training.resume import select_resume
+    from mapsage.training.checkpoint.resume import select_resume
 
     work_dir = _copy(finished_run, tmp_path)
     cfg, params = _tiny_config(tiny_training, work_dir)
@@ -118,7 +118,7 @@ def test_an_unchanged_checkpoint_passes_the_vetting(finished_run, tiny_training,
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(POISONS))
 def test_poisoned_state_is_refused_before_training(finished_run, tiny_training, tmp_path, name):
-    from mapsage.training.resume import select_resume
+    from mapsage.training.checkpoint.resume import select_resume
 
     poison, message = POISONS[name]
     work_dir = _copy(finished_run, tmp_path)
@@ -155,8 +155,8 @@ def test_the_resume_guard_hook_vets_the_state_in_mmengines_own_resume(finished_r
 
     import mapsage.results.hook
     import mapsage.training.plugins  # noqa: F401  (what the config's custom_imports loads)
-    from mapsage.training.checkpoint import safe_checkpoint_loading
-    from mapsage.training.resume_state import PoisonedState
+    from mapsage.training.checkpoint.resume_state import PoisonedState
+    from mapsage.training.checkpoint.safe_load import safe_checkpoint_loading
 
     work_dir = _copy(finished_run, tmp_path)
     (work_dir / "iter_4.pth").unlink()
@@ -197,7 +197,7 @@ def test_state_nested_past_the_recursion_limit_is_refused_in_one_paragraph(tmp_p
     from mmengine.config import Config
 
     from mapsage.models import config_for_model
-    from mapsage.training.resume_state import PoisonedState, check_training_state
+    from mapsage.training.checkpoint.resume_state import PoisonedState, check_training_state
 
     deep: list = []
     for _ in range(10_000):

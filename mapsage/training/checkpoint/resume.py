@@ -6,17 +6,17 @@ from pathlib import Path
 
 from mapsage.errors import MapSageError, UnusableCheckpoint
 from mapsage.params import TrainParams
-from mapsage.training.checkpoint_names import best_checkpoint, iter_checkpoints
+from mapsage.training.checkpoint.names import best_checkpoint, iter_checkpoints
 
 __all__ = ["best_checkpoint", "newest_valid_checkpoint", "select_resume"]
 
 
 def newest_valid_checkpoint(work_dir: Path, cfg=None) -> Path | None:
     """The highest ``iter_N.pth`` in ``work_dir`` that loads completely with the safe unpickler
-    and holds only plain metadata (:func:`mapsage.training.resume_guard.vet_resume_candidate`);
+    and holds only plain metadata (:func:`mapsage.training.checkpoint.resume_guard.vet_resume_candidate`);
     damaged or crafted ones are skipped with their reason. With ``cfg``, a checkpoint of another
     schedule length is refused (MapSageError), not skipped."""
-    from mapsage.training.resume_guard import vet_resume_candidate
+    from mapsage.training.checkpoint.resume_guard import vet_resume_candidate
 
     for candidate in iter_checkpoints(work_dir):
         try:

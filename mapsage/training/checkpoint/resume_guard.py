@@ -1,6 +1,6 @@
 """Resume trusts nothing a checkpoint says: its metadata is vetted before mmengine reads it.
 
-The safe unpickler (:mod:`mapsage.training.checkpoint`) keeps code out of the *objects* in a
+The safe unpickler (:mod:`mapsage.training.checkpoint.safe_load`) keeps code out of the *objects* in a
 checkpoint, but mmengine 0.10.7 also acts on plain *values* in it:
 
 - ``Runner.resume`` passes ``meta['config']`` to ``Config.fromstring``, which executes it, and
@@ -27,8 +27,8 @@ from typing import Any
 
 from mapsage.errors import MapSageError, UnusableCheckpoint
 from mapsage.params import SEED_LIMIT
-from mapsage.training.checkpoint import check_archive, load_checkpoint_file
-from mapsage.training.checkpoint_names import best_iteration_of
+from mapsage.training.checkpoint.names import best_iteration_of
+from mapsage.training.checkpoint.safe_load import check_archive, load_checkpoint_file
 
 CONFIG_KEYS = ("config", "cfg")  # mmengine writes 'cfg'; Runner.resume executes 'config'
 
@@ -198,9 +198,9 @@ def vet_resume_candidate(path: Path, work_dir: str | Path, cfg=None) -> None:
     """Refuse a resume candidate that is damaged (CRC, truncation, unreadable pickle) or holds
     more than plain data where mmengine reads it (UnusableCheckpoint: the next one is tried);
     with ``cfg``, refuse one of another schedule or whose training state is poisoned
-    (:mod:`mapsage.training.resume_state`; MapSageError: resume stops)."""
+    (:mod:`mapsage.training.checkpoint.resume_state`; MapSageError: resume stops)."""
+    from mapsage.training.checkpoint.resume_state import check_training_state
     from mapsage.training.distributed import world_size
-    from mapsage.training.resume_state import check_training_state
 
     try:
         check_archive(path, role="checkpoint")

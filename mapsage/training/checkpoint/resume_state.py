@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from mapsage.errors import MapSageError
-from mapsage.training.checkpoint_names import best_iteration_of, iteration_of
+from mapsage.training.checkpoint.names import best_iteration_of, iteration_of
 
 REL_TOL = 1e-6
 SCORE_RANGE = (0.0, 100.0)  # mmseg's IoUMetric reports mIoU, mAcc and aAcc in percent
@@ -330,7 +330,7 @@ def check_training_state(checkpoint: dict, path: str | Path, cfg, processes: int
     """Refuse (:class:`PoisonedState`) a resume checkpoint whose optimizer, schedulers,
     iteration counters or best score are not finite, out of range, or not what ``cfg`` run by
     ``processes`` processes would have saved (the module docstring lists the checks).
-    ``checkpoint`` must have passed :func:`mapsage.training.resume_guard.check_structure`."""
+    ``checkpoint`` must have passed :func:`mapsage.training.checkpoint.resume_guard.check_structure`."""
     try:
         _Vetting(Path(path), checkpoint, cfg, processes).run()
     except RecursionError:
