@@ -35,6 +35,7 @@ ROOT = Path(__file__).parent
 # checkout (envcheck is standard-library only).
 sys.path.insert(0, str(ROOT))
 from envcheck import compat, lockfile  # noqa: E402
+from mapsage import artefacts  # noqa: E402  (standard library only)
 
 # uv when nox finds it (the uv package in nox's own environment, pinned in requirements-nox.txt),
 # else venv + pip
@@ -225,8 +226,9 @@ def demo(session: nox.Session) -> None:
     session.run("python", "-m", "mapsage", "run",
                 "-p", "data_root", "data/synthetic-loveda", "-p", "work_dir", DEMO_WORK_DIR,
                 *session.posargs)
-    metrics = json.loads((work_dir / "metrics.json").read_text())
-    session.log(f"demo finished: mIoU {metrics['mIoU']:.2f} (from {DEMO_WORK_DIR}/metrics.json)")
+    metrics = json.loads((work_dir / artefacts.METRICS).read_text())
+    session.log(f"demo finished: mIoU {metrics['mIoU']:.2f} "
+                f"(from {DEMO_WORK_DIR}/{artefacts.METRICS})")
 
 
 @nox.session

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mapsage.artefacts import METRICS
+
 NAME = "push"
 HELP = "push a built kernel to Kaggle, wait, download its outputs"
 DEFAULT_MAX_PARTS = 10
@@ -49,6 +51,6 @@ def run(args) -> int:
     out = push(Path(args.bundle), wait=not args.no_wait, poll_s=args.poll,
                download_to=Path(args.output) if args.output else None)
     if out is not None:
-        for metrics in sorted(out.rglob("metrics.json")):
+        for metrics in sorted(out.rglob(METRICS)):
             print(f"{metrics}: {one_line(read_metrics(metrics)[1])}")
     return 0

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mapsage.artefacts import METRICS
+
 NAME = "run"
 HELP = "execute the training notebook with papermill"
 
@@ -57,7 +59,7 @@ def run(args) -> int:
     output = execute.execute(args.notebook or execute.DEFAULT_NOTEBOOK, args.output, parameters,
                              cwd=args.cwd, log_output=not args.quiet)
     params = execute.validate(parameters)
-    metrics_path = Path(params.work_dir) / "metrics.json"
+    metrics_path = Path(params.work_dir) / METRICS
     print(f"executed notebook: {output}")
     if metrics_path.is_file():
         print(f"metrics: {metrics_path}\n  {one_line(read_metrics(metrics_path)[1])}")

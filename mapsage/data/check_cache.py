@@ -37,10 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mapsage import safe_write
+from mapsage.artefacts import DATA_CHECK_RECORD
 from mapsage.data.check import DECODE_SAMPLE, check_layout, max_pixels
 from mapsage.data.layout import DataLayout
 
-RECORD = ".data_check.json"
+RECORD = DATA_CHECK_RECORD
 VERSION = 3  # bump when the check starts looking for something new (2: keyed by content;
 # 3: any described data set, keyed by its description too)
 UNCHECKED = "unchecked-"  # prefix of a key no record can hold (random per call)

@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 
 from envcheck.kaggle_paths import KAGGLE_WORKING
 from mapsage import paths
+from mapsage.artefacts import METRICS
 from mapsage.errors import MapSageError, PushFailed
 from mapsage.kaggle.build import BUILD_RECORD, build, definition_path
 from mapsage.kaggle.push import push_session, read_json
@@ -72,10 +73,10 @@ def metrics_file(out: Path, work_dir: str) -> Path:
     downloaded as ``out/run``), else the only metrics.json in ``out``."""
     working = PurePosixPath(KAGGLE_WORKING)
     if PurePosixPath(work_dir).is_relative_to(working):
-        expected = Path(out, PurePosixPath(work_dir).relative_to(working), "metrics.json")
+        expected = Path(out, PurePosixPath(work_dir).relative_to(working), METRICS)
         if expected.is_file():
             return expected
-    found = sorted(Path(out).rglob("metrics.json"))
+    found = sorted(Path(out).rglob(METRICS))
     if len(found) == 1:
         return found[0]
     raise MapSageError(

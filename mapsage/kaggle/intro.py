@@ -10,6 +10,7 @@ do not have. Standard library only.
 from __future__ import annotations
 
 from envcheck.session import SAFETY_MARGIN_S, SESSION_LIMIT_S
+from mapsage.artefacts import METRICS, REPORT
 from mapsage.models import MODEL_CONFIGS
 
 MACHINES = {
@@ -119,7 +120,7 @@ def run_rows(run: dict, spec: dict, attached: list[dict], continue_from: str | N
     described = (f"{code(run['config'])} (config; `model` is not used)" if run.get("config")
                  else f"{code(model)} (SegFormer, config `{config}`)")
     measuring = bool(spec.get("measures"))
-    outputs = f"{code(run['work_dir'])}: checkpoints, `metrics.json`, `report.md`, plots"
+    outputs = f"{code(run['work_dir'])}: checkpoints, `{METRICS}`, `{REPORT}`, plots"
     if measuring:
         outputs += ("; in `/kaggle/working`: `bootstrap.json`, `mapsage-wheelhouse/` (mmcv and "
                     "the pinned wheels) and `pretrained/`, for the training kernel to attach")

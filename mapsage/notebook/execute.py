@@ -21,13 +21,14 @@ import yaml
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
+from mapsage.artefacts import TRAINING_NOTEBOOK
 from mapsage.errors import MapSageError, NotebookFailed
 from mapsage.params import typed, validate
 from mapsage.paths import NOTEBOOK_DIR
 from mapsage.safe_write import claim_new, refuse_link, replacing
 from mapsage.yaml_strict import safe_load_strict
 
-DEFAULT_NOTEBOOK = NOTEBOOK_DIR / "train_segformer_loveda.ipynb"
+DEFAULT_NOTEBOOK = NOTEBOOK_DIR / TRAINING_NOTEBOOK
 
 
 def load_parameter_file(path: str | Path) -> dict[str, Any]:

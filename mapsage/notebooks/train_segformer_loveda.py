@@ -111,12 +111,13 @@ metrics = run_training(params)
 # %%
 from IPython.display import Image, Markdown, display
 
+from mapsage.artefacts import PICTURES, REPORT
 from mapsage.results.report import metrics_table
 
 display(Markdown(metrics_table(metrics)))
-for picture in ("training_curve.png", "confusion_matrix.png", "predictions.png"):
+for picture in PICTURES:
     display(Image(filename=f"{metrics['work_dir']}/{picture}"))
-print(f"Report: {metrics['work_dir']}/report.md")
+print(f"Report: {metrics['work_dir']}/{REPORT}")
 
 # %% [markdown]
 # ## Predict (optional)

@@ -15,6 +15,7 @@ from pathlib import Path
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
+from mapsage.artefacts import CONFUSION_MATRIX, METRICS, PREDICTIONS, TRAINING_CURVE
 from mapsage.training.batch import batch_scaling, describe_scaling
 from mapsage.training.hooks import RESULTS_HOOK
 
@@ -74,7 +75,7 @@ class RunResultsHook(Hook):
             # a resumed run's earlier sessions, read before this one replaces metrics.json
             from mapsage.results.wall_time import earlier_sessions
 
-            self.earlier_sessions = earlier_sessions(Path(runner.work_dir) / "metrics.json")
+            self.earlier_sessions = earlier_sessions(Path(runner.work_dir) / METRICS)
 
     def wall_time(self, runner, *, iteration: int, status: str) -> dict:
         """``wall_time_s`` over the run's sessions, this session's own, and the sessions."""
@@ -96,7 +97,7 @@ class RunResultsHook(Hook):
         from mapsage.results.record import write_json
 
         work_dir = Path(runner.work_dir)
-        return write_json(work_dir / "metrics.json", {
+        return write_json(work_dir / METRICS, {
             "status": "failed", "error": reason, "iterations": iteration,
             "max_iters": runner.max_iters, "model": self.model, "config": self.config,
             "params": self.params, **self.wall_time(runner, iteration=iteration, status="failed"),
@@ -112,8 +113,8 @@ class RunResultsHook(Hook):
         shown = (f"best checkpoint, {checkpoint_name(work_dir, metrics['best']['iteration'], best)}"
                  if best is not None else f"final weights, {evaluated}")
         tiles = min(self.samples, len(runner.val_dataloader.dataset))
-        return {"confusion_matrix.png": f"{split}; final evaluation, {evaluated}",
-                "predictions.png": f"{split}, first {tiles} tiles; {shown}"}
+        return {CONFUSION_MATRIX: f"{split}; final evaluation, {evaluated}",
+                PREDICTIONS: f"{split}, first {tiles} tiles; {shown}"}
 
     def write(self, runner) -> dict:
         from mapsage.results import plots
@@ -147,18 +148,18 @@ class RunResultsHook(Hook):
         if matrix is not None:
             metrics["confusion_matrix"] = {"rows": "ground truth", "columns": "prediction",
                                            "classes": classes, "counts": matrix}
-        path = write_json(work_dir / "metrics.json", metrics)
+        path = write_json(work_dir / METRICS, metrics)
         sources = self.sources(runner, metrics, best)
-        plots.training_curve(metrics, work_dir / "training_curve.png")
+        plots.training_curve(metrics, work_dir / TRAINING_CURVE)
         if matrix is not None:
-            plots.confusion_matrix(matrix, classes, work_dir / "confusion_matrix.png",
-                                   source=sources["confusion_matrix.png"])
+            plots.confusion_matrix(matrix, classes, work_dir / CONFUSION_MATRIX,
+                                   source=sources[CONFUSION_MATRIX])
         if best is not None:
             with safe_checkpoint_loading():
                 runner.load_checkpoint(str(best), map_location="cpu")
         plots.prediction_overlays(overlay_samples(runner, self.samples), classes, palette,
-                                  work_dir / "predictions.png",
-                                  source=sources["predictions.png"])
+                                  work_dir / PREDICTIONS,
+                                  source=sources[PREDICTIONS])
         write_report(metrics, work_dir, sources=sources)
         runner.logger.info(f"mapsage: {one_line(metrics)}; wrote {path}")
         print(f"mapsage: mIoU {metrics['mIoU']:.2f} (best {metrics['best']['mIoU']:.2f} at "

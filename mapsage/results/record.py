@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mapsage.artefacts import METRICS
 from mapsage.errors import MapSageError
 from mapsage.training.scalars import split_scalars
 
@@ -92,7 +93,7 @@ def _check_metrics(path: Path, data: Any) -> dict:
 def read_metrics(path: str | Path) -> tuple[str, dict]:
     """(run name, metrics) from a work_dir or a metrics.json, checked before anything reads it."""
     given = Path(path)
-    file = given / "metrics.json" if given.is_dir() else given
+    file = given / METRICS if given.is_dir() else given
     if not file.is_file():
         raise MapSageError(f"{str(file)!r} does not exist: give a run's work_dir or its "
                            "metrics.json.")
@@ -106,7 +107,7 @@ def read_metrics(path: str | Path) -> tuple[str, dict]:
                            f"inside each other beyond Python's limit of "
                            f"{sys.getrecursionlimit()}); a MapSage metrics.json is a few levels "
                            "deep. Give a run's work_dir or its metrics.json.") from None
-    name = file.parent.name if file.name == "metrics.json" else file.stem
+    name = file.parent.name if file.name == METRICS else file.stem
     return name, _check_metrics(file, data)
 
 

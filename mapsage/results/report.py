@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mapsage.artefacts import CONFUSION_MATRIX, PREDICTIONS, REPORT, TRAINING_CURVE
+
 
 def _num(value) -> str:
     return "n/a" if value is None else f"{value:.2f}"
@@ -50,9 +52,9 @@ def one_line(metrics: dict) -> str:
             f"{', stopped at the time limit' if metrics.get('status') == 'time_limit' else ''})")
 
 
-PICTURES = (("training_curve.png", "Training loss and validation metrics"),
-            ("confusion_matrix.png", "Confusion matrix (final evaluation)"),
-            ("predictions.png", "Image / ground truth / prediction (best checkpoint)"))
+PICTURES = ((TRAINING_CURVE, "Training loss and validation metrics"),
+            (CONFUSION_MATRIX, "Confusion matrix (final evaluation)"),
+            (PREDICTIONS, "Image / ground truth / prediction (best checkpoint)"))
 
 KEY_PARAMS = ("model", "max_iters", "batch_size", "crop_size", "lr", "seed", "amp", "pretrained",
               "load_from", "resume", "device", "gpus", "val_interval", "checkpoint_interval",
@@ -105,7 +107,7 @@ def write_report(metrics: dict, work_dir: str | Path,
     """Write ``report.md`` into ``work_dir``; return its path."""
     from mapsage.safe_write import write_text
 
-    return write_text(Path(work_dir) / "report.md", report_markdown(metrics, sources))
+    return write_text(Path(work_dir) / REPORT, report_markdown(metrics, sources))
 
 
 def compare_table(a: tuple[str, dict], b: tuple[str, dict]) -> str:

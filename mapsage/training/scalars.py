@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mapsage.artefacts import SCALARS, VIS_DATA
+
 
 def read_scalars(path: str | Path) -> list[dict[str, Any]]:
     rows = []
@@ -24,7 +26,7 @@ def read_run_scalars(work_dir: str | Path) -> list[dict[str, Any]]:
     resumed), the later session's rows replace the earlier ones from that iteration on.
     """
     rows: list[dict[str, Any]] = []
-    for path in sorted(Path(work_dir).glob("*/vis_data/scalars.json")):
+    for path in sorted(Path(work_dir).glob(f"*/{VIS_DATA}/{SCALARS}")):
         new = read_scalars(path)
         if new:
             first = min(int(r["step"]) for r in new)

@@ -22,10 +22,11 @@ import fcntl
 import os
 from pathlib import Path
 
+from mapsage.artefacts import LOCK
 from mapsage.errors import InputError, WorkDirBusy
 from mapsage.safe_write import link_message
 
-LOCK_NAME = ".mapsage.lock"
+LOCK_NAME = LOCK
 _held: dict[Path, int] = {}  # work_dir -> open descriptor, kept until the process exits
 _created: set[Path] = set()  # work_dirs this process created to lock them
 _owners: dict[Path, int] = {}  # work_dir -> pid that locked it: a forked child never removes it

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("envcheck",),
     ("mapsage", "mapsage.errors", "mapsage.paths", "mapsage.kaggle_platform", "mapsage.params",
-     "mapsage.models", "mapsage.safe_write", "mapsage.yaml_strict"),
+     "mapsage.models", "mapsage.safe_write", "mapsage.yaml_strict", "mapsage.artefacts"),
     ("mapsage.data", "mapsage.provision"),
     ("mapsage.training",),
     ("mapsage.results", "mapsage.notebook"),

@@ -24,6 +24,7 @@ from mmengine.fileio import register_backend
 from mmengine.fileio.backends import LocalBackend
 
 from mapsage import safe_write
+from mapsage.artefacts import LAST_CHECKPOINT
 
 BACKEND = "mapsage_atomic_local"
 PREFIX, SUFFIX = safe_write.TEMP_PREFIX, safe_write.TEMP_SUFFIX
@@ -60,7 +61,6 @@ def remove_partial_writes(folder: Path) -> list[Path]:
     return leftovers
 
 
-LAST_CHECKPOINT = "last_checkpoint"
 LOG_FOLDER = re.compile(r"^\d{8}_\d{6}$")  # Runner's timestamp: %Y%m%d_%H%M%S
 
 
