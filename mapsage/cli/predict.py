@@ -1,4 +1,5 @@
-"""``mapsage predict CHECKPOINT INPUT --out DIR``: LoveDA label PNGs for the test server.
+"""``mapsage predict CHECKPOINT INPUT --out DIR``: label PNGs in the run's data set's convention
+(LoveDA's 1..7 for its test server).
 
 See :mod:`mapsage.training.predict`.
 """
@@ -6,7 +7,8 @@ See :mod:`mapsage.training.predict`.
 from __future__ import annotations
 
 NAME = "predict"
-HELP = "write LoveDA label PNGs (classes 1..7) for a folder of images with a checkpoint"
+HELP = ("write label PNGs for a folder of images with a checkpoint, in its data set's convention "
+        "(LoveDA: classes 1..7)")
 
 
 def add_arguments(p) -> None:
@@ -15,20 +17,24 @@ def add_arguments(p) -> None:
     from mapsage.params import DEVICES
 
     p.add_argument("checkpoint", help="a checkpoint of a MapSage run (e.g. best_mIoU_iter_N.pth)")
-    p.add_argument("input", help="a folder of images, a LoveDA split folder (Test/ or Val/), or "
-                                 "a LoveDA root with --split")
+    p.add_argument("input", help="a folder of images, a split folder (LoveDA's Test/ or Val/, a "
+                                 "data set's test/ with images/), or a data set's root with --split")
     p.add_argument("--out", required=True, help="folder for the label PNGs (overlays/ inside)")
-    p.add_argument("--split", help="the LoveDA split under INPUT: Test, Val or Train")
+    p.add_argument("--split", help="the split under INPUT: test, val or train (LoveDA's Test, Val "
+                                   "or Train)")
     p.add_argument("--model", default="auto", choices=("auto", *MODELS),
-                   help="the model the checkpoint holds (default: recognised from its weights)")
-    p.add_argument("--config", help="the mmengine config it was trained with (instead of --model)")
+                   help="the MapSage model the checkpoint holds (default: the run's saved config "
+                        "beside the checkpoint, else recognised from its weights)")
+    p.add_argument("--config", help="the mmengine config it was trained with (default: the one the "
+                                    "run saved beside the checkpoint); its dataset_description "
+                                    "gives the classes, palette and label values")
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--overlays", type=int, default=8, metavar="N",
                    help="colour overlays for the first N images (default 8)")
     p.add_argument("--overwrite", action="store_true", help="replace label files in --out")
     p.add_argument("--zip", action="store_true",
-                   help="also write --out/submission.zip: the label PNGs, flat, for LoveDA's "
-                        "test server")
+                   help="also write --out/submission.zip: the label PNGs, flat (for LoveDA's "
+                        "test server)")
     p.add_argument("--mode", default="whole",
                    help="whole (each image at once, default) or slide (sliding windows)")
     p.add_argument("--crop-size", metavar="H[,W]",

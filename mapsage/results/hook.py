@@ -43,6 +43,17 @@ def overlay_samples(runner, count: int) -> list:
     return samples
 
 
+def run_dataset(runner) -> dict:
+    """The description of the data set the run trains on (``cfg.dataset_description``,
+    recorded by ``apply_dataset``); LoveDA's for a config without one."""
+    import json
+
+    from mapsage.data.dataset import LOVEDA
+
+    recorded = runner.cfg.get("dataset_description")
+    return json.loads(json.dumps(recorded)) if recorded else LOVEDA.as_dict()
+
+
 @HOOKS.register_module(name=RESULTS_HOOK)
 class RunResultsHook(Hook):
     """Write ``metrics.json``, ``training_curve.png``, ``confusion_matrix.png``,
@@ -108,7 +119,7 @@ class RunResultsHook(Hook):
         from mapsage.results.sources import checkpoint_name, final_iteration, split_name
 
         work_dir = Path(runner.work_dir)
-        split = f"LoveDA {split_name(runner.val_dataloader.dataset)}"
+        split = f"{run_dataset(runner)['name']} {split_name(runner.val_dataloader.dataset)}"
         evaluated = checkpoint_name(work_dir, final_iteration(metrics))
         shown = (f"best checkpoint, {checkpoint_name(work_dir, metrics['best']['iteration'], best)}"
                  if best is not None else f"final weights, {evaluated}")
@@ -140,6 +151,7 @@ class RunResultsHook(Hook):
             iterations=runner.iter,
             **self.wall_time(runner, iteration=runner.iter, status=outcome["status"]),
             work_dir=str(work_dir), batch=self.scaling, environment=environment(device),
+            dataset=run_dataset(runner),
         )
         metrics["status"] = outcome.pop("status")
         if metrics["status"] == "time_limit":
@@ -159,7 +171,8 @@ class RunResultsHook(Hook):
                 runner.load_checkpoint(str(best), map_location="cpu")
         plots.prediction_overlays(overlay_samples(runner, self.samples), classes, palette,
                                   work_dir / PREDICTIONS,
-                                  source=sources[PREDICTIONS])
+                                  source=sources[PREDICTIONS],
+                                  ignore_index=run_dataset(runner).get("ignore_index", 255))
         write_report(metrics, work_dir, sources=sources)
         runner.logger.info(f"mapsage: {one_line(metrics)}; wrote {path}")
         print(f"mapsage: mIoU {metrics['mIoU']:.2f} (best {metrics['best']['mIoU']:.2f} at "

@@ -87,7 +87,29 @@ def _check_metrics(path: Path, data: Any) -> dict:
     missing = [cls for cls in final["per_class"] if cls not in per_class]
     _expect(not missing, path, "per_class_IoU", f"an entry for every class of final.per_class "
             f"(missing: {', '.join(map(str, missing[:5]))})", per_class)
+    if "dataset" in data:
+        _check_dataset(path, data["dataset"], list(final["per_class"]))
     return data
+
+
+def _check_dataset(path: Path, dataset: Any, classes: list[str]) -> None:
+    """``dataset`` (the description the run trained on, as its dataset.yaml keys) read back
+    as strictly as a dataset.yaml, and naming the classes ``final.per_class`` scores, in
+    order; a run from before data sets were described has none (LoveDA)."""
+    from mapsage.data.dataset import parse
+
+    _expect(isinstance(dataset, dict), path, "dataset", "an object (the data set's "
+            "description: name, classes, palette, ...)", dataset)
+    try:
+        description = parse(dataset, f"{str(path)!r}: dataset")
+    except MapSageError as exc:
+        raise MapSageError(f"{exc} {str(path)!r} is not a MapSage metrics.json as written: "
+                           "point at the work_dir of a finished run (or its metrics.json)."
+                           ) from None
+    _expect("name" in dataset, path, "dataset.name", "the data set's name", dataset.get("name"))
+    _expect(list(description.classes) == classes, path, "dataset.classes",
+            f"the classes final.per_class scores, in order ({', '.join(map(str, classes[:8]))}"
+            f"{', ...' if len(classes) > 8 else ''})", list(description.classes))
 
 
 def read_metrics(path: str | Path) -> tuple[str, dict]:

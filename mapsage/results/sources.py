@@ -5,10 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from envcheck import folders as folder_shapes
+
+
+SPLIT_FOLDERS = frozenset(n.lower() for names in
+                          (("train", "val", "test"), *folder_shapes.SPLIT_NAMES.values())
+                          for n in names)
+
 
 def split_name(dataset) -> str:
-    """``"Val (6 images)"``: the LoveDA split a validation dataset reads (the first folder of
-    its images' prefix, over a ConcatDataset's parts), and how many images it has."""
+    """``"Val (6 images)"``: the split a validation dataset reads (the first folder of its
+    images' prefix that names a split: LoveDA's ``Val/Urban/images_png``, ``val/images``,
+    ``img_dir/val``; else the prefix itself; over a ConcatDataset's parts), and how many
+    images it has."""
     parts = getattr(dataset, "datasets", None) or [dataset]
     splits = []
     for part in parts:
@@ -16,7 +25,9 @@ def split_name(dataset) -> str:
         root = getattr(part, "data_root", None)
         if root and prefix.is_relative_to(root):  # mmengine joins data_root to the prefix
             prefix = prefix.relative_to(root)
-        name = prefix.parts[0] if prefix.parts and not prefix.is_absolute() else "?"
+        named = [p for p in prefix.parts if p.lower() in SPLIT_FOLDERS]
+        name = (named[0] if named else prefix.as_posix()) \
+            if prefix.parts and not prefix.is_absolute() else "?"
         if name not in splits:
             splits.append(name)
     return f"{'+'.join(splits)} ({len(dataset)} images)"

@@ -1,14 +1,29 @@
-"""Predict LoveDA label maps with a trained checkpoint (``mapsage predict CHECKPOINT INPUT --out DIR``).
+"""Predict label maps with a trained checkpoint (``mapsage predict CHECKPOINT INPUT --out DIR``),
+for any data set and any mmseg model a MapSage run trained.
 
-``INPUT`` is a folder of images, or a LoveDA split folder (``Test/``, ``Val/``: its
-``{Urban,Rural}/images_png``), or a data root plus a split name (``/data/LoveDA`` and
-``--split Test``). Each image is segmented whole at the recipe's test scale (the config's test
-pipeline, mmseg's ``inference_model``), and one label PNG per image, named as the image, is
-written directly into ``--out`` in LoveDA's label convention: classes 1..7 (background, building,
-road, water, barren, forest, agricultural), as mmseg's ``format_only`` writes them for data sets
-with ``reduce_zero_label``, ready to zip for the LoVEDA test server. A sample of colour overlays
-(LoveDA palette) goes into ``--out/overlays``. Test images need no masks. A split folder may be
-doubled (Kaggle's ``Test/Test``), found as training finds its splits (:mod:`envcheck.loveda`).
+The model and the data set come from the run's own config: ``--config``, else the config
+mmengine saved in the checkpoint's folder (the run's work_dir: the ``.py`` file metrics.json
+names, or the only one there), whose ``dataset_description`` (recorded by
+:func:`mapsage.training.config.apply_dataset`) is the data set's description
+(:mod:`mapsage.data.dataset`), read back as strictly as a ``dataset.yaml``. A config without one
+(a run from before data sets were described) and a checkpoint without a config beside it are
+LoveDA's, the model then recognised from the weights (``--model auto``) or named (``--model``).
+The saved config is Python, executed by mmengine as every config is: it is read only from the
+checkpoint's own folder (or named with ``--config``).
+
+``INPUT`` is a folder of images (those ending in the data set's ``img_suffix``), a LoveDA split
+folder (``Test/``, ``Val/``: its ``{Urban,Rural}/images_png``), or a data set's root plus a split
+name (``--split Test`` for LoveDA; ``--split test`` for a folder data set, whose split folders are
+found as training finds them, :mod:`envcheck.folders`' shapes ``test/images``,
+``img_dir/test``, ... or its description's ``splits``). Each image is segmented whole at the
+recipe's test scale (the config's test pipeline, mmseg's ``inference_model``), and one label PNG
+per image, named as the image (``.png``), is written directly into ``--out`` in the data set's
+label convention: class index + ``label_offset``, so LoveDA's classes are 1..7 (0 is no data, as
+mmseg's ``format_only`` writes a ``reduce_zero_label`` data set, ready to zip for the LoveDA test
+server) and a data set without ``reduce_zero_label`` gets 0..N-1. A sample of colour overlays
+(the data set's palette) goes into ``--out/overlays``. Test images need no masks. A LoveDA split
+folder may be doubled (Kaggle's ``Test/Test``), found as training finds its splits
+(:mod:`envcheck.loveda`).
 
 Test-time options (:mod:`mapsage.training.predict_options`): sliding windows (the model's
 ``test_cfg`` mode='slide'), flip and multi-scale averaging (mmseg's ``SegTTAModel``). A long
@@ -16,18 +31,22 @@ prediction prints its progress (:mod:`mapsage.training.predict_progress`); ``--z
 test server's zip (:mod:`mapsage.training.predict_zip`).
 
 The checkpoint is vetted and loaded like every checkpoint (``weights_only``, MapSage's allowlist:
-:mod:`mapsage.training.checkpoint.safe_load`), and its weights must fit the model exactly. The model is the
-one its weights describe (``--model auto``), or the one named.
+:mod:`mapsage.training.checkpoint.safe_load`), and its weights must fit the model exactly.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from envcheck import folders as folder_shapes
 from envcheck.loveda import MAX_DEPTH, split_dir
+from envcheck.walk import MAX_DIRS, walk
+from mapsage.artefacts import METRICS
+from mapsage.data.dataset import LOVEDA, Description, parse
 from mapsage.data.layout import DOMAINS, IMAGES
 from mapsage.errors import MapSageError
 from mapsage.safe_write import link_message, refuse_link, replacing
@@ -41,9 +60,9 @@ from mapsage.training.predict_options import (
 from mapsage.training.predict_progress import Progress
 from mapsage.training.predict_zip import ZIP_NAME, write_zip
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 OVERLAY_DIR = "overlays"
 OVERLAY_ALPHA = 0.5
+LABEL_SUFFIX = ".png"  # label maps are written as PNGs, whatever the masks' suffix
 
 
 @dataclass(frozen=True)
@@ -53,61 +72,216 @@ class Prediction:
     overlays: list[Path]
     model: str
     archive: Path | None = None
+    description: Description = LOVEDA
 
 
-def find_split(root: Path, split: str) -> Path:
+@dataclass(frozen=True)
+class RunConfig:
+    """Where the model and the data set come from: the config file (None: MapSage's config of
+    the model the weights describe) and the data set's description."""
+    path: Path | None
+    description: Description
+    source: str  # in words, for messages: "the run's saved config '...'"
+
+
+def saved_config(folder: Path) -> Path | None:
+    """The config mmengine saved in a run's work_dir (``Runner.dump_config``: named as the
+    config file the run was built from): the one metrics.json names, else the only ``.py``
+    file there; None when there is none."""
+    if not folder.is_dir():
+        return None
+    configs = sorted(p for p in folder.glob("*.py") if p.is_file())
+    if not configs:
+        return None
+    try:
+        named = json.loads((folder / METRICS).read_text()).get("config")
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError, AttributeError):
+        named = None
+    if isinstance(named, str):
+        match = [p for p in configs if p.name == Path(named).name]
+        if match:
+            return match[0]
+    if len(configs) == 1:
+        return configs[0]
+    raise MapSageError(
+        f"The checkpoint's folder {str(folder)!r} holds {len(configs)} config files "
+        f"({', '.join(p.name for p in configs[:5])}) and no metrics.json naming the run's: "
+        "which one the checkpoint was trained with is not known. Name it with --config.")
+
+
+def description_of(cfg, source: str) -> Description:
+    """The data set a run's config records (``dataset_description``), read back as strictly
+    as a dataset.yaml; LoveDA when it records none (a run from before data sets were
+    described, or a config not saved by a run)."""
+    recorded = cfg.get("dataset_description")
+    if recorded is None:
+        return LOVEDA
+    try:
+        data = json.loads(json.dumps(recorded))  # plain dicts and lists, as YAML gives them
+    except (TypeError, ValueError):
+        data = recorded
+    description = parse(data, f"{source}: dataset_description")
+    return LOVEDA if description.as_dict() == LOVEDA.as_dict() else description
+
+
+def run_config(checkpoint: str | Path, *, model: str = "auto",
+               config: str | Path | None = None) -> tuple[RunConfig, Any]:
+    """The config (``--config``; MapSage's for ``--model``; else the run's saved config beside
+    the checkpoint) read with mmengine, and its data set; ``(RunConfig, Config or None)``."""
+    from mmengine.config import Config
+
+    from mapsage.models import config_for_model, config_path
+
+    if config is not None:
+        path, source = config_path(str(config), "tiny"), f"--config {str(config)!r}"
+    elif model != "auto":
+        path, source = config_for_model(model), f"model {model!r}"
+    else:
+        path = saved_config(Path(checkpoint).expanduser().parent)
+        source = f"the run's saved config {str(path)!r}" if path else "LoveDA (no saved config)"
+    if path is None:
+        return RunConfig(None, LOVEDA, source), None
+    try:
+        cfg = Config.fromfile(str(path))
+    except MapSageError:
+        raise
+    except Exception as exc:  # mmengine raises whatever the config's Python raises
+        raise MapSageError(
+            f"{source} cannot be read as an mmengine config ({type(exc).__name__}: {exc}). "
+            "Name the config the checkpoint was trained with (--config).") from None
+    return RunConfig(path, description_of(cfg, source), source), cfg
+
+
+def _loveda_split(root: Path, split: str) -> Path | None:
     """``root/split`` holding LoveDA domain folders, also down to
     :data:`envcheck.loveda.MAX_DEPTH` folders below ``root`` (as training finds LoveDA's root)
     or doubled (``Test/Test``), as archives unpack."""
+    names = list(dict.fromkeys([split, split.capitalize()]))
     queue = [(root, 0)]
     while queue:
         here, depth = queue.pop(0)
-        for candidate in (here / split / split, here / split):
-            if any((candidate / d / IMAGES).is_dir() for d in DOMAINS):
-                return candidate
+        for name in names:
+            for candidate in (here / name / name, here / name):
+                if any((candidate / d / IMAGES).is_dir() for d in DOMAINS):
+                    return candidate
         if depth < MAX_DEPTH and here.is_dir():
             queue.extend((p, depth + 1) for p in sorted(here.iterdir())
                          if p.is_dir() and not p.name.startswith("."))
+    return None
+
+
+def split_role(split: str) -> str | None:
+    """The split role (train, val, test) a ``--split`` name stands for, any case."""
+    for role, names in folder_shapes.SPLIT_NAMES.items():
+        if split.lower() in {n.lower() for n in (role, *names)}:
+            return role
+    return None
+
+
+def _folder_split(root: Path, split: str, description: Description) -> Path | None:
+    """The images folder of a folder data set's split under ``root``: its description's
+    ``splits`` (relative to ``root``, where its dataset.yaml is), else the shallowest of
+    :data:`envcheck.folders.SHAPES` holding the split (a test-only data set included)."""
+    role = split_role(split)
+    if role is None:
+        return None
+    spec = (description.splits or {}).get(role)
+    if spec is not None and (root / spec.images).is_dir():
+        return root / spec.images
+    for here, _, _ in walk(root, MAX_DEPTH, MAX_DIRS):
+        for shape in folder_shapes.SHAPES:
+            found = folder_shapes.splits_in(here, shape)
+            if role in found:
+                return found[role].images
+    return None
+
+
+def find_split(root: Path, split: str, description: Description = LOVEDA) -> list[Path]:
+    """The images folders of ``split`` under the data set root ``root``: LoveDA's
+    ``split/{Urban,Rural}/images_png`` or a folder data set's split images folder (the one
+    the data set's description suggests tried first)."""
+    def loveda() -> list[Path] | None:
+        found = _loveda_split(root, split)
+        return None if found is None else \
+            [found / d / IMAGES for d in DOMAINS if (found / d / IMAGES).is_dir()]
+
+    def folder() -> list[Path] | None:
+        found = _folder_split(root, split, description)
+        return None if found is None else [found]
+
+    searches = (loveda, folder) if description.layout == LOVEDA.layout else (folder, loveda)
+    for search in searches:
+        found = search()
+        if found:
+            return found
+    shapes = ", ".join(s.images.format(split=split, kind="images") for s in folder_shapes.SHAPES)
     raise MapSageError(
-        f"No LoveDA {split}/ split under {str(root)!r}: expected {split}/{{Urban,Rural}}/"
-        f"{IMAGES}. Unpack LoveDA's {split}.zip there, or give the folder of images itself."
-    )
+        f"No {split}/ split under {str(root)!r}: expected LoveDA's {split}/{{Urban,Rural}}/"
+        f"{IMAGES} or a folder data set's images folder ({shapes}, or its dataset.yaml's "
+        "splits), up to "
+        f"{MAX_DEPTH} folders down. Unpack the split there, give its images folder itself, or "
+        "check --split (train, val or test; LoveDA's Train, Val or Test).")
 
 
-def find_images(source: str | Path, split: str | None = None) -> list[Path]:
-    """The images to segment: a folder of images, a LoveDA split folder or data root + split."""
+def label_name(image: Path, description: Description = LOVEDA) -> str:
+    """The label PNG's name: the image's, its ``img_suffix`` replaced by ``.png``."""
+    name, suffix = image.name, description.img_suffix
+    if name.lower().endswith(suffix.lower()):
+        return name[: len(name) - len(suffix)] + LABEL_SUFFIX
+    return image.with_suffix(LABEL_SUFFIX).name
+
+
+def find_images(source: str | Path, split: str | None = None,
+                description: Description = LOVEDA) -> list[Path]:
+    """The images to segment (files ending in the data set's ``img_suffix``): a folder of
+    images, a LoveDA split folder, a folder data set's split folder (its ``images/``), or a
+    data set root + split."""
     root = Path(source).expanduser()
     if split:
-        root = find_split(root, split)
-    elif root.is_dir():
-        # a split folder given itself, also doubled as Kaggle's archives unpack (Test/Test)
-        root = split_dir(root.parent, root.name) or root
-    if not root.is_dir():
-        raise MapSageError(
-            f"{str(root)!r} is not a folder. Give a folder of images, a LoveDA split folder "
-            "(e.g. /data/LoveDA/Test, holding Urban/images_png and Rural/images_png), or a "
-            "LoveDA root and --split Test."
-        )
-    folders = [root / d / IMAGES for d in DOMAINS if (root / d / IMAGES).is_dir()]
-    folders += [root / IMAGES] if (root / IMAGES).is_dir() else []
-    folders = folders or [root]
-    images = sorted(p for folder in folders for p in folder.iterdir()
-                    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        image_folders = find_split(root, split, description)
+    else:
+        if root.is_dir():
+            # a split folder given itself, also doubled as Kaggle's archives unpack (Test/Test)
+            root = split_dir(root.parent, root.name) or root
+        if not root.is_dir():
+            raise MapSageError(
+                f"{str(root)!r} is not a folder. Give a folder of images, a split folder "
+                "(e.g. LoveDA's /data/LoveDA/Test, holding Urban/images_png and Rural/images_png, "
+                "or a data set's test/ holding images/), or the data set's root and --split.")
+        image_folders = [root / d / IMAGES for d in DOMAINS if (root / d / IMAGES).is_dir()]
+        image_folders += [root / IMAGES] if (root / IMAGES).is_dir() else []
+        if not image_folders and not _matching(root, description):
+            image_folders = [root / k for k in folder_shapes.IMAGE_NAMES
+                             if (root / k).is_dir()][:1]
+        image_folders = image_folders or [root]
+    images = sorted(p for folder in image_folders for p in _matching(folder, description))
     if not images:
+        others = sorted({p.suffix.lower() for folder in image_folders if folder.is_dir()
+                         for p in folder.iterdir() if p.is_file() and p.suffix})
         raise MapSageError(
-            f"No images ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(str(f) for f in folders)}. "
-            "Point at a folder of images or a LoveDA split folder."
-        )
+            f"No images ending in {description.img_suffix} (the img_suffix of "
+            f"{description.name}, the data set the model was trained on) in "
+            f"{', '.join(str(f) for f in image_folders)}"
+            + (f"; it holds files ending in {', '.join(others[:6])}" if others else "")
+            + ". Point at a folder of the data set's images, a split folder, or a data set "
+            "root and --split.")
     seen: dict[str, Path] = {}
     for image in images:
-        name = image.with_suffix(".png").name
+        name = label_name(image, description)
         if name in seen:
             raise MapSageError(
                 f"Two images would write the same label file {name}: {seen[name]} and {image}. "
-                "Predict each folder into its own --out."
-            )
+                "Predict each folder into its own --out.")
         seen[name] = image
     return images
+
+
+def _matching(folder: Path, description: Description) -> list[Path]:
+    suffix = description.img_suffix.lower()
+    if not folder.is_dir():
+        return []
+    return [p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(suffix)
+            and len(p.name) > len(suffix)]
 
 
 def _stage_layers(state: dict) -> tuple[int, tuple[int, ...]] | None:
@@ -145,43 +319,48 @@ def model_for_weights(state: dict) -> str:
 
 def load_model(checkpoint: str | Path, *, model: str = "auto", config: str | Path | None = None,
                device: str = "cpu", trust: bool = False,
-               options: TestOptions = WHOLE) -> tuple[Any, str]:
-    """The segmentor of ``config`` (or of ``model``) with the checkpoint's weights, on
-    ``device``, its ``test_cfg`` set by ``options`` (``--mode``)."""
+               options: TestOptions = WHOLE, run: tuple[RunConfig, Any] | None = None,
+               ) -> tuple[Any, str]:
+    """The segmentor of the run's config (:func:`run_config`) with the checkpoint's weights,
+    on ``device``, its ``test_cfg`` set by ``options`` (``--mode``), its ``dataset_meta`` the
+    data set's classes and palette (``segmentor.dataset_description``: the description)."""
     import torch
     from mmengine.config import Config
     from mmseg.apis import init_model
-    from mmseg.datasets import LoveDADataset
 
     from mapsage.models import config_for_model
     from mapsage.training.checkpoint.safe_load import check_checkpoint, load_state_dict, misfits
     from mapsage.training.config import apply_test_scale
 
+    found, cfg = run if run is not None else run_config(checkpoint, model=model, config=config)
     path, extra = check_checkpoint(checkpoint, trust=trust, role="checkpoint")
     state = load_state_dict(path, extra)
-    if config is None:
+    if cfg is None:
         model = model_for_weights(state) if model == "auto" else model
-        config = config_for_model(model)
+        cfg = Config.fromfile(str(config_for_model(model)))
     else:
-        model = Path(config).stem
-    cfg = Config.fromfile(str(config))
+        model = model if found.path is None or (config is None and model != "auto") \
+            else found.path.stem
     apply_test_scale(cfg)
     apply_to_config(cfg, options)
     segmentor = init_model(cfg, checkpoint=None, device="cpu")  # drops init_cfg: no download
     lines = misfits(state, segmentor.state_dict())
     if lines:
         raise MapSageError(
-            f"checkpoint {str(path)!r} does not fit model {model!r}:\n" + "\n".join(lines) + "\n"
+            f"checkpoint {str(path)!r} does not fit model {model!r} ({found.source}, "
+            f"{found.description.num_classes} {found.description.name} classes):\n"
+            + "\n".join(lines) + "\n"
             "Name the model it was trained as (--model) or its config (--config)."
         )
     with torch.no_grad():
         segmentor.load_state_dict(state, strict=True)
-    segmentor.dataset_meta = dict(LoveDADataset.METAINFO)
+    segmentor.dataset_meta = found.description.metainfo()
+    segmentor.dataset_description = found.description
     return segmentor.to(device).eval(), model
 
 
 def overlay(image, labels, palette, alpha: float = OVERLAY_ALPHA):
-    """``image`` (H, W, 3 RGB) blended with the palette colour of each label 0..6."""
+    """``image`` (H, W, 3 RGB) blended with the palette colour of each class index."""
     import numpy as np
 
     colours = np.asarray(palette, dtype=np.float32)[labels]
@@ -216,7 +395,7 @@ def check_out(out: Path, labels: list[Path], overlay_files: list[Path], overwrit
 
 
 def segmenter(segmentor, options: TestOptions):
-    """``image path -> class map (H, W, 0..6)``: mmseg's ``inference_model``, or with flip or
+    """``image path -> class map (H, W, class indices 0..N-1)``: mmseg's ``inference_model``, or with flip or
     several scales mmseg's ``SegTTAModel`` over a ``TestTimeAug`` pipeline (the softmax
     averaged over the augmented inputs, each at the image's own size)."""
     import torch
@@ -246,29 +425,33 @@ def predict(checkpoint: str | Path, source: str | Path, out: str | Path, *,
             trust: bool = False, options: TestOptions = WHOLE, zip_labels: bool = False,
             progress=print, progress_every: int = 100,
             progress_seconds: float = 30.0) -> Prediction:
-    """Segment every image of ``source`` and write LoveDA label PNGs (1..7) into ``out``
-    (and, with ``zip_labels``, the test server's zip of them, ``out/submission.zip``)."""
+    """Segment every image of ``source`` and write label PNGs in the data set's convention
+    (class index + ``label_offset``: LoveDA's 1..7) into ``out`` (and, with ``zip_labels``,
+    a zip of them, LoveDA's test server's ``out/submission.zip``)."""
     import numpy as np
     from PIL import Image
 
-    images = find_images(source, split)
+    run = run_config(checkpoint, model=model, config=config)
+    description = run[0].description
+    images = find_images(source, split, description)
     out = Path(out).expanduser()
-    labels = [out / image.with_suffix(".png").name for image in images]
+    labels = [out / label_name(image, description) for image in images]
     extra = [out / ZIP_NAME] if zip_labels else []
     check_out(out, labels + extra,
               [out / OVERLAY_DIR / p.name for p in labels[:max(overlays, 0)]], overwrite)
     segmentor, model = load_model(checkpoint, model=model, config=config, device=device,
-                                  trust=trust, options=options)
+                                  trust=trust, options=options, run=run)
     segment = segmenter(segmentor, options)
-    palette = segmentor.dataset_meta["palette"]
+    palette = description.palette
+    offset = description.label_offset
     out.mkdir(parents=True, exist_ok=True)
     written_overlays = []
     ticker = Progress(len(images), progress, every=progress_every, seconds=progress_seconds)
     for index, (image, target) in enumerate(zip(images, labels, strict=True)):
-        pred = segment(image).cpu().numpy().astype(np.uint8)
-        # LoveDA's convention (reduce_zero_label data set): 0 = no-data, classes 1..7
+        pred = segment(image).cpu().numpy().astype(np.int64)
+        # the data set's convention: class index + label_offset (LoveDA: 0 = no data, 1..7)
         with replacing(target) as fh:  # a link there is replaced, never written through
-            Image.fromarray(pred + 1).save(fh, format="PNG")
+            Image.fromarray((pred + offset).astype(np.uint8)).save(fh, format="PNG")
         if index < overlays:
             rgb = np.asarray(Image.open(image).convert("RGB"))
             picture = out / OVERLAY_DIR / target.name
@@ -279,9 +462,10 @@ def predict(checkpoint: str | Path, source: str | Path, out: str | Path, *,
         ticker.step()
     archive = write_zip(out / ZIP_NAME, labels) if zip_labels else None
     if progress:
-        progress(f"mapsage predict: wrote {len(labels)} label PNGs (LoveDA classes 1..7) to "
+        progress(f"mapsage predict: wrote {len(labels)} label PNGs ({description.name} "
+                 f"classes as {offset}..{offset + description.num_classes - 1}) to "
                  f"{out} and {len(written_overlays)} overlays to {out / OVERLAY_DIR} "
                  f"(model {model}, {describe(options)})"
-                 + (f"; the test server's zip: {archive}" if archive else ""))
-    return Prediction(out, labels, written_overlays, model, archive)
-
+                 + (f"; {'the test server' if description == LOVEDA else 'a'}'s zip: {archive}"
+                    if archive else ""))
+    return Prediction(out, labels, written_overlays, model, archive, description)

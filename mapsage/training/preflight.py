@@ -57,7 +57,8 @@ def preflight(cfg, params: TrainParams, layout, *, distributed: bool, trusted: l
             sum(p.numel() for p in model.parameters()), kept))
         raise_on_problems(layout, [disk] if disk else [])
     if cfg.load_from:
-        check_compatible(Path(cfg.load_from), model, trusted, resuming=bool(cfg.resume))
+        check_compatible(Path(cfg.load_from), model, trusted, resuming=bool(cfg.resume),
+                         dataset=cfg.get("dataset_description"))
     for key, weights in init_checkpoints(cfg.model):  # init_cfg=dict(type='Pretrained', ...)
         trusted.extend(check_checkpoint(weights, trust=params.trust_checkpoint, role=key)[1])
         if key == "model.backbone.init_cfg.checkpoint":  # mmengine would load a misfit silently

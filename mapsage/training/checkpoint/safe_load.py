@@ -324,9 +324,23 @@ def misfits(saved: dict, wanted: dict, *, extra_keys_matter: bool = True,
     return lines
 
 
+def _classes_in_words(model, dataset: dict | None) -> str:
+    """``the 5 classes of roofs``: what the model being trained predicts, in words."""
+    head = getattr(model, "decode_head", None)
+    count = getattr(head, "num_classes", None)
+    name = dataset.get("name") if isinstance(dataset, dict) else None
+    if count is None:
+        count = len(dataset["classes"]) if isinstance(dataset, dict) and \
+            isinstance(dataset.get("classes"), list) else None
+    what = f"the {count} classes" if count is not None else "the classes"
+    return f"{what} of {name}" if name else f"{what} of this run's data set"
+
+
 def check_compatible(path: Path, model, extra: list | None = None, *,
-                     resuming: bool = False) -> None:
-    """Refuse a checkpoint made for another architecture or class count, listing the misfits.
+                     resuming: bool = False, dataset: dict | None = None) -> None:
+    """Refuse a checkpoint made for another architecture or class count, listing the misfits
+    (``dataset``: the run's data set description, ``cfg.dataset_description``, named in the
+    message).
 
     mmengine would only log a warning and train from scratch with the weights that happen to fit
     (``load_from``), or fail with a traceback when it restores the optimiser (``resume``).
@@ -344,6 +358,6 @@ def check_compatible(path: Path, model, extra: list | None = None, *,
     raise MapSageError(
         f"load_from {str(path)!r} does not fit the model being trained (another architecture, "
         "model size or number of classes?):\n" + "\n".join(lines) + "\n"
-        "Use a checkpoint trained with the same model= and 7 LoveDA classes, or set "
-        "load_from=None."
+        f"Use a checkpoint trained with the same model= (or config) and "
+        f"{_classes_in_words(model, dataset)}, or set load_from=None."
     )
