@@ -17,13 +17,14 @@ def evaluate(params: TrainParams, checkpoint: str | Path | None = None,
     from mmengine.runner import Runner
     from mmengine.utils import import_modules_from_strings
 
-    from mapsage.models import config_for_model
+    from mapsage.models import config_path
     from mapsage.training.checkpoint.safe_load import check_checkpoint, safe_checkpoint_loading
     from mapsage.training.config import build_config
     from mapsage.training.device import resolve_device
 
     device = resolve_device(params.device)
-    cfg = build_config(config_file or config_for_model(params.model), params, device=device)
+    cfg = build_config(config_file or config_path(params.config, params.model), params,
+                       device=device)
     # what the config's custom_imports name (MapSage's plugins and its results hook) registers
     # what its custom_hooks and metric use; mmengine's Runner does not import them itself
     import_modules_from_strings(**cfg.custom_imports)
