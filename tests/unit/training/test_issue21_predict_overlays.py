@@ -30,6 +30,9 @@ def no_model(monkeypatch):
     monkeypatch.setattr(predict_module, "segmenter", lambda segmentor, options: segment)
 
 
+# the checkpoint's folder (tmp_path) holds no saved config: LoveDA, as for a checkpoint without one
+
+
 def _domains(synthetic_root, overlays) -> set[str]:
     where = {p.with_suffix(".png").name: p.parts[-3]
              for p in (synthetic_root / "Val").glob("*/images_png/*")}
@@ -37,8 +40,8 @@ def _domains(synthetic_root, overlays) -> set[str]:
 
 
 def test_every_image_is_labelled_and_the_overlays_are_counted(synthetic_root, tmp_path, no_model):
-    result = predict_module.predict("unused.pth", synthetic_root, tmp_path / "out", split="Val",
-                                    overlays=2, progress=None)
+    result = predict_module.predict(tmp_path / "unused.pth", synthetic_root, tmp_path / "out",
+                                    split="Val", overlays=2, progress=None)
     images = list((synthetic_root / "Val").glob("*/images_png/*.png"))
     assert len(result.labels) == len(images) and all(p.is_file() for p in result.labels)
     assert len(result.overlays) == 2 and all(p.is_file() for p in result.overlays)
@@ -49,6 +52,6 @@ def test_every_image_is_labelled_and_the_overlays_are_counted(synthetic_root, tm
                    "sorted path order, all from Rural/ on a LoveDA split (mapsage/training/"
                    "predict.py); drop this mark when they are drawn from both domains")
 def test_two_overlays_of_a_loveda_split_show_both_domains(synthetic_root, tmp_path, no_model):
-    result = predict_module.predict("unused.pth", synthetic_root, tmp_path / "out", split="Val",
-                                    overlays=2, progress=None)
+    result = predict_module.predict(tmp_path / "unused.pth", synthetic_root, tmp_path / "out",
+                                    split="Val", overlays=2, progress=None)
     assert _domains(synthetic_root, result.overlays) == {"Urban", "Rural"}
