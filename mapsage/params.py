@@ -159,6 +159,19 @@ class TrainParams:
     def as_dict(self) -> dict[str, Any]:
         return dict(self.values)
 
+    def replace(self, **changes: Any) -> TrainParams:
+        """These parameters with ``changes``, each checked alone against its schema entry:
+        what was validated once stays validated (a process validates its parameters once, then
+        only what it changes, e.g. a data_root resolved or mapped onto Kaggle's file system)."""
+        unknown = set(changes) - set(BY_NAME)
+        if unknown:
+            raise _unknown(unknown)
+        checked = {name: check_value(BY_NAME[name], value) for name, value in changes.items()}
+        for name, value in checked.items():
+            if name in PATH_PARAMS:
+                _check_path(name, value)
+        return TrainParams({**self.values, **checked})
+
 
 def _format(value: Any) -> str:
     return "None" if value is None else str(value)

@@ -55,7 +55,7 @@ def print_config(assignments: list[str]) -> None:
     values, options = parse_assignments(assignments)
     params = validate(values)
     if params.data_root == SYNTHETIC:
-        params = validate({**params.as_dict(), "data_root": str(SYNTHETIC_DIR)})
+        params = params.replace(data_root=str(SYNTHETIC_DIR))
     device = params.device
     if device == "auto":
         import torch
@@ -87,7 +87,7 @@ def train(assignments: list[str], launcher: str = "none") -> None:
     parse_options(options)  # a dotted option mmengine cannot read is refused now, not later
     check_runnable_here(params)
     check_tracking(params.tracking)
-    params = validate({**params.as_dict(), "data_root": str(resolve_data_root(params.data_root))})
+    params = params.replace(data_root=str(resolve_data_root(params.data_root)))
     config_path(params.config, params.model)  # a missing config is refused before the data check
     layout = find_layout(params.data_root, params.dataset)
     check_work_dir(params)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mapsage.artefacts import METRICS
+from mapsage.params import DEFAULTS
 
 NAME = "run"
 HELP = "execute the training notebook with papermill"
@@ -58,8 +59,9 @@ def run(args) -> int:
     parameters = collect_parameters(args)
     output = execute.execute(args.notebook or execute.DEFAULT_NOTEBOOK, args.output, parameters,
                              cwd=args.cwd, log_output=not args.quiet)
-    params = execute.validate(parameters)
-    metrics_path = Path(params.work_dir) / METRICS
+    # the parameters were validated once, in execute(); work_dir is a string parameter as given
+    work_dir = parameters.get("work_dir", DEFAULTS["work_dir"])
+    metrics_path = Path(str(work_dir)) / METRICS
     print(f"executed notebook: {output}")
     if metrics_path.is_file():
         print(f"metrics: {metrics_path}\n  {one_line(read_metrics(metrics_path)[1])}")

@@ -23,7 +23,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from mapsage.artefacts import TRAINING_NOTEBOOK
 from mapsage.errors import MapSageError, NotebookFailed
-from mapsage.params import typed, validate
+from mapsage.params import validate
 from mapsage.paths import NOTEBOOK_DIR
 from mapsage.safe_write import claim_new, refuse_link, replacing
 from mapsage.yaml_strict import safe_load_strict
@@ -105,8 +105,8 @@ def execute(notebook: str | Path = DEFAULT_NOTEBOOK, output: str | Path | None =
     the error in it, has been written. Returns the executed notebook's path.
     """
     # fail before a kernel starts; the notebook receives each value in its schema type
-    parameters = typed(parameters or {})
-    params = validate(parameters)
+    params = validate(parameters or {})
+    parameters = {name: params.values[name] for name in parameters or {}}
     notebook = Path(notebook)
     if not notebook.is_file():
         raise MapSageError(f"Notebook {str(notebook)!r} does not exist.")

@@ -26,7 +26,6 @@ from mapsage.params import (
     PRETRAINED_IMAGENET,
     SYNTHETIC,
     TrainParams,
-    validate,
 )
 
 TAIL_LINES = 30
@@ -148,12 +147,13 @@ def for_this_platform(params: TrainParams) -> TrainParams:
     ``/kaggle`` paths onto the rehearsal root when one is set. Elsewhere: unchanged."""
     if not kaggle_platform.on_kaggle():
         return params
-    values = params.as_dict()
+    values = {}
     for key in ("data_root", "work_dir", "load_from", "dataset", "config"):
-        if isinstance(values[key], str) and values[key].startswith("/"):
-            values[key] = kaggle_platform.localize(values[key])  # a path, not inline or mmseg::
-    if values["load_from"]:
-        found = kaggle_platform.find_input_file(values["load_from"])
+        value = getattr(params, key)
+        if isinstance(value, str) and value.startswith("/"):
+            values[key] = kaggle_platform.localize(value)  # a path, not inline or mmseg::
+    if params.load_from:
+        found = kaggle_platform.find_input_file(values.get("load_from", params.load_from))
         if found is None:
             raise MapSageError(
                 f"load_from {params.load_from!r} is not under {kaggle_platform.input_dir()} in any "
@@ -161,11 +161,12 @@ def for_this_platform(params: TrainParams) -> TrainParams:
                 "set load_from=None."
             )
         values["load_from"] = str(found)
-    if values["pretrained"] not in (None, PRETRAINED_AUTO, PRETRAINED_IMAGENET):
+    if params.pretrained not in (None, PRETRAINED_AUTO, PRETRAINED_IMAGENET):
         # a weights file: found under any mount layout, like load_from
-        found = kaggle_platform.find_input_file(kaggle_platform.localize(values["pretrained"]))
-        values["pretrained"] = str(found) if found is not None else values["pretrained"]
-    return validate(values)
+        found = kaggle_platform.find_input_file(kaggle_platform.localize(params.pretrained))
+        if found is not None:
+            values["pretrained"] = str(found)
+    return params.replace(**values)
 
 
 def _for_a_child(params: TrainParams) -> TrainParams:
@@ -175,7 +176,7 @@ def _for_a_child(params: TrainParams) -> TrainParams:
     if params.data_root == SYNTHETIC:
         from mapsage.data.synth import resolve_data_root
 
-        params = validate({**params.as_dict(), "data_root": str(resolve_data_root(SYNTHETIC))})
+        params = params.replace(data_root=str(resolve_data_root(SYNTHETIC)))
     return params
 
 

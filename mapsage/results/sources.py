@@ -7,7 +7,6 @@ from pathlib import Path
 
 from envcheck import folders as folder_shapes
 
-
 SPLIT_FOLDERS = frozenset(n.lower() for names in
                           (("train", "val", "test"), *folder_shapes.SPLIT_NAMES.values())
                           for n in names)

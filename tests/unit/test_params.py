@@ -161,3 +161,19 @@ def test_readme_table_lists_every_parameter_with_its_default(repo_root):
         expected = "None" if param.default is None else (
             f'"{param.default}"' if isinstance(param.default, str) else repr(param.default))
         assert table[param.name] == expected, param.name
+
+
+def test_replace_checks_only_what_changes_and_keeps_the_rest():
+    from mapsage.errors import ParamError
+    from mapsage.params import validate
+
+    params = validate({"max_iters": "40", "data_root": "synthetic"})
+    moved = params.replace(data_root="/data/LoveDA")
+    assert moved.data_root == "/data/LoveDA" and moved.max_iters == 40
+    assert params.data_root == "synthetic", "the original is unchanged"
+    with pytest.raises(ParamError, match="not an integer|expected"):
+        params.replace(max_iters="many")
+    with pytest.raises(ParamError, match="NUL"):
+        params.replace(data_root="a\0b")
+    with pytest.raises(ParamError, match="Unknown parameter"):
+        params.replace(max_iter=3)
