@@ -43,17 +43,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def resolve(assignments: list[str]):
+    """The run's parameters, validated once, and its dotted config options, checked against
+    mmengine's ``--cfg-options`` grammar, and its config file: what :func:`train` and
+    :func:`print_config` both start from. Standard library only (nothing heavy imported)."""
+    from mapsage.models import config_path
+    from mapsage.training.config import parse_options
+
+    values, options = parse_assignments(assignments)
+    params = validate(values)
+    parse_options(options)  # a dotted option mmengine cannot read is refused now, not later
+    return params, options, config_path(params.config, params.model)
+
+
 def print_config(assignments: list[str]) -> None:
     """Print the config a run with these arguments would train (``Config.pretty_text``) and its
     recipe: no data generated, nothing downloaded, work_dir untouched; works offline."""
     from mapsage.data.synth import SYNTHETIC_DIR
-    from mapsage.models import config_path
     from mapsage.params import SYNTHETIC
     from mapsage.training.config import build_config
     from mapsage.training.recipe import recipe_message, recipe_values
 
-    values, options = parse_assignments(assignments)
-    params = validate(values)
+    params, options, config_file = resolve(assignments)
     if params.data_root == SYNTHETIC:
         params = params.replace(data_root=str(SYNTHETIC_DIR))
     device = params.device
@@ -61,7 +72,7 @@ def print_config(assignments: list[str]) -> None:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    cfg = build_config(config_path(params.config, params.model), params, options, device=device,
+    cfg = build_config(config_file, params, options, device=device,
                        distributed=params.gpus > 1, require_data=False)
     print(cfg.pretty_text)
     processes = max(1, params.gpus)
@@ -73,22 +84,17 @@ def train(assignments: list[str], launcher: str = "none") -> None:
     """Check everything that can be checked cheaply, build the config, train."""
     from mapsage.data.layout import find_layout
     from mapsage.data.synth import resolve_data_root
-    from mapsage.models import config_path
     from mapsage.params import check_runnable_here
-    from mapsage.training.config import parse_options
     from mapsage.training.data_check import check_data
     from mapsage.training.device import is_main_process
     from mapsage.training.tracking import check_tracking
     from mapsage.training.workdir import check_work_dir
     from mapsage.training.workdir_lock import abandon_work_dir, lock_work_dir
 
-    values, options = parse_assignments(assignments)
-    params = validate(values)
-    parse_options(options)  # a dotted option mmengine cannot read is refused now, not later
+    params, options, config_file = resolve(assignments)  # a missing config: before the data
     check_runnable_here(params)
     check_tracking(params.tracking)
     params = params.replace(data_root=str(resolve_data_root(params.data_root)))
-    config_path(params.config, params.model)  # a missing config is refused before the data check
     layout = find_layout(params.data_root, params.dataset)
     check_work_dir(params)
     data = check_data(layout, params.work_dir, crop_size=params.crop_size,
@@ -96,7 +102,7 @@ def train(assignments: list[str], launcher: str = "none") -> None:
     if is_main_process():  # held for the process's life; a busy work_dir is refused here
         lock_work_dir(params.work_dir)
     try:
-        build_and_train(params, options, layout, data, launcher)
+        build_and_train(params, options, config_file, layout, data, launcher)
     except MapSageError:
         abandon_work_dir(params.work_dir)  # a run refused before training leaves nothing behind
         raise
@@ -121,7 +127,8 @@ def disk_full(work_dir: str, exc: OSError) -> InputError:
         "resume=auto to continue from it.")
 
 
-def build_and_train(params, options: dict, layout, data, launcher: str) -> None:
+def build_and_train(params, options: dict, config_file: Path, layout, data,
+                    launcher: str) -> None:
     """Build the config, select the checkpoint to resume, fetch the pretrained weights, check
     everything that needs the model, and train with mmengine's Runner."""
     from mapsage.training.device import is_main_process, resolve_device
@@ -135,7 +142,6 @@ def build_and_train(params, options: dict, layout, data, launcher: str) -> None:
 
     from mmengine.runner import Runner
 
-    from mapsage.models import config_path
     from mapsage.training import distributed
     from mapsage.training.checkpoint.atomic import (
         remove_partial_writes,
@@ -149,7 +155,6 @@ def build_and_train(params, options: dict, layout, data, launcher: str) -> None:
     from mapsage.training.pretrained import drop_pretrained, ensure_local
     from mapsage.training.recipe import recipe_message, recipe_values
 
-    config_file = config_path(params.config, params.model)
     amp_dtype = None
     if params.amp and device == "cuda":
         import torch
