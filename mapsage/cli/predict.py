@@ -23,14 +23,16 @@ def add_arguments(p) -> None:
     p.add_argument("--split", help="the split under INPUT: test, val or train (LoveDA's Test, Val "
                                    "or Train)")
     p.add_argument("--model", default="auto", choices=("auto", *MODELS),
-                   help="the MapSage model the checkpoint holds (default: the run's saved config "
-                        "beside the checkpoint, else recognised from its weights)")
-    p.add_argument("--config", help="the mmengine config it was trained with (default: the one the "
-                                    "run saved beside the checkpoint); its dataset_description "
-                                    "gives the classes, palette and label values")
+                   help="the MapSage LoveDA model the checkpoint holds (default: recognised "
+                        "from its weights)")
+    p.add_argument("--config", help="the mmengine config it was trained with, e.g. the one the "
+                                    "run saved in its work_dir (needed for a run not on LoveDA; "
+                                    "a config is Python: name only one you trust); its "
+                                    "dataset_description gives the classes, palette and labels")
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--overlays", type=int, default=8, metavar="N",
-                   help="colour overlays for the first N images (default 8)")
+                   help="colour overlays for N images, taken in turn from each folder "
+                        "(default 8)")
     p.add_argument("--overwrite", action="store_true", help="replace label files in --out")
     p.add_argument("--zip", action="store_true",
                    help="also write --out/submission.zip: the label PNGs, flat (for LoveDA's "

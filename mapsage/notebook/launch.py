@@ -210,12 +210,16 @@ def run_training(params: TrainParams, config: str | None = None,
     return read_metrics(params.work_dir)[1]
 
 
-def prediction_command(checkpoint: str | Path, params: TrainParams) -> tuple[list[str], Path]:
+def prediction_command(checkpoint: str | Path, params: TrainParams,
+                       saved_config: Path | None = None) -> tuple[list[str], Path]:
     """``python -m mapsage predict`` for ``data_root``'s ``predict_split`` and its output folder."""
     out = Path(params.work_dir) / f"predictions-{params.predict_split}"
-    return [sys.executable, "-u", "-m", "mapsage", "predict", str(checkpoint),
-            str(params.data_root), "--split", str(params.predict_split), "--out", str(out),
-            "--device", params.device, "--overwrite"], out
+    cmd = [sys.executable, "-u", "-m", "mapsage", "predict", str(checkpoint),
+           str(params.data_root), "--split", str(params.predict_split), "--out", str(out),
+           "--device", params.device, "--overwrite"]
+    if saved_config is not None:  # the config this run just saved: MapSage's own, trusted
+        cmd += ["--config", str(saved_config)]
+    return cmd, out
 
 
 def run_prediction(params: TrainParams, metrics: dict) -> Path:
@@ -224,6 +228,11 @@ def run_prediction(params: TrainParams, metrics: dict) -> Path:
     checkpoint = (metrics.get("best") or {}).get("checkpoint")
     if not checkpoint:
         raise MapSageError(f"{params.work_dir} has no best checkpoint to predict with.")
-    cmd, out = prediction_command(checkpoint, params)
+    # the config mmengine saved in work_dir during this very run (named as the config it was
+    # built from): predict executes a config only when it is named
+    trained = metrics.get("config")
+    saved = Path(params.work_dir) / Path(trained).name if isinstance(trained, str) else None
+    cmd, out = prediction_command(checkpoint, params,
+                                  saved if saved is not None and saved.is_file() else None)
     _run_streamed("prediction", cmd, lambda line: "error:" in line)
     return out

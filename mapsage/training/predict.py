@@ -1,15 +1,15 @@
 """Predict label maps with a trained checkpoint (``mapsage predict CHECKPOINT INPUT --out DIR``),
 for any data set and any mmseg model a MapSage run trained.
 
-The model and the data set come from the run's own config: ``--config``, else the config
-mmengine saved in the checkpoint's folder (the run's work_dir: the ``.py`` file metrics.json
-names, or the only one there), whose ``dataset_description`` (recorded by
-:func:`mapsage.training.config.apply_dataset`) is the data set's description
-(:mod:`mapsage.data.dataset`), read back as strictly as a ``dataset.yaml``. A config without one
-(a run from before data sets were described) and a checkpoint without a config beside it are
-LoveDA's, the model then recognised from the weights (``--model auto``) or named (``--model``).
-The saved config is Python, executed by mmengine as every config is: it is read only from the
-checkpoint's own folder (or named with ``--config``).
+The model and the data set come from the run's own config, named with ``--config`` (the config
+mmengine saved in the run's work_dir, e.g. ``runs/roofs/fcn_tiny-128x128.py``), whose
+``dataset_description`` (recorded by :func:`mapsage.training.config.apply_dataset`) is the data
+set's description (:mod:`mapsage.data.dataset`), read back as strictly as a ``dataset.yaml``.
+Without ``--config`` the checkpoint is LoveDA's, the model recognised from the weights
+(``--model auto``) or named (``--model``); a run whose metrics.json records another data set is
+refused, naming the config to pass. A config is Python that mmengine executes: MapSage executes
+one only when it is named on the command line (``mapsage run``'s prediction names the config its
+own run just saved), never because it lies beside a checkpoint.
 
 ``INPUT`` is a folder of images (those ending in the data set's ``img_suffix``), a LoveDA split
 folder (``Test/``, ``Val/``: its ``{Urban,Rural}/images_png``), or a data set's root plus a split
@@ -109,6 +109,39 @@ def saved_config(folder: Path) -> Path | None:
         "which one the checkpoint was trained with is not known. Name it with --config.")
 
 
+MAX_METRICS_BYTES = 16 * 2**20
+
+
+def refuse_foreign_run(folder: Path) -> None:
+    """Without ``--config``, a checkpoint is LoveDA's with one of MapSage's models. When the
+    run's metrics.json (untrusted data: it can only make predict refuse) says it trained on
+    another data set, stop and name
+    the config to pass: a config is Python that mmengine executes, so MapSage runs one only when
+    it is named on the command line, never because a file lies beside a checkpoint (an attached
+    Kaggle input, a downloaded run)."""
+    metrics_file = folder / METRICS
+    try:  # untrusted data: it can only make predict refuse, never make it execute anything
+        if not metrics_file.is_file() or metrics_file.stat().st_size > MAX_METRICS_BYTES:
+            return
+        dataset = json.loads(metrics_file.read_text(encoding="utf-8")).get("dataset")
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError, AttributeError):
+        return  # not a run MapSage can read: the weights decide (a misfit names --config)
+    if not isinstance(dataset, dict) or dataset.get("name") == LOVEDA.name:
+        return
+    classes = dataset.get("classes")
+    count = len(classes) if isinstance(classes, list) else "?"
+    try:
+        saved = saved_config(folder)
+    except MapSageError:
+        saved = None
+    named = f"--config {str(saved)!r}" if saved else "--config FILE (the config it trained)"
+    raise MapSageError(
+        f"The run in {str(folder)!r} trained on {str(dataset.get('name'))[:100]!r} "
+        f"({count} classes), not LoveDA, so predicting needs its "
+        f"config: pass {named}. mmengine configs are Python, so MapSage executes one only when "
+        "you name it: do so for a run you made or trust.")
+
+
 def description_of(cfg, source: str) -> Description:
     """The data set a run's config records (``dataset_description``), read back as strictly
     as a dataset.yaml; LoveDA when it records none (a run from before data sets were
@@ -137,8 +170,8 @@ def run_config(checkpoint: str | Path, *, model: str = "auto",
     elif model != "auto":
         path, source = config_for_model(model), f"model {model!r}"
     else:
-        path = saved_config(Path(checkpoint).expanduser().parent)
-        source = f"the run's saved config {str(path)!r}" if path else "LoveDA (no saved config)"
+        refuse_foreign_run(Path(checkpoint).expanduser().parent)
+        path, source = None, "LoveDA (no --config)"
     if path is None:
         return RunConfig(None, LOVEDA, source), None
     try:
@@ -367,6 +400,19 @@ def overlay(image, labels, palette, alpha: float = OVERLAY_ALPHA):
     return (image.astype(np.float32) * (1 - alpha) + colours * alpha).round().astype(np.uint8)
 
 
+def overlay_choice(images: list[Path], count: int) -> list[int]:
+    """Indices (ascending) of the images that get an overlay: taken in turn from each folder
+    the images are in (LoveDA's Rural and Urban), the first of each folder first, so even two
+    overlays show every domain; a single folder gives its first ``count``."""
+    groups: dict[Path, list[int]] = {}
+    for index, image in enumerate(images):
+        groups.setdefault(image.parent, []).append(index)
+    chosen: list[int] = []
+    for depth in range(max((len(g) for g in groups.values()), default=0)):
+        chosen += [g[depth] for g in groups.values() if depth < len(g)]
+    return sorted(chosen[:max(count, 0)])
+
+
 def check_out(out: Path, labels: list[Path], overlay_files: list[Path], overwrite: bool) -> None:
     """Refuse (before a model is loaded) an ``--out`` whose ``overlays`` folder is a symbolic
     link, and, without ``overwrite``, one that already holds a file, folder or link at a name
@@ -437,8 +483,8 @@ def predict(checkpoint: str | Path, source: str | Path, out: str | Path, *,
     out = Path(out).expanduser()
     labels = [out / label_name(image, description) for image in images]
     extra = [out / ZIP_NAME] if zip_labels else []
-    check_out(out, labels + extra,
-              [out / OVERLAY_DIR / p.name for p in labels[:max(overlays, 0)]], overwrite)
+    shown = overlay_choice(images, overlays)
+    check_out(out, labels + extra, [out / OVERLAY_DIR / labels[i].name for i in shown], overwrite)
     segmentor, model = load_model(checkpoint, model=model, config=config, device=device,
                                   trust=trust, options=options, run=run)
     segment = segmenter(segmentor, options)
@@ -452,7 +498,7 @@ def predict(checkpoint: str | Path, source: str | Path, out: str | Path, *,
         # the data set's convention: class index + label_offset (LoveDA: 0 = no data, 1..7)
         with replacing(target) as fh:  # a link there is replaced, never written through
             Image.fromarray((pred + offset).astype(np.uint8)).save(fh, format="PNG")
-        if index < overlays:
+        if index in shown:
             rgb = np.asarray(Image.open(image).convert("RGB"))
             picture = out / OVERLAY_DIR / target.name
             picture.parent.mkdir(exist_ok=True)

@@ -1,57 +1,25 @@
-"""Issue 21 asks for ``mapsage predict``'s overlays "drawn from both domains". Today they are the
-first ``--overlays`` images in sorted path order, so on a LoveDA split every one is a Rural tile
-(docs/recipes.md says so). The model is stood in for (every pixel class 0): what is tested is
-which images get an overlay, not the segmentation."""
+"""Issue 21 asks for ``mapsage predict``'s overlays "drawn from both domains": the images that
+get one are taken in turn from each folder (LoveDA's Rural and Urban), so even two overlays show
+both. The choice is made on the real image list ``find_images`` returns for a LoveDA split."""
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-from PIL import Image
+from pathlib import Path
 
-from mapsage.training import predict as predict_module
-
-PALETTE = [[255, 255, 255], [255, 0, 0], [255, 255, 0], [0, 0, 255], [159, 129, 183],
-           [0, 255, 0], [255, 195, 128]]
+from mapsage.training.predict import find_images, overlay_choice
 
 
-@pytest.fixture()
-def no_model(monkeypatch):
-    import torch
-
-    class Segmentor:
-        dataset_meta = {"palette": PALETTE}
-
-    def segment(image):
-        width, height = Image.open(image).size
-        return torch.zeros((height, width), dtype=torch.int64)
-
-    monkeypatch.setattr(predict_module, "load_model", lambda *a, **k: (Segmentor(), "tiny"))
-    monkeypatch.setattr(predict_module, "segmenter", lambda segmentor, options: segment)
+def test_two_overlays_of_a_loveda_split_show_both_domains(synthetic_root):
+    images = find_images(synthetic_root, "Val")
+    chosen = overlay_choice(images, 2)
+    assert {images[i].parts[-3] for i in chosen} == {"Urban", "Rural"}
+    assert chosen == sorted(chosen)
 
 
-# the checkpoint's folder (tmp_path) holds no saved config: LoveDA, as for a checkpoint without one
-
-
-def _domains(synthetic_root, overlays) -> set[str]:
-    where = {p.with_suffix(".png").name: p.parts[-3]
-             for p in (synthetic_root / "Val").glob("*/images_png/*")}
-    return {where[p.name] for p in overlays}
-
-
-def test_every_image_is_labelled_and_the_overlays_are_counted(synthetic_root, tmp_path, no_model):
-    result = predict_module.predict(tmp_path / "unused.pth", synthetic_root, tmp_path / "out",
-                                    split="Val", overlays=2, progress=None)
-    images = list((synthetic_root / "Val").glob("*/images_png/*.png"))
-    assert len(result.labels) == len(images) and all(p.is_file() for p in result.labels)
-    assert len(result.overlays) == 2 and all(p.is_file() for p in result.overlays)
-    assert np.asarray(Image.open(result.labels[0])).max() == 1, "class 0 is written as 1"
-
-
-@pytest.mark.xfail(strict=True, reason="issue 21, not done: overlays are the first N images in "
-                   "sorted path order, all from Rural/ on a LoveDA split (mapsage/training/"
-                   "predict.py); drop this mark when they are drawn from both domains")
-def test_two_overlays_of_a_loveda_split_show_both_domains(synthetic_root, tmp_path, no_model):
-    result = predict_module.predict(tmp_path / "unused.pth", synthetic_root, tmp_path / "out",
-                                    split="Val", overlays=2, progress=None)
-    assert _domains(synthetic_root, result.overlays) == {"Urban", "Rural"}
+def test_one_folder_gives_its_first_images_and_counts_are_kept():
+    images = [Path("d/a.png"), Path("d/b.png"), Path("d/c.png")]
+    assert overlay_choice(images, 2) == [0, 1]
+    assert overlay_choice(images, 10) == [0, 1, 2]
+    assert overlay_choice(images, 0) == [] and overlay_choice([], 3) == []
+    mixed = [Path("r/1"), Path("r/2"), Path("r/3"), Path("u/1")]
+    assert overlay_choice(mixed, 3) == [0, 1, 3]

@@ -60,14 +60,24 @@ def test_the_description_comes_from_the_config_read_back_strictly():
         description_of(Config({"dataset_description": bad}), "c")
 
 
-def test_run_config_reads_the_saved_config_beside_the_checkpoint(tmp_path):
+def test_run_config_reads_the_named_config_and_never_one_beside_the_checkpoint(tmp_path):
+    marker = tmp_path / "executed"
     (tmp_path / "run.py").write_text(f"dataset_description = {ROOFS.as_dict()!r}\n"
-                                     "model = dict(type='EncoderDecoder')\n")
-    found, cfg = run_config(tmp_path / "iter_1.pth")
-    assert found.path == tmp_path / "run.py" and found.description.name == "roofs"
-    assert "the run's saved config" in found.source and cfg.model.type == "EncoderDecoder"
-    lone, cfg = run_config(tmp_path / "elsewhere" / "iter_1.pth")
+                                     "model = dict(type='EncoderDecoder')\n"
+                                     f"open({str(marker)!r}, 'w').close()\n")
+    lone, cfg = run_config(tmp_path / "iter_1.pth")  # no metrics.json: LoveDA, weights decide
     assert lone.path is None and lone.description is LOVEDA and cfg is None
+    assert not marker.exists(), "a config beside a checkpoint is never executed unasked"
+    (tmp_path / "metrics.json").write_text(json.dumps({"config": "/x/run.py",
+                                                       "dataset": ROOFS.as_dict()}))
+    with pytest.raises(MapSageError, match=r"trained on 'roofs' \(3 classes\), not LoveDA.*"
+                                           r"--config '.*run.py'"):
+        run_config(tmp_path / "iter_1.pth")
+    assert not marker.exists()
+    found, cfg = run_config(tmp_path / "iter_1.pth", config=tmp_path / "run.py")
+    assert marker.exists(), "named on the command line: executed, as the user asked"
+    assert found.path == tmp_path / "run.py" and found.description.name == "roofs"
+    assert cfg.model.type == "EncoderDecoder"
     (tmp_path / "broken.py").write_text("raise ValueError('no')\n")
     with pytest.raises(MapSageError, match=r"cannot be read as an mmengine config \(ValueError"):
         run_config(tmp_path / "iter_1.pth", config=tmp_path / "broken.py")
