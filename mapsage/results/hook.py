@@ -18,6 +18,7 @@ from mmseg.registry import HOOKS
 from mapsage.artefacts import CONFUSION_MATRIX, METRICS, PREDICTIONS, TRAINING_CURVE
 from mapsage.training.batch import batch_scaling, describe_scaling
 from mapsage.training.hooks import RESULTS_HOOK
+from mapsage.training.metrics import CONFUSION_KEY
 
 OVERLAY_SAMPLES = 4
 
@@ -156,7 +157,7 @@ class RunResultsHook(Hook):
         metrics["status"] = outcome.pop("status")
         if metrics["status"] == "time_limit":
             metrics["time_limit"] = outcome
-        matrix = runner.message_hub.get_info("confusion_matrix")
+        matrix = runner.message_hub.get_info(CONFUSION_KEY)
         if matrix is not None:
             metrics["confusion_matrix"] = {"rows": "ground truth", "columns": "prediction",
                                            "classes": classes, "counts": matrix}

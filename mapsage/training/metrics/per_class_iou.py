@@ -18,9 +18,7 @@ from mmengine.logging import MessageHub
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 
-from mapsage.training.metrics import PER_CLASS_IOU_METRIC
-
-CONFUSION_KEY = "confusion_matrix"
+from mapsage.training.metrics import CONFUSION_KEY, PER_CLASS_IOU_METRIC
 
 
 def confusion(pred: torch.Tensor, label: torch.Tensor, num_classes: int,
