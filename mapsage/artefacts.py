@@ -10,7 +10,8 @@ matched in :mod:`mapsage.training.checkpoint.names`.
 from __future__ import annotations
 
 NOTEBOOK_STEM = "train_segformer_loveda"
-"""The training notebook (``mapsage/notebooks/<stem>.py`` and ``.ipynb``) and its executed copy."""
+"""The training notebook (source ``notebooks/<stem>.py``, generated ``mapsage/notebooks/<stem>.ipynb``)
+and its executed copy."""
 NOTEBOOK_SUFFIX = ".ipynb"
 TRAINING_NOTEBOOK = NOTEBOOK_STEM + NOTEBOOK_SUFFIX  # the packaged notebook (mapsage/notebooks/)
 EXECUTED_NOTEBOOK = TRAINING_NOTEBOOK

@@ -12,7 +12,7 @@ HELP = "generate notebooks from their sources, or check they are in sync"
 def add_arguments(p) -> None:
     """Add this command\'s arguments to its parser ``p``."""
     p.add_argument("action", choices=["build", "check"])
-    p.add_argument("sources", nargs="*", help="jupytext sources (default: mapsage/notebooks/*.py)")
+    p.add_argument("sources", nargs="*", help="jupytext sources (default: notebooks/*.py)")
 
 
 def run(args) -> int:

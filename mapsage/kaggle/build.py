@@ -21,7 +21,8 @@
   metadata and the code file).
 
 A definition's ``kernel.json`` is Kaggle's metadata plus MapSage's fields (removed from the
-pushed metadata): ``notebook`` and ``parameters`` (what to build), ``loveda_source`` (the LoveDA
+pushed metadata): ``notebook`` (the name of one of MapSage's notebooks, e.g.
+``train_segformer_loveda``) and ``parameters`` (what to build), ``loveda_source`` (the LoveDA
 data set, required) or ``data_source`` (any other training data set, required; its
 ``dataset.yaml`` or the ``dataset`` parameter describes it), ``checkpoint_source`` (a data set with ``load_from``'s checkpoint, attached
 only when set), ``outputs_of`` (definitions in the same folder whose kernels' outputs are
@@ -531,9 +532,7 @@ def plan(kernel_dir: Path, owner: str | None = None, parameters: dict | None = N
     owner = resolve_owner(owner, continue_from, log)
     payload = make_bundle()  # refuses credentials before anything is written
     slug = slug_of(spec["title"])
-    source_nb = ROOT / spec["notebook"]
-    if not source_nb.is_file():
-        raise MapSageError(f"notebook {source_nb} named in {kernel_dir / 'kernel.json'} is missing")
+    source_nb = notebook_named(spec["notebook"], kernel_dir)
     meta = {k: v for k, v in spec.items() if k not in MAPSAGE_FIELDS}
     meta = json.loads(json.dumps(meta).replace("{owner}", owner))
     attached = sources(spec, run, owner, kernel_dir)
@@ -572,15 +571,26 @@ def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
                  out_dir)
 
 
+def notebook_named(name: str, kernel_dir: Path) -> Path:
+    """The generated notebook a definition's ``notebook`` names (``train_segformer_loveda``: one
+    of MapSage's notebooks, by name, not a path inside the package)."""
+    available = sorted(p.stem for p in paths.NOTEBOOK_DIR.glob("*.ipynb"))
+    if not isinstance(name, str) or name not in available:
+        raise MetadataError(
+            f"{kernel_dir / 'kernel.json'}: notebook {name!r} is not one of MapSage's notebooks "
+            f"({', '.join(available)}). Name one of them (its sources are in notebooks/).")
+    return paths.NOTEBOOK_DIR / f"{name}.ipynb"
+
+
 def _intro_cell(planned: Plan, sha256: str) -> nbformat.NotebookNode:
     """The first cell: this kernel's parameters and what MapSage's cells do (:mod:`.intro`)."""
-    source = planned.spec["notebook"]
-    paired = Path(source).with_suffix(".py")
+    paired = paths.NOTEBOOK_SOURCES / f"{planned.source_nb.stem}.py"
     text = intro.intro(
         title=planned.spec["title"], definition=planned.kernel_dir.name,
         injected=planned.injected, run=planned.run, spec=planned.spec,
         attached=planned.attached, sha256=sha256, continue_from=planned.continue_from,
-        notebook_source=(paired if (ROOT / paired).is_file() else Path(source)).as_posix())
+        notebook_source=(paired.relative_to(ROOT) if paired.is_file()
+                         else planned.source_nb.relative_to(ROOT)).as_posix())
     cell = nbformat.v4.new_markdown_cell(text, metadata={"tags": [INTRO_TAG]})
     cell["id"] = INTRO_TAG
     return cell

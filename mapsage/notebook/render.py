@@ -1,6 +1,7 @@
 """Generate each ``.ipynb`` from its jupytext percent source, byte for byte the same every time.
 
-The ``.py`` source is the only hand-edited form. The generated notebook carries the ``python3``
+The ``.py`` source (top-level ``notebooks/``) is the only hand-edited form; the ``.ipynb`` is
+generated into the package (``mapsage/notebooks/``), which ships it. The generated notebook carries the ``python3``
 kernelspec and language info that papermill and Kaggle need, and cell ids derived from the cell's
 position and content, so regenerating an unchanged source gives an identical file (jupytext alone
 gives new random ids). ``check`` compares the committed file with a fresh rendering: unlike
@@ -16,21 +17,25 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from mapsage.paths import NOTEBOOK_DIR
+from mapsage.paths import NOTEBOOK_DIR, NOTEBOOK_SOURCES
 from mapsage.safe_write import write_text
 
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python", "file_extension": ".py", "mimetype": "text/x-python"}
 
 
-def sources(folder: Path = NOTEBOOK_DIR) -> list[Path]:
+def sources(folder: Path = NOTEBOOK_SOURCES) -> list[Path]:
     """The jupytext notebook sources in ``folder`` (``.py`` files with a jupytext header)."""
     return sorted(p for p in folder.glob("*.py") if p.read_text().startswith("# ---\n# jupyter:"))
 
 
 def target_for(source: Path) -> Path:
-    """The ``.ipynb`` generated from ``source`` (next to it)."""
-    return source.with_suffix(".ipynb")
+    """The ``.ipynb`` generated from ``source``: for a source in the project's ``notebooks/``,
+    the package's notebook of the same name (jupytext's pairing across folders,
+    ``mapsage/notebooks///ipynb,notebooks///py:percent``); for any other, the file next to it."""
+    if Path(source).resolve().parent == NOTEBOOK_SOURCES.resolve():
+        return NOTEBOOK_DIR / f"{Path(source).stem}.ipynb"
+    return Path(source).with_suffix(".ipynb")
 
 
 def render_notebook(source: Path) -> nbformat.NotebookNode:
@@ -56,7 +61,7 @@ def render(source: Path) -> str:
 
 
 def build(source: Path) -> Path:
-    """Write the ``.ipynb`` of ``source`` next to it; return its path."""
+    """Write the ``.ipynb`` of ``source`` into the package; return its path."""
     target = target_for(source)
     write_text(target, render(source))
     return target

@@ -429,7 +429,7 @@ def test_the_built_notebook_opens_with_this_kernels_run_and_its_cells(built):
                  "`/kaggle/working/run`", "12 h session minus 20 min",
                  "`crop_size` from the `b2` config",
                  "**MapSage bundle**", "**First checks**", "**Provision**",
-                 "`mapsage/notebooks/train_segformer_loveda.py`"):
+                 "`notebooks/train_segformer_loveda.py`"):
         assert said in text, said
     assert "Continue" not in text, "no continuation cell in a first part"
     assert "b64decode" not in text and len(text) < 5000
@@ -465,7 +465,7 @@ def test_the_bootstraps_intro_names_the_measured_stretch_and_the_full_run(tmp_pa
     assert text.startswith("# MapSage Bootstrap\n")
     for said in ("measures the recipe of `train-segformer-loveda` (`max_iters` = `16000`)",
                  "`max_iters` = `200`", "`bootstrap.json`", "GPU T4 x2",
-                 "`mapsage/notebooks/kaggle_bootstrap.py`"):
+                 "`notebooks/kaggle_bootstrap.py`"):
         assert said in text, said
     assert "push --until-finished" not in text
 
@@ -504,13 +504,13 @@ def test_the_folded_bundle_cell_still_unpacks_the_code(built, tmp_path):
 
 def test_no_built_notebook_tells_a_kaggle_reader_to_edit_a_repository_file(tmp_path):
     """The notebooks' own introductions are true on Kaggle too: no 'with no parameters it trains
-    a tiny SegFormer on the CPU' under a b2 run on two T4s, no 'Edit mapsage/notebooks/...'."""
+    a tiny SegFormer on the CPU' under a b2 run on two T4s, no 'Edit notebooks/...'."""
     for definition in ("train-segformer-loveda", "mapsage-bootstrap"):
         out = build(KERNELS_DIR / definition, owner="alice", out_dir=tmp_path,
                     log=lambda *_: None)
         markdown = "\n".join(c.source for c in _notebook(out).cells if c.cell_type == "markdown")
         assert "With no parameters" not in markdown
-        assert not re.search(r"\bEdit `mapsage/notebooks", markdown), definition
+        assert not re.search(r"\bEdit `(mapsage/)?notebooks", markdown), definition
         assert "never the `.ipynb`" not in markdown
 
 

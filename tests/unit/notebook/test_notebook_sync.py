@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 from mapsage.notebook import render as notebook
-from mapsage.paths import NOTEBOOK_DIR
+from mapsage.paths import NOTEBOOK_DIR, NOTEBOOK_SOURCES
 
-TRAINING = NOTEBOOK_DIR / "train_segformer_loveda.py"
+TRAINING = NOTEBOOK_SOURCES / "train_segformer_loveda.py"
 
 
 def test_committed_notebooks_are_in_sync_with_their_sources():
@@ -26,6 +26,8 @@ def test_generation_is_byte_stable(tmp_path):
     shutil.copy(source, copy)
     first = notebook.build(copy).read_bytes()
     second = notebook.build(copy).read_bytes()
+    assert notebook.target_for(copy) == copy.with_suffix(".ipynb"), "a copy builds beside itself"
+    assert notebook.target_for(source) == NOTEBOOK_DIR / "train_segformer_loveda.ipynb"
     assert first == second == notebook.target_for(source).read_bytes()
 
 

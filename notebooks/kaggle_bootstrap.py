@@ -2,7 +2,7 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: tags,-all
-#     formats: ipynb,py:percent
+#     formats: mapsage/notebooks///ipynb,notebooks///py:percent
 #     notebook_metadata_filter: kernelspec,language_info
 #     text_representation:
 #       extension: .py
@@ -24,7 +24,7 @@
 # (the mmcv wheel and its `manifest.json`, the pinned pure-Python wheels, the pretrained weights),
 # trains the real recipe for a few hundred iterations with a measuring hook, and writes
 # `bootstrap.json`. The training kernel attaches this kernel's output through `kernel_sources`.
-# The notebook is generated from `mapsage/notebooks/kaggle_bootstrap.py` in the MapSage
+# The notebook is generated from `notebooks/kaggle_bootstrap.py` in the MapSage
 # repository (jupytext).
 
 # %% tags=["parameters"]

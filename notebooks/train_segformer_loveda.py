@@ -2,7 +2,7 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: tags,-all
-#     formats: ipynb,py:percent
+#     formats: mapsage/notebooks///ipynb,notebooks///py:percent
 #     notebook_metadata_filter: kernelspec,language_info
 #     text_representation:
 #       extension: .py
@@ -34,7 +34,7 @@
 # first cell sums the run up); "Check the parameters" prints the values this run uses. The
 # defaults alone train a tiny SegFormer on generated synthetic LoveDA-layout data (`make demo`:
 # about a minute on a CPU). The notebook is generated from
-# `mapsage/notebooks/train_segformer_loveda.py` in the MapSage repository (jupytext).
+# `notebooks/train_segformer_loveda.py` in the MapSage repository (jupytext).
 
 # %% [markdown]
 # ## Preflight
