@@ -153,3 +153,30 @@ def test_binary_masks_saved_as_0_and_255_are_named(tmp_path):
     assert len(scan.problems) == 1, scan.problems
     assert "the train masks decoded hold only 0, 255" in scan.problems[0]
     assert "map it to the class's value in the masks (e.g. 255 -> 1)" in scan.problems[0]
+
+
+@pytest.mark.parametrize("damage, said", [
+    ("unknown key", "unknown key(s) 'clases' (did you mean 'classes'?)"),
+    ("value", "value 7 in ann_dir/train/train_0.png"),
+    ("no mask", "1 image(s) without a mask"),
+    ("suffix", "set img_suffix: .jpg in dataset.yaml"),
+])
+def test_training_refuses_a_bad_description_or_data_with_exit_2(tmp_path, damage, said):
+    root = write_dataset(tmp_path / "roofs", "img_dir")
+    images, masks = folders(root, "img_dir", "train")
+    if damage == "unknown key":
+        (root / "dataset.yaml").write_text("clases: [background, roof, tree]\n")
+    elif damage == "value":
+        bad = np.zeros((16, 16), np.uint8)
+        bad[2, 2] = 7
+        Image.fromarray(bad).save(masks / "train_0.png")
+    elif damage == "no mask":
+        (masks / "train_1.png").unlink()
+    else:
+        (root / "dataset.yaml").write_text("classes: [background, roof, tree]\n")  # .png images
+    proc = subprocess.run([sys.executable, "-m", "mapsage.train", f"data_root={root}",
+                           "config=fcn_tiny-128x128.py", f"work_dir={tmp_path / 'w'}"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and said in proc.stderr, proc.stderr[-2000:]
+    assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())
