@@ -100,3 +100,31 @@ def test_a_config_mapsage_cannot_drive_is_refused_naming_what_is_missing(tmp_pat
     said = str(caught.value)
     assert "not iteration-based" in said and "no val_evaluator" in said
     assert "decode head" not in said and "data_preprocessor" not in said  # only what is missing
+
+
+def test_mmseg_configs_open_mmlab_weights_follow_the_offline_rules(tmp_path, monkeypatch):
+    """mmseg's FCN-R18 names ``model.pretrained='open-mmlab://resnet18_v1c'``: it becomes the
+    backbone's init_cfg, resolved through mmengine's own table to the published URL (with its
+    sha256 prefix), looked for offline, and refused clearly offline when absent."""
+    from mapsage.errors import MapSageError
+    from mapsage.training import pretrained
+
+    monkeypatch.setenv("MAPSAGE_PRETRAINED_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("MAPSAGE_OFFLINE", "1")
+    root = folder_data(tmp_path / "roofs")
+    config = "mmseg::fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py"
+    params = validate({"data_root": str(root), "config": config, "work_dir": str(tmp_path / "w")})
+    cfg = build_config(config_path(config, "tiny"), params)
+    assert cfg.model.get("pretrained") is None
+    init = cfg.model.backbone.init_cfg
+    assert init.type == "Pretrained"
+    assert init.checkpoint == "open-mmlab://resnet18_v1c"
+    source = pretrained.locate(init.checkpoint)
+    assert source.url.startswith("https://download.openmmlab.com/")
+    assert pretrained.HASH_IN_NAME.search(source.name), "hash-checked like MiT's weights"
+    with pytest.raises(MapSageError, match="resnet18_v1c-[0-9a-f]+.pth"):
+        pretrained.ensure_local(cfg)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / source.name).write_bytes(b"x")
+    assert pretrained.ensure_local(cfg) == [tmp_path / "cache" / source.name]
