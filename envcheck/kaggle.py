@@ -22,7 +22,7 @@ from pathlib import Path
 from envcheck import folders, loveda, ops_target, session, walk
 from envcheck.errors import FirstChecksFailed  # the root of the one exception hierarchy
 from envcheck.facts import InputDataset
-from envcheck.kaggle_paths import KAGGLE, KAGGLE_INPUT
+from envcheck.kaggle_paths import KAGGLE, KAGGLE_INPUT, REHEARSAL_ROOT_ENV
 
 _MAX_DIRS = 2000  # per data set: attached inputs can be large; the scan must stay fast
 _OWNER_LAYOUTS = ("datasets", "notebooks", "models")  # <kind>/<owner>/<slug> mounts
@@ -211,7 +211,7 @@ def toolkit_check(listed: list[tuple[str, str]], environ: dict[str, str] | None 
 
 def _localized(path: str) -> str:
     """A ``/kaggle/...`` path mapped onto a rehearsal's stand-in root (``MAPSAGE_KAGGLE_ROOT``)."""
-    root = os.environ.get(session.ROOT_ENV)
+    root = os.environ.get(REHEARSAL_ROOT_ENV)
     if root and (path == KAGGLE or path.startswith(KAGGLE + "/")):
         return root + path[len(KAGGLE):]
     return path

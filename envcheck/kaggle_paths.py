@@ -1,5 +1,6 @@
 """Kaggle's file system, as a kernel sees it: the one definition of its paths (mapsage takes
-them from here) and of how deep attached inputs are mounted below ``/kaggle/input``.
+them from here), of how deep attached inputs are mounted below ``/kaggle/input``, and of the
+variable that moves the whole tree elsewhere for a local rehearsal.
 Standard library only (no imports at all)."""
 
 KAGGLE = "/kaggle"
@@ -14,3 +15,7 @@ MOUNT_DEPTH = 3
 SPARE_DEPTH = 1
 """One more folder level searched than the layouts above need (an archive that unpacks into a
 folder of its own)."""
+
+REHEARSAL_ROOT_ENV = "MAPSAGE_KAGGLE_ROOT"
+"""Set in a rehearsal: a folder standing in for Kaggle's ``/kaggle`` (its ``input/`` and
+``working/``); unset on Kaggle, where the paths above are used as they are."""

@@ -25,9 +25,7 @@ import time
 from pathlib import Path
 
 from envcheck.errors import MapSageError  # the root of the one exception hierarchy
-
-ROOT_ENV = "MAPSAGE_KAGGLE_ROOT"
-"""Set in a rehearsal: a temporary folder standing in for Kaggle's ``/kaggle`` file system."""
+from envcheck.kaggle_paths import REHEARSAL_ROOT_ENV
 
 SESSION_LIMIT_S = 12 * 3600
 """Kaggle's limit on one CPU or GPU notebook session: 12 hours (it was 9 hours until 2023; TPU
@@ -60,8 +58,8 @@ def session_started_at(now: float | None = None) -> tuple[float | None, str]:
     now = time.time() if now is None else now
     if os.environ.get(START_ENV):
         return given_start(os.environ[START_ENV], now), f"{START_ENV}"
-    if os.environ.get(ROOT_ENV):
-        return None, (f"a rehearsal ({ROOT_ENV} set) has no Kaggle session clock; set "
+    if os.environ.get(REHEARSAL_ROOT_ENV):
+        return None, (f"a rehearsal ({REHEARSAL_ROOT_ENV} set) has no Kaggle session clock; set "
                       f"{START_ENV} to simulate one")
     try:
         started = process_start_time(1)

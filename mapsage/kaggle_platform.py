@@ -7,7 +7,7 @@ doubled ``Train/Train``), and writes outputs to ``/kaggle/working``. Paths in Ka
 files are written as Kaggle sees them; :func:`localize` maps them onto ``MAPSAGE_KAGGLE_ROOT``
 when it is set. That variable is the stand-in for Kaggle's file system used by the local
 "Kaggle rehearsal" (a ``/kaggle`` tree in a temporary folder); on Kaggle it is unset and paths
-are used as they are. The paths themselves are defined once, in :mod:`envcheck.kaggle_paths`.
+are used as they are. The paths and the variable are defined once, in :mod:`envcheck.kaggle_paths`.
 Standard library only.
 """
 
@@ -18,15 +18,14 @@ import os
 from pathlib import Path
 
 from envcheck import walk
-from envcheck.kaggle_paths import KAGGLE, KAGGLE_INPUT, KAGGLE_WORKING
-from envcheck.session import ROOT_ENV  # one home: envcheck
+from envcheck.kaggle_paths import KAGGLE, KAGGLE_INPUT, KAGGLE_WORKING, REHEARSAL_ROOT_ENV
 
 GPU_CAPABILITIES = {"NvidiaTeslaT4": (7, 5), "NvidiaTeslaP100": (6, 0)}
 """Compute capability of each Kaggle GPU machine shape (``machine_shape`` in kernel metadata)."""
 
 
 def root() -> Path:
-    return Path(os.environ.get(ROOT_ENV) or KAGGLE)
+    return Path(os.environ.get(REHEARSAL_ROOT_ENV) or KAGGLE)
 
 
 def input_dir() -> Path:
@@ -41,12 +40,12 @@ def on_kaggle() -> bool:
     """True in a Kaggle kernel (as envcheck detects it), or in a rehearsal (MAPSAGE_KAGGLE_ROOT set)."""
     from envcheck.facts import detect_platform
 
-    return bool(os.environ.get(ROOT_ENV)) or detect_platform()[0] == "kaggle"
+    return bool(os.environ.get(REHEARSAL_ROOT_ENV)) or detect_platform()[0] == "kaggle"
 
 
 def localize(path: str | None) -> str | None:
     """Map a ``/kaggle/...`` path onto the rehearsal root when one is set."""
-    if path is None or not os.environ.get(ROOT_ENV):
+    if path is None or not os.environ.get(REHEARSAL_ROOT_ENV):
         return path
     if path == KAGGLE or path.startswith(KAGGLE + "/"):
         return str(root()) + path[len(KAGGLE):]

@@ -86,8 +86,9 @@ def test_first_checks_report_the_time_budgets_session_clock(tmp_path, monkeypatc
     import time
 
     from envcheck import session
+    from envcheck.kaggle_paths import REHEARSAL_ROOT_ENV
 
-    monkeypatch.delenv(session.ROOT_ENV, raising=False)
+    monkeypatch.delenv(REHEARSAL_ROOT_ENV, raising=False)
     monkeypatch.setenv(session.START_ENV, str(time.time() - 1000))  # the session began 1000 s ago
     left = session.SESSION_LIMIT_S - session.SAFETY_MARGIN_S - 1000
     assert session.session_remaining() == pytest.approx(left, abs=5)

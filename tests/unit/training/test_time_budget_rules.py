@@ -8,6 +8,7 @@ import time
 import pytest
 
 from envcheck import session
+from envcheck.kaggle_paths import REHEARSAL_ROOT_ENV
 from mapsage.errors import MapSageError
 from mapsage.training.time_budget import (
     Costs,
@@ -70,7 +71,7 @@ def test_kaggle_session_default_is_limit_minus_margin_minus_time_spent(monkeypat
 
 def test_session_start_from_pid_1_is_refused_when_older_than_a_session(monkeypatch):
     monkeypatch.delenv(session.START_ENV, raising=False)
-    monkeypatch.delenv(session.ROOT_ENV, raising=False)
+    monkeypatch.delenv(REHEARSAL_ROOT_ENV, raising=False)
     started = session.process_start_time(1)
     assert started <= time.time()
     found, why = session.session_started_at(now=started + session.SESSION_LIMIT_S + 60)
@@ -84,7 +85,7 @@ def test_process_start_time_of_this_process_is_in_the_recent_past():
 
 
 def test_a_rehearsal_has_no_session_clock_unless_one_is_set(monkeypatch, tmp_path):
-    monkeypatch.setenv(session.ROOT_ENV, str(tmp_path))
+    monkeypatch.setenv(REHEARSAL_ROOT_ENV, str(tmp_path))
     monkeypatch.delenv(session.START_ENV, raising=False)
     assert session.session_deadline() == (None, session.session_started_at()[1])
     assert "rehearsal" in session.session_started_at()[1]
@@ -119,7 +120,7 @@ def test_the_time_budget_hook_refuses_a_non_finite_session_start(monkeypatch, tm
     the default limit): a clear error before training, not a limit silently off or a crash."""
     from mapsage.training.hooks.time_budget import TimeBudgetHook
 
-    monkeypatch.setenv(session.ROOT_ENV, str(tmp_path))
+    monkeypatch.setenv(REHEARSAL_ROOT_ENV, str(tmp_path))
     monkeypatch.setenv(session.START_ENV, value)
     with pytest.raises(MapSageError, match="not a finite number"):
         TimeBudgetHook(time_limit=None)
