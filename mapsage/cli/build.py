@@ -50,7 +50,7 @@ def run(args) -> int:
     kernels = [Path(k) for k in args.kernel] or sorted(
         p for p in KERNELS_DIR.iterdir() if (p / "kernel.json").is_file())
     if args.continue_from:
-        from mapsage.kaggle.continuation import definition_of
+        from mapsage.kaggle.next_part import definition_of
 
         kernels = [definition_of(args.continue_from, kernels)]
     left_out = untracked_bundle_files()

@@ -50,7 +50,7 @@ import papermill
 
 from mapsage import kaggle_platform, paths, safe_write
 from mapsage.errors import MapSageError, MetadataError
-from mapsage.kaggle import continuation, intro
+from mapsage.kaggle import intro, next_part
 from mapsage.kaggle.client import require_client
 from mapsage.kaggle.secrets import BUNDLE_TAG, check_files, shipped_files, untracked_files
 from mapsage.kaggle.slug import slug_of
@@ -452,7 +452,7 @@ def resolve_owner(owner: str | None, continue_from: str | None, log=print) -> st
     """--owner, else KAGGLE_USERNAME / kaggle.json, else the owner of ``continue_from``."""
     owner = owner or kaggle_username()
     if not owner and continue_from:
-        owner = continuation.parse_kernel_ref(continue_from)[0]
+        owner = next_part.parse_kernel_ref(continue_from)[0]
         log(f"owner {owner!r} taken from --continue-from {continue_from} (no --owner, "
             "KAGGLE_USERNAME or kaggle.json)")
     if not owner:
@@ -521,14 +521,14 @@ def plan(kernel_dir: Path, owner: str | None = None, parameters: dict | None = N
                                           ("checkpoint_source", checkpoint_source)) if v}}
     overrides = dict(given)
     if continue_from:
-        spec, overrides = continuation.prepare(spec, overrides, continue_from)
+        spec, overrides = next_part.prepare(spec, overrides, continue_from)
     say_related(spec, kernel_dir, log)
     spec = resolve_spec(spec, kernel_dir)
     vouched = vouched_wheels(spec, kernel_dir, downloads, log)  # before anything is written
     injected = notebook_parameters(spec, params, kernel_dir, overrides)
     run = validate(injected.get("train", injected)).as_dict()
     if continue_from:
-        continuation.restore_cell(continue_from, run["work_dir"])  # its checks, before writing
+        next_part.restore_cell(continue_from, run["work_dir"])  # its checks, before writing
     owner = resolve_owner(owner, continue_from, log)
     payload = make_bundle()  # refuses credentials before anything is written
     slug = slug_of(spec["title"])
@@ -562,7 +562,7 @@ def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
 
     ``parameters``: the command line's (``-p``/``-f``), over the definition's params.yaml;
     ``loveda_source``/``data_source``/``checkpoint_source``: over kernel.json's. ``continue_from`` (OWNER/SLUG):
-    build the kernel that continues that run (:mod:`mapsage.kaggle.continuation`). ``downloads``:
+    build the kernel that continues that run (:mod:`mapsage.kaggle.next_part`). ``downloads``:
     where ``mapsage push`` left the outputs of the kernels this one attaches (the bootstrap's
     names the wheel to trust)."""
     return write(plan(kernel_dir, owner, parameters, continue_from, downloads,
@@ -626,7 +626,7 @@ def write(planned: Plan, out_dir: Path = BUILD_DIR) -> Path:
                               "kernel_definition": planned.kernel_dir.name}
     clean_notebook_metadata(nb)
     if planned.continue_from:
-        continuation.insert_restore_cell(nb, planned.continue_from, run["work_dir"])
+        next_part.insert_restore_cell(nb, planned.continue_from, run["work_dir"])
     nbformat.validate(nb)
     safe_write.write_text(prepared, nbformat.writes(nb) + "\n")  # never through a link
 

@@ -7,7 +7,7 @@ push_session`), its outputs downloaded; the part's ``metrics.json`` (read with
 - ``"status": "finished"``: the run is done;
 - ``"status": "time_limit"``: the next part is built the way this one was (its
   ``mapsage-build.json``: definition, the command line's parameters and sources, owner) with
-  ``continue_from`` = this part's id (:mod:`mapsage.kaggle.continuation`: it attaches this
+  ``continue_from`` = this part's id (:mod:`mapsage.kaggle.next_part`: it attaches this
   part's output, not a new bootstrap), and pushed in turn.
 
 The chain stops with a clear message, after showing the parts so far, when a part's session

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from mapsage.errors import InputError, MapSageError
-from mapsage.kaggle import continuation
+from mapsage.kaggle import next_part, restore_part
 from mapsage.kaggle.build import build
 from mapsage.paths import KERNELS_DIR
 from mapsage.results.record import build_metrics, write_json
@@ -19,9 +19,9 @@ FIRST = "alice/mapsage-segformer-loveda-training"
 
 def test_each_stage_is_the_next_part_of_the_same_title():
     title = "MapSage SegFormer LoveDA Training"
-    assert continuation.continuation_title(title, "mapsage-segformer-loveda-training") == \
+    assert next_part.continuation_title(title, "mapsage-segformer-loveda-training") == \
         f"{title} part 2"
-    assert continuation.continuation_title(f"{title} part 2",
+    assert next_part.continuation_title(f"{title} part 2",
                                            "mapsage-segformer-loveda-training-part-2") == \
         f"{title} part 3"
 
@@ -29,12 +29,12 @@ def test_each_stage_is_the_next_part_of_the_same_title():
 @pytest.mark.parametrize("ref", ["", "alice", "alice/", "/slug", "alice/Bad Slug", "a/b/c"])
 def test_a_malformed_kernel_id_is_refused(ref):
     with pytest.raises(MapSageError, match="OWNER/SLUG"):
-        continuation.parse_kernel_ref(ref)
+        next_part.parse_kernel_ref(ref)
 
 
 def test_work_dir_outside_kaggle_working_is_refused():
     with pytest.raises(MapSageError, match="not under /kaggle/working/"):
-        continuation.restore_cell(FIRST, "/kaggle/input/run")
+        next_part.restore_cell(FIRST, "/kaggle/input/run")
 
 
 def _previous_output(root, *parts):
@@ -56,15 +56,15 @@ def test_restore_copies_the_previous_work_dir_once(layout, tmp_path, monkeypatch
     monkeypatch.setenv("MAPSAGE_KAGGLE_ROOT", str(tmp_path))
     _previous_output(tmp_path, *layout)
     lines = []
-    target = continuation.restore_previous_stage(FIRST, "/kaggle/working/run", log=lines.append)
+    target = restore_part.restore_previous_stage(FIRST, "/kaggle/working/run", log=lines.append)
     assert target == tmp_path / "working" / "run"
     assert (target / "iter_1.pth").read_bytes() == b"checkpoint bytes"
     assert (target / "20260101_000000" / "vis_data" / "scalars.json").is_file()
     assert "stopped with status 'time_limit' at iteration 1 of 40" in lines[0]
     (target / "metrics.json").write_text("{not json")  # a damaged file is only reported
-    assert "unreadable" in continuation._previous_status(target)
+    assert "unreadable" in restore_part._previous_status(target)
     (target / "iter_1.pth").write_bytes(b"trained further in this session")
-    continuation.restore_previous_stage(FIRST, "/kaggle/working/run", log=lines.append)
+    restore_part.restore_previous_stage(FIRST, "/kaggle/working/run", log=lines.append)
     assert (target / "iter_1.pth").read_bytes() == b"trained further in this session", \
         "a second run of the cell never overwrites this session's checkpoints"
 
@@ -73,7 +73,7 @@ def test_restore_without_the_mount_names_what_to_attach(tmp_path, monkeypatch):
     monkeypatch.setenv("MAPSAGE_KAGGLE_ROOT", str(tmp_path))
     (tmp_path / "input").mkdir()
     with pytest.raises(InputError, match=f"the output of {FIRST}"):
-        continuation.restore_previous_stage(FIRST, "/kaggle/working/run", log=lambda *_: None)
+        restore_part.restore_previous_stage(FIRST, "/kaggle/working/run", log=lambda *_: None)
 
 
 def test_restore_ignores_an_output_without_checkpoints(tmp_path, monkeypatch):
@@ -81,7 +81,7 @@ def test_restore_ignores_an_output_without_checkpoints(tmp_path, monkeypatch):
     run = _previous_output(tmp_path, "mapsage-segformer-loveda-training")
     (run / "iter_1.pth").unlink()
     with pytest.raises(InputError, match="iter_\\*.pth"):
-        continuation.restore_previous_stage(FIRST, "/kaggle/working/run", log=lambda *_: None)
+        restore_part.restore_previous_stage(FIRST, "/kaggle/working/run", log=lambda *_: None)
 
 
 @pytest.mark.parametrize("stray", ["iter_4 (copy).pth", "iter_final.pth"])
@@ -93,7 +93,7 @@ def test_restore_ignores_files_that_are_not_checkpoints_of_the_run(stray, tmp_pa
     run = _previous_output(tmp_path, "mapsage-segformer-loveda-training")
     (run / stray).write_bytes(b"not a checkpoint of the run")
     lines = []
-    target = continuation.restore_previous_stage(FIRST, "/kaggle/working/run", log=lines.append)
+    target = restore_part.restore_previous_stage(FIRST, "/kaggle/working/run", log=lines.append)
     assert "1 checkpoint(s), newest iter_1.pth" in lines[-1]
     assert (target / "iter_1.pth").read_bytes() == b"checkpoint bytes"
 
@@ -103,7 +103,7 @@ def test_restore_refuses_an_output_with_only_stray_names_before_copying(tmp_path
     run = _previous_output(tmp_path, "mapsage-segformer-loveda-training")
     (run / "iter_1.pth").rename(run / "iter_final.pth")
     with pytest.raises(InputError, match="iter_\\*.pth"):
-        continuation.restore_previous_stage(FIRST, "/kaggle/working/run", log=lambda *_: None)
+        restore_part.restore_previous_stage(FIRST, "/kaggle/working/run", log=lambda *_: None)
     assert not (tmp_path / "working" / "run").exists(), "nothing is copied before the refusal"
 
 

@@ -3,7 +3,7 @@ symbolic link already at a name in the target is replaced, never written through
 
 from __future__ import annotations
 
-from mapsage.kaggle import continuation
+from mapsage.kaggle import restore_part
 
 VICTIM = "the victim's own content\n"
 
@@ -21,7 +21,7 @@ def test_restore_replaces_links_in_the_target(tmp_path, monkeypatch):
     (target / "report.md").symlink_to(outside / "victim")
     (target / "iter_1.pth.tmp").symlink_to(outside / "dangling")  # a copy through it creates it
     (previous / "iter_1.pth.tmp").write_bytes(b"a leftover")
-    continuation.restore_previous_stage("alice/mapsage-segformer-loveda-training",
+    restore_part.restore_previous_stage("alice/mapsage-segformer-loveda-training",
                                         "/kaggle/working/run", log=lambda line: None)
     assert sorted(p.name for p in outside.iterdir()) == ["victim"], "nothing created outside"
     assert (outside / "victim").read_text() == VICTIM

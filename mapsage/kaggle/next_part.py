@@ -1,4 +1,6 @@
-"""Long runs across Kaggle sessions: ``mapsage build kaggle --continue-from OWNER/SLUG``.
+"""Long runs across Kaggle sessions, at build time: ``mapsage build kaggle --continue-from
+OWNER/SLUG`` builds the next part of a run (its title, attached sources, parameters and the cell
+that restores the previous part).
 
 A training kernel that reaches its ``time_limit`` (by default the end of the Kaggle session,
 :mod:`envcheck.session`) saves a checkpoint and ends green with ``"status": "time_limit"`` in
@@ -10,26 +12,21 @@ A training kernel that reaches its ``time_limit`` (by default the end of the Kag
   under ``/kaggle/input``);
 - gets one extra cell, right after the code bundle, that copies the source's work_dir (its
   checkpoints, mmengine's logs of every earlier session and metrics.json) into this session's
-  work_dir (:func:`restore_previous_stage`);
+  work_dir (:func:`mapsage.kaggle.restore_part.restore_previous_stage`, which runs
+  on Kaggle);
 - trains with ``resume="auto"``: from the newest valid checkpoint to ``max_iters``. The loss and
   mIoU history of metrics.json joins every session's logs (``read_run_scalars``), and stage N+1's
   output again holds the whole run, ready for stage N+2.
-
-Standard library only at import time (the extra cell runs before anything is installed).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
-from envcheck.kaggle_paths import KAGGLE_WORKING, MOUNT_DEPTH, SPARE_DEPTH
-from mapsage import kaggle_platform
-from mapsage.errors import InputError, MapSageError
-from mapsage.safe_write import replacing
-from mapsage.training.checkpoint.names import iter_checkpoints
+from envcheck.kaggle_paths import KAGGLE_WORKING
+from mapsage.errors import MapSageError
 
 PART = re.compile(r"^(?P<base>.+)-part-(?P<part>\d+)$")
 MAX_TITLE = 50  # Kaggle's limit on a kernel title
@@ -38,7 +35,7 @@ RESTORE_CELL = '''\
 # Continuation of the Kaggle run {source}: its work_dir, mounted read-only under /kaggle/input
 # through kernel_sources, is copied to this session's work_dir; training resumes there from the
 # newest valid checkpoint (resume="auto"). Built by `mapsage build kaggle --continue-from`.
-from mapsage.kaggle.continuation import restore_previous_stage
+from mapsage.kaggle.restore_part import restore_previous_stage
 
 _restored = restore_previous_stage({source!r}, {work_dir!r})
 '''
@@ -124,67 +121,3 @@ def insert_restore_cell(nb, continue_from: str, work_dir: str) -> None:
     tags = [c.get("metadata", {}).get("tags", []) for c in nb.cells]
     after = next((i for i, t in enumerate(tags) if BUNDLE_TAG in t), -1)
     nb.cells.insert(after + 1, cell)
-
-
-def find_previous_work_dir(slug: str, relative: Path, input_root: Path) -> Path | None:
-    """``<mount of slug>/<relative>`` under ``input_root`` holding checkpoints, in any layout."""
-    candidates = []
-    for depth in range(MOUNT_DEPTH + SPARE_DEPTH):  # folders above the <slug> mount
-        pattern = "/".join(["*"] * depth + [slug])
-        candidates += sorted(p / relative for p in input_root.glob(pattern) if p.is_dir())
-    for candidate in candidates:
-        if iter_checkpoints(candidate):
-            return candidate
-    return None
-
-
-def _previous_status(folder: Path) -> str:
-    """One line on what the previous session's metrics.json says (not trusted: only shown)."""
-    from mapsage.results.record import read_metrics
-
-    try:
-        _, metrics = read_metrics(folder)
-        status, iterations = metrics.get("status"), int(metrics["iterations"])
-        max_iters = int(metrics.get("params", {}).get("max_iters"))
-    except (MapSageError, KeyError, ValueError, TypeError, AttributeError):
-        return "its metrics.json is missing or unreadable; resuming from its newest checkpoint"
-    if status == "finished":
-        return (f"it had already finished ({iterations} of {max_iters} iterations): this session "
-                "only writes the results again")
-    return f"it stopped with status {status!r} at iteration {iterations} of {max_iters}"
-
-
-def _copy_file(source: str, target: str) -> str:
-    """``copytree``'s copy of one file, through :mod:`mapsage.safe_write`: a link at the name in
-    the target is replaced, never written through; times and mode copied as ``copy2`` does."""
-    with open(source, "rb") as src, replacing(target) as out:
-        shutil.copyfileobj(src, out)
-    shutil.copystat(source, target)
-    return target
-
-
-def restore_previous_stage(continue_from: str, work_dir: str, log=print) -> Path:
-    """Copy the previous stage's work_dir from its kernel_sources mount into ``work_dir``.
-
-    Nothing is overwritten: when ``work_dir`` already holds checkpoints (the notebook was run
-    again in this session), it is left as it is.
-    """
-    _, slug = parse_kernel_ref(continue_from)
-    relative = Path(work_dir).relative_to(KAGGLE_WORKING)
-    target = Path(kaggle_platform.localize(work_dir))
-    if iter_checkpoints(target):
-        log(f"{target} already holds checkpoints: not copied again; resuming from them")
-        return target
-    source = find_previous_work_dir(slug, relative, kaggle_platform.input_dir())
-    if source is None:
-        raise InputError(
-            f"the output of {continue_from} (its {relative}/ with iter_*.pth checkpoints) is not "
-            f"under {kaggle_platform.input_dir()}: attach it (Add Input > Notebook Output > "
-            f"{continue_from}); `mapsage build kaggle --continue-from` lists it in "
-            "kernel_sources, so pushing the built kernel attaches it.")
-    log(f"continuing {continue_from}: {_previous_status(source)}")
-    shutil.copytree(source, target, dirs_exist_ok=True, copy_function=_copy_file)
-    checkpoints = iter_checkpoints(target)  # newest first; other names are not checkpoints
-    log(f"copied {source} -> {target} ({len(checkpoints)} checkpoint(s), newest "
-        f"{checkpoints[0].name})")
-    return target
