@@ -43,7 +43,8 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     """Run the command with the parsed ``args``; return its exit code."""
     from mapsage.cli.run import collect_parameters
-    from mapsage.kaggle.build import BUILD_DIR, plan, untracked_bundle_files, write
+    from mapsage.kaggle.build import BUILD_DIR, plan, write
+    from mapsage.kaggle.bundle import untracked_bundle_files
     from mapsage.paths import KERNELS_DIR
 
     parameters = collect_parameters(args)  # a bad -p value or -f file stops here, exit 2

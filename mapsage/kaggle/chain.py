@@ -26,7 +26,8 @@ from envcheck.kaggle_paths import KAGGLE_WORKING
 from mapsage import paths
 from mapsage.artefacts import METRICS
 from mapsage.errors import MapSageError, PushFailed
-from mapsage.kaggle.build import BUILD_RECORD, build, definition_path
+from mapsage.kaggle.build import BUILD_RECORD, build
+from mapsage.kaggle.definition import definition_path
 from mapsage.kaggle.push import push_session, read_json
 
 DEFAULT_MAX_PARTS = 10

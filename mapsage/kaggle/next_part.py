@@ -1,6 +1,6 @@
 """Long runs across Kaggle sessions, at build time: ``mapsage build kaggle --continue-from
-OWNER/SLUG`` builds the next part of a run (its title, attached sources, parameters and the cell
-that restores the previous part).
+OWNER/SLUG`` builds the next part of a run: its title, attached sources and parameters (its restore
+cell is one of :mod:`mapsage.kaggle.cells`).
 
 A training kernel that reaches its ``time_limit`` (by default the end of the Kaggle session,
 :mod:`envcheck.session`) saves a checkpoint and ends green with ``"status": "time_limit"`` in
@@ -25,20 +25,10 @@ import json
 import re
 from pathlib import Path
 
-from envcheck.kaggle_paths import KAGGLE_WORKING
 from mapsage.errors import MapSageError
 
 PART = re.compile(r"^(?P<base>.+)-part-(?P<part>\d+)$")
 MAX_TITLE = 50  # Kaggle's limit on a kernel title
-
-RESTORE_CELL = '''\
-# Continuation of the Kaggle run {source}: its work_dir, mounted read-only under /kaggle/input
-# through kernel_sources, is copied to this session's work_dir; training resumes there from the
-# newest valid checkpoint (resume="auto"). Built by `mapsage build kaggle --continue-from`.
-from mapsage.kaggle.restore_part import restore_previous_stage
-
-_restored = restore_previous_stage({source!r}, {work_dir!r})
-'''
 
 
 def parse_kernel_ref(ref: str) -> tuple[str, str]:
@@ -96,28 +86,3 @@ def prepare(spec: dict, parameters: dict, continue_from: str) -> tuple[dict, dic
     spec = {**spec, "title": continuation_title(spec["title"], continue_from.split("/")[1]),
             "kernel_sources": [*sources, continue_from]}
     return spec, {**parameters, "resume": "auto"}
-
-
-def restore_cell(continue_from: str, work_dir: str) -> str:
-    """The notebook cell that brings the source's work_dir into this session."""
-    working = KAGGLE_WORKING + "/"
-    if not str(work_dir).startswith(working):
-        raise MapSageError(
-            f"work_dir {work_dir!r} is not under {working}: only that folder becomes the "
-            "kernel's output, so a continuation could not find the checkpoints. Set work_dir "
-            "under /kaggle/working (e.g. /kaggle/working/run).")
-    return RESTORE_CELL.format(source=continue_from, work_dir=work_dir)
-
-
-def insert_restore_cell(nb, continue_from: str, work_dir: str) -> None:
-    """Put the restore cell right after the code bundle's cell (it needs the code, nothing else)."""
-    import nbformat
-
-    from mapsage.kaggle.secrets import BUNDLE_TAG
-
-    cell = nbformat.v4.new_code_cell(restore_cell(continue_from, work_dir),
-                                     metadata={"tags": ["mapsage-continue"]})
-    cell["id"] = "mapsage-continue"
-    tags = [c.get("metadata", {}).get("tags", []) for c in nb.cells]
-    after = next((i for i, t in enumerate(tags) if BUNDLE_TAG in t), -1)
-    nb.cells.insert(after + 1, cell)

@@ -27,8 +27,8 @@ from pathlib import Path, PurePath
 
 from mapsage import paths
 from mapsage.errors import MapSageError, PushFailed
-from mapsage.kaggle.build import SOURCES_FILE, validate_metadata
 from mapsage.kaggle.client import require_client
+from mapsage.kaggle.metadata import SOURCES_FILE, validate_metadata
 from mapsage.kaggle.secrets import scan_folder
 
 TERMINAL = {"complete", "error", "cancel_acknowledged"}

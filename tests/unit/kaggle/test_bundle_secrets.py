@@ -10,10 +10,8 @@ never reaches the bundle, the built folder or the push.
 
 from __future__ import annotations
 
-import base64
 import bz2
 import gzip
-import hashlib
 import io
 import json
 import lzma
@@ -24,15 +22,11 @@ from pathlib import Path
 
 import pytest
 
-import mapsage.kaggle.build as kaggle_build
+import mapsage.kaggle.bundle as kaggle_bundle
 from mapsage.errors import SecretFound
-from mapsage.kaggle.build import (
-    UNPACK_CELL,
-    build,
-    bundle_files,
-    make_bundle,
-    untracked_bundle_files,
-)
+from mapsage.kaggle.build import build
+from mapsage.kaggle.bundle import bundle_files, make_bundle, untracked_bundle_files
+from mapsage.kaggle.cells import unpack_cell
 from mapsage.kaggle.push import PushFailed, push
 from mapsage.kaggle.secrets import scan_folder
 from mapsage.paths import KERNELS_DIR
@@ -233,7 +227,7 @@ def test_build_refuses_before_writing_anything(tmp_path, kaggle_config, monkeypa
     root = _project(tmp_path / "p", git=True)
     (root / "mapsage/keys.py").write_text(f"KEY = {OWN_KEY!r}\n")
     _git(root, "add", "mapsage/keys.py")
-    monkeypatch.setattr(kaggle_build, "ROOT", root)  # bundle this tree instead of the checkout
+    monkeypatch.setattr(kaggle_bundle, "ROOT", root)  # bundle this tree instead of the checkout
     out = tmp_path / "out"
     with pytest.raises(SecretFound, match="your own Kaggle key"):
         build(KERNELS_DIR / "train-segformer-loveda", owner="alice", out_dir=out)
@@ -264,8 +258,7 @@ def _built_folder(folder: Path, members: dict[str, str | bytes]) -> Path:
         for name, text in members.items():
             archive.writestr(name, text)
     payload = buffer.getvalue()
-    cell = UNPACK_CELL.format(sha256=hashlib.sha256(payload).hexdigest(),
-                              payload=base64.b64encode(payload).decode())
+    cell = unpack_cell(payload)
     folder.mkdir()
     notebook = {"cells": [{"cell_type": "code", "metadata": {"tags": ["mapsage-bundle"]},
                            "source": cell, "outputs": [], "execution_count": None}],

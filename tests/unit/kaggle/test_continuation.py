@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from mapsage.errors import InputError, MapSageError
-from mapsage.kaggle import next_part, restore_part
+from mapsage.kaggle import cells, next_part, restore_part
 from mapsage.kaggle.build import build
 from mapsage.paths import KERNELS_DIR
 from mapsage.results.record import build_metrics, write_json
@@ -34,7 +34,7 @@ def test_a_malformed_kernel_id_is_refused(ref):
 
 def test_work_dir_outside_kaggle_working_is_refused():
     with pytest.raises(MapSageError, match="not under /kaggle/working/"):
-        next_part.restore_cell(FIRST, "/kaggle/input/run")
+        cells.restore_cell(FIRST, "/kaggle/input/run")
 
 
 def _previous_output(root, *parts):

@@ -19,7 +19,8 @@ import nbformat
 import pytest
 
 from mapsage.errors import MapSageError, MetadataError
-from mapsage.kaggle.build import SOURCES_FILE, build, validate_metadata
+from mapsage.kaggle.build import build
+from mapsage.kaggle.metadata import SOURCES_FILE, validate_metadata
 from mapsage.kaggle.secrets import scan_folder as scan_for_credentials
 from mapsage.kaggle.slug import slug_of
 from mapsage.paths import KERNELS_DIR

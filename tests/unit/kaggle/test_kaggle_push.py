@@ -26,7 +26,8 @@ from requests import HTTPError, Response
 
 from mapsage.cli import main
 from mapsage.errors import PushFailed
-from mapsage.kaggle.build import SOURCES_FILE, build
+from mapsage.kaggle.build import build
+from mapsage.kaggle.metadata import SOURCES_FILE
 from mapsage.kaggle.push import push
 from mapsage.paths import KERNELS_DIR
 
