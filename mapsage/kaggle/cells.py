@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import json
 
 import nbformat
@@ -15,6 +16,7 @@ import nbformat
 from envcheck.kaggle_paths import KAGGLE_WORKING
 from mapsage import kaggle_platform
 from mapsage.errors import MapSageError, MetadataError
+from mapsage.kaggle import cell_code
 from mapsage.kaggle.secrets import BUNDLE_TAG
 
 INTRO_TAG = "mapsage-intro"
@@ -22,26 +24,14 @@ FIRST_CHECKS_TAG = "mapsage-first-checks"
 PROVISION_TAG = "mapsage-provision"
 RESTORE_TAG = "mapsage-continue"
 
-UNPACK_CELL = '''\
+UNPACK_HEADER = """\
 # MapSage bundle: the project code this notebook runs (mapsage, envcheck, configs, the lock),
 # carried inside the notebook so nothing is uploaded by hand. Built by `mapsage build kaggle`;
 # the code is the base64 payload on the last line, checked against its sha256 before use.
 import base64, hashlib, io, os, sys, zipfile
 
 
-def _unpack_mapsage(sha256, bundle):
-    if hashlib.sha256(bundle).hexdigest() != sha256:
-        raise RuntimeError("The MapSage bundle in this notebook is corrupt (sha256 mismatch): "
-                           "rebuild it with `mapsage build kaggle` and push again.")
-    src = os.path.join("/tmp", "mapsage-src-" + sha256[:12])
-    zipfile.ZipFile(io.BytesIO(bundle)).extractall(src)
-    sys.path.insert(0, src)
-    os.environ["PYTHONPATH"] = src + os.pathsep + os.environ.get("PYTHONPATH", "")
-    print(f"MapSage code {{sha256[:12]}} unpacked to {{src}}")
-
-
-_unpack_mapsage("{sha256}", base64.b64decode("{payload}"))
-'''
+"""
 
 HIDDEN_SOURCE = {"jupyter": {"source_hidden": True}, "_kg_hide-input": True}
 """Cell metadata that folds a cell's code away for readers: JupyterLab's ``source_hidden`` and
@@ -49,45 +39,33 @@ Kaggle's ``_kg_hide-input``. The cell still runs; its output stays visible."""
 
 FIRST_CHECKS_CELL = '''\
 # First checks, standard library only, in seconds and before anything is installed or built:
-# the data set attached (found by the same search training uses), GPU and compute capability, disk room,
-# the toolkit and the internet when mmcv would have to be built, session time spent. An error
-# stops here. The mmcv wheels this notebook may install from its inputs (by sha256, from the
-# downloaded output of the kernels it attaches; nothing else under /kaggle/input is installed):
-import os
-os.environ["MAPSAGE_TRUSTED_WHEELS"] = " ".join(
-    [*os.environ.get("MAPSAGE_TRUSTED_WHEELS", "").split(), *{vouched!r}.split()])
-from envcheck.kaggle import run_first_checks
-from mapsage.kaggle_platform import input_dir, localize, working_dir
+# the data set attached (found by the same search training uses), GPU and compute capability,
+# disk room, the toolkit and the internet when mmcv would have to be built, session time spent.
+# An error stops here. `vouched`: the mmcv wheels this notebook may install from its inputs (by
+# sha256, from the downloaded output of the kernels it attaches; nothing else under /kaggle/input
+# is installed), added to MAPSAGE_TRUSTED_WHEELS.
+from mapsage.kaggle.cell_code import first_checks
 
-_first_checks = run_first_checks(localize({data_root!r}), input_root=input_dir(),
-                                 working_dir=working_dir(), device={device!r},
-                                 loveda_source={loveda_source!r}, dataset={dataset!r})
+_first_checks = first_checks({data_root!r}, device={device!r}, loveda_source={loveda_source!r},
+                             dataset={dataset!r}, vouched={vouched!r})
 '''
 
 PROVISION_CELL = '''\
 # mmcv 2.1.0 with compiled ops and the pinned OpenMMLab stack: from an attached wheelhouse data
 # set when one fits (offline, seconds), else built once for this GPU (see the printed command
 # that publishes the built wheel as a data set for the next run). Its output shows below.
-from mapsage.provision.mmcv import provision_in_child
-provision_in_child(["--with-deps"])
+from mapsage.kaggle.cell_code import provision
+
+provision()
 '''
 
 ARCH_PROVISION_CELL = '''\
 # mmcv 2.1.0 with compiled ops and the pinned OpenMMLab stack, its CUDA ops built for this
 # session's GPUs and also for {shapes} (TORCH_CUDA_ARCH_LIST), so that the wheel this session
 # leaves serves those machine shapes too.
-import os
-from envcheck.compat import torch_cuda_arch_list
-from envcheck.kaggle import gpus
-from mapsage.provision.mmcv import provision_in_child
+from mapsage.kaggle.cell_code import provision
 
-_session = [tuple(int(x) for x in cap.split(".")) for _, cap in gpus()]
-if _session:
-    os.environ["TORCH_CUDA_ARCH_LIST"] = torch_cuda_arch_list(_session + {capabilities!r})
-    print("TORCH_CUDA_ARCH_LIST =", os.environ["TORCH_CUDA_ARCH_LIST"])
-else:
-    print("no GPU in this session: mmcv gets CPU ops; also_for_gpus applies to GPU sessions")
-provision_in_child(["--with-deps"])
+provision(also_for={capabilities!r})
 '''
 
 RESTORE_CELL = '''\
@@ -101,9 +79,11 @@ _restored = restore_previous_stage({source!r}, {work_dir!r})
 
 
 def unpack_cell(payload: bytes) -> str:
-    """The cell that unpacks the code bundle ``payload`` (after checking its sha256)."""
-    return UNPACK_CELL.format(sha256=hashlib.sha256(payload).hexdigest(),
-                              payload=base64.b64encode(payload).decode())
+    """The cell that unpacks the code bundle ``payload`` (after checking its sha256): its own
+    copy of :func:`mapsage.kaggle.cell_code._unpack_mapsage`, the payload on its last line."""
+    sha256, encoded = hashlib.sha256(payload).hexdigest(), base64.b64encode(payload).decode()
+    return (UNPACK_HEADER + inspect.getsource(cell_code._unpack_mapsage) + "\n\n"
+            f'_unpack_mapsage("{sha256}", base64.b64decode("{encoded}"))\n')
 
 
 def first_checks_cell(run: dict, data_source: str | None, vouched: list[str]) -> str:
@@ -111,7 +91,7 @@ def first_checks_cell(run: dict, data_source: str | None, vouched: list[str]) ->
     ``data_source``, trusting the mmcv wheels whose sha256 are ``vouched``."""
     return FIRST_CHECKS_CELL.format(data_root=run["data_root"], device=run["device"],
                                     loveda_source=data_source, dataset=run["dataset"],
-                                    vouched=" ".join(vouched))
+                                    vouched=list(vouched))
 
 
 def provision_cell(spec: dict) -> str:
