@@ -3,7 +3,7 @@
 #   make test       run the test suite (CI runs this): the whole suite on this Python, with the
 #                   Kaggle-image rehearsal, then the fast tests and one notebook run on every
 #                   other Python 3.10-3.13 this machine has
-#   make test-fast  the tests that neither train nor execute notebooks (a minute or two)
+#   make test-fast  the fast tests, tests/unit (no training, no notebooks; see tests/conftest.py)
 # Both bootstrap the task runner (nox and uv, pinned with hashes in requirements-nox.txt) into
 # .tools/ and hand over to the nox session of the same name (see noxfile.py, docs/setup.md).
 # ARGS go to the session (pytest's for test): make test ARGS="tests/unit -q"

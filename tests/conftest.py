@@ -1,4 +1,16 @@
-"""Shared fixtures. Everything here runs the real stack: torch, mmcv, mmengine, mmseg, papermill."""
+"""Shared fixtures, and the rule for where a test lives (checked at collection, below).
+
+``tests/unit/``: fast. No training, no notebook execution, no venv or wheel builds; each test under
+about 5 s. A subprocess is fine when it is quick (``python -m mapsage ...`` that only parses,
+checks or refuses). Nothing here is marked ``slow``.
+
+``tests/e2e/``: everything else: trains a model, executes a notebook, builds a venv or wheel, or
+takes longer. Every module marks itself ``pytestmark = pytest.mark.slow``.
+
+So ``-m "not slow"`` (``make test-fast``) and ``tests/unit`` select the same tests. A test that
+is partly both is split: the fast part under ``tests/unit/<package>/``, the slow part in
+``tests/e2e/`` (the same file name where that reads well). Everything here runs the real stack:
+torch, mmcv, mmengine, mmseg, papermill."""
 
 from __future__ import annotations
 
@@ -113,6 +125,25 @@ def mit_weights() -> MitWeights:
     return MitWeights()
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: a misplaced test is reported either way
+def pytest_collection_modifyitems(config, items):
+    """Fail collection when a test breaks the rule above: marked slow under tests/unit, or not
+    marked slow under tests/e2e."""
+    misplaced = []
+    for item in items:
+        slow = item.get_closest_marker("slow") is not None
+        if slow and item.path.is_relative_to(ROOT / "tests" / "unit"):
+            misplaced.append(f"{item.nodeid}: marked slow, but tests/unit is for fast tests "
+                             "(move it to tests/e2e/)")
+        elif not slow and item.path.is_relative_to(ROOT / "tests" / "e2e"):
+            misplaced.append(f"{item.nodeid}: in tests/e2e but not marked slow (add "
+                             "`pytestmark = pytest.mark.slow` to its module, or move it to "
+                             "tests/unit/ if it is fast)")
+    if misplaced:
+        raise pytest.UsageError("tests in the wrong folder (the rule is at the top of "
+                                "tests/conftest.py):\n  " + "\n  ".join(misplaced))
+
+
 def pytest_configure(config):
     # keep the kernel and training subprocesses on the CPU and quiet about threads
     os.environ.setdefault("OMP_NUM_THREADS", "2")
@@ -143,3 +174,19 @@ def bomb_png():
     """``bomb_png(path, side)`` writes a tiny PNG file that declares side x side pixels."""
     return _write_bomb_png
 
+
+
+@pytest.fixture(scope="session")
+def cached_wheel():
+    """The mmcv wheel this environment was provisioned from (setup stores it in the wheelhouse):
+    a ``mapsage.provision.wheelhouse.CachedWheel``."""
+    from mapsage.provision import mmcv as provision
+    from mapsage.provision import wheelhouse
+
+    here = provision.probe_torch()
+    hit, refused = wheelhouse.find(provision.wheel_key(here, provision.ops_target(here)),
+                                   [wheelhouse.default_root()])
+    if hit is None:
+        pytest.fail("no mmcv wheel for this torch in the wheelhouse; run `python -m "
+                    f"mapsage.provision` first. Refused: {refused}")
+    return hit

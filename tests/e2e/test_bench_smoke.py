@@ -9,11 +9,12 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 SCRIPTS = ["bench_preflight", "bench_setup", "bench_data_pipeline", "bench_train_speed",
            "bench_notebook_overhead", "bench_startup"]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_benchmark_runs_quick(script, repo_root, tmp_path):
     results = tmp_path / "RESULTS.md"

@@ -3,7 +3,10 @@ and checkpoint each picture shows; the pictures carry it too (PNG Description, a
 
 from __future__ import annotations
 
+import pytest
 from PIL import Image
+
+pytestmark = pytest.mark.slow
 
 
 def test_report_and_pictures_name_split_checkpoint_and_parameters(finished_run, tiny_training):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,16 +14,6 @@ from mapsage.provision.mmcv import TorchFacts
 HERE = provision.probe_torch()  # this environment's torch: a CPU build, or PyPI's CUDA one
 HERE_OPS = provision.ops_target(HERE)
 NVCC_128 = Toolkit("/usr/local/cuda/bin/nvcc", "12.8", "/usr/local/cuda")
-
-
-@pytest.fixture(scope="module")
-def cached_wheel() -> wheelhouse.CachedWheel:
-    """The mmcv wheel this environment was provisioned from (setup stores it in the wheelhouse)."""
-    hit, refused = wheelhouse.find(provision.wheel_key(HERE, HERE_OPS), [wheelhouse.default_root()])
-    if hit is None:
-        pytest.fail("no mmcv wheel for this torch in the wheelhouse; run `python -m "
-                    f"mapsage.provision` first. Refused: {refused}")
-    return hit
 
 
 def test_key_mismatch_names_each_difference():
@@ -59,23 +47,6 @@ def test_a_corrupted_wheel_is_refused(cached_wheel, tmp_path):
         fh.write(b"\0" * 16)
     hit, refused = wheelhouse.find(cached_wheel.key, [tmp_path])
     assert hit is None and "sha256 differs" in refused[0]
-
-
-@pytest.mark.slow
-def test_wheelhouse_hit_installs_offline_into_a_fresh_venv(cached_wheel, tmp_path):
-    house = tmp_path / "house"
-    wheelhouse.store(cached_wheel.wheel, cached_wheel.key, house)
-    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
-    python = str(tmp_path / "venv" / "bin" / "python")
-    steps, notes = provision.plan(HERE, HERE_OPS, installed=(False, "fresh venv"), roots=[house],
-                                  jobs=2,
-                                  build_dir=tmp_path, python=python)
-    assert [s.strategy for s in steps] == ["wheelhouse"]
-    assert "--no-index" in steps[0].command
-    provision.run_step(steps[0], log=lambda *_: None)
-    version = subprocess.run([python, "-m", "pip", "show", "mmcv"], capture_output=True,
-                             text=True, check=True).stdout
-    assert "Version: 2.1.0" in version
 
 
 def test_installed_mmcv_is_detected_in_this_environment():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import fractions
 import os
 import pickle
 import subprocess
@@ -20,7 +19,6 @@ from mapsage.paths import CONFIG_DIR
 from mapsage.training.checkpoint.safe_load import (
     check_checkpoint,
     check_compatible,
-    load_state_dict,
     safe_checkpoint_loading,
 )
 
@@ -115,23 +113,6 @@ def test_other_class_count_is_named(tmp_path, synthetic_root):
     proc = _train(synthetic_root, tmp_path / "w", f"load_from={ckpt}")
     assert proc.returncode == 2 and "decode_head.conv_seg" in proc.stderr
     assert not list((tmp_path / "w").glob("*.pth"))
-
-
-def test_trust_is_explicit(tmp_path, synthetic_root):
-    ckpt = tmp_path / "with-extra.pth"
-    torch.save({"state_dict": _model("tiny").state_dict(), "meta": {"ratio": fractions.Fraction(1, 3)}},
-               ckpt)
-    with pytest.raises(MapSageError, match="fractions.Fraction.*trust_checkpoint=True"):
-        check_checkpoint(ckpt)
-    path, extra = check_checkpoint(ckpt, trust=True)
-    assert [name for _, name in extra] == ["fractions.Fraction"]
-    assert "decode_head.conv_seg.weight" in load_state_dict(path, extra)
-    refused = _train(synthetic_root, tmp_path / "w1", f"load_from={ckpt}")
-    assert refused.returncode == 2 and "fractions.Fraction" in refused.stderr
-    trusted = _train(synthetic_root, tmp_path / "w2", f"load_from={ckpt}", "trust_checkpoint=True")
-    assert trusted.returncode == 0, trusted.stderr[-2000:]
-    assert "trust_checkpoint=True: allowing fractions.Fraction" in trusted.stdout
-    assert (tmp_path / "w2" / "metrics.json").is_file()
 
 
 def test_resuming_a_run_of_another_model_is_refused_before_training(tmp_path, synthetic_root):
