@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from mapsage.errors import InputError, MapSageError
-from mapsage.params import BY_NAME, parse_assignments, validate
+from mapsage.params import BY_NAME, cli_value, parse_assignments, validate
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,8 +37,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("assignments", nargs="*", metavar="key=value")
     args = parser.parse_args(argv)
     if args.config is not None:  # --config FILE is the config parameter, given the argparse way
-        if any(a.startswith("config=") for a in args.assignments):
+        given = [a for a in args.assignments if a.startswith("config=")]
+        if any(cli_value("config", a[len("config="):]) is not None for a in given):
             parser.error("give the config once: --config FILE or config=FILE, not both")
+        args.assignments = [a for a in args.assignments if a not in given]
         args.assignments.append(f"config={args.config}")
     return args
 

@@ -63,8 +63,8 @@ def training_command(params: TrainParams, config: str | None = None,
                f"--nproc_per_node={processes}", "-m", "mapsage.train", "--launcher", "pytorch"]
     else:
         cmd = [sys.executable, "-u", "-m", "mapsage.train"]
-    if config:
-        cmd += ["--config", str(config)]
+    if config:  # a config file of the caller's (the bootstrap's measuring config): the parameter
+        params = params.replace(config=str(config))
     return cmd + params.to_cli_args()
 
 

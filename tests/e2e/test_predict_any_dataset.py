@@ -105,10 +105,10 @@ def _description(data: Path):
 
 
 def test_a_five_class_fcn_run_predicts_its_test_split_in_its_convention(five_classes, tmp_path):
-    data, _, checkpoint = five_classes
+    data, work_dir, checkpoint = five_classes
     out = tmp_path / "labels"
     proc = _mapsage("predict", checkpoint, data, "--split", "test", "--out", out,
-                    "--overlays", "2")
+                    "--overlays", "2", "--config", next(work_dir.glob("*.py")))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "roofs classes as 0..4" in proc.stdout and "fcn_r18" in proc.stdout, proc.stdout
     images = sorted((data / "img_dir" / "test").glob("*.jpg"))
@@ -129,7 +129,9 @@ def test_reduce_zero_label_writes_class_index_plus_one(three_classes, tmp_path):
     from mapsage.training.predict import predict
 
     data, work_dir, checkpoint = three_classes
-    result = predict(checkpoint, data / "val", tmp_path / "labels", overlays=1, progress=None)
+    saved = next(work_dir.glob("*.py"))
+    result = predict(checkpoint, data / "val", tmp_path / "labels", overlays=1, progress=None,
+                     config=saved)
     assert result.description.classes == ("soil", "crop", "water")
     assert result.model == "fcn_r18-d8_4xb2-80k_cityscapes-512x1024"
     assert [p.name for p in result.labels] == ["val_0.png", "val_1.png"]
@@ -138,10 +140,20 @@ def test_reduce_zero_label_writes_class_index_plus_one(three_classes, tmp_path):
     picture = np.asarray(Image.open(result.overlays[0]).convert("RGB")).astype(int)
     expected = np.round(GREY * 0.5 + np.asarray(_description(data).palette[2]) * 0.5)
     assert np.abs(picture - expected).max() <= 2
-    # the config named instead of found: the same
+    # a data root and --split: the same; without --config, a run whose metrics.json records
+    # another data set is refused, naming the config to pass (a config beside a checkpoint is
+    # never executed unasked)
     again = predict(checkpoint, data, tmp_path / "again", split="val", progress=None,
-                    config=next(work_dir.glob("*.py")), overlays=0)
+                    config=saved, overlays=0)
     assert [p.name for p in again.labels] == [p.name for p in result.labels]
+    import json
+
+    from mapsage.errors import MapSageError
+
+    (work_dir / "metrics.json").write_text(json.dumps(
+        {"config": saved.name, "dataset": _description(data).as_dict()}))
+    with pytest.raises(MapSageError, match=f"pass --config '{saved}'"):
+        predict(checkpoint, data / "val", tmp_path / "refused", progress=None)
 
 
 def test_wrong_suffix_and_missing_split_are_clear(five_classes, tmp_path):
