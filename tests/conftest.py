@@ -190,3 +190,31 @@ def cached_wheel():
         pytest.fail("no mmcv wheel for this torch in the wheelhouse; run `python -m "
                     f"mapsage.provision` first. Refused: {refused}")
     return hit
+
+
+WATCHED_ENVIRONMENT = ("MAPSAGE_", "TORCH_CUDA_ARCH_LIST", "FORCE_CUDA", "CUDA_", "KAGGLE_",
+                       "WANDB_", "PIP_", "UV_", "CI", "MAX_JOBS", "MMCV_")
+"""Variables MapSage's code reads (prefixes). Imports of third-party packages set others
+(cv2: QT_*, LD_LIBRARY_PATH) once per process; those are not a test's doing."""
+
+
+@pytest.fixture(autouse=True)
+def _environment_left_as_found():
+    """A test that leaves a variable MapSage reads changed fails, naming it, and the variable is
+    put back: a leaked ``TORCH_CUDA_ARCH_LIST`` once turned every later provisioning decision
+    into a CUDA build. Autouse fixtures are set up first, so this runs after monkeypatch has
+    undone its changes."""
+    def watched() -> dict[str, str]:
+        return {k: v for k, v in os.environ.items() if k.startswith(WATCHED_ENVIRONMENT)}
+
+    before = watched()
+    yield
+    after = watched()
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    if changed:
+        for key in changed:
+            if key in before:
+                os.environ[key] = before[key]
+            else:
+                del os.environ[key]
+        pytest.fail(f"the test left os.environ changed: {', '.join(changed)} (use monkeypatch)")

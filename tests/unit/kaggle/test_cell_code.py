@@ -37,7 +37,10 @@ def test_provision_builds_for_the_sessions_gpus_and_the_listed_ones(monkeypatch)
     calls = []
     monkeypatch.setattr(mapsage.provision.mmcv, "provision_in_child", calls.append)
     monkeypatch.setattr(envcheck.kaggle, "gpus", lambda: [("Tesla T4", "7.5")])
-    monkeypatch.delenv("TORCH_CUDA_ARCH_LIST", raising=False)
+    # set, then delete: monkeypatch records the variable's original state (unset) and restores
+    # it, whatever provision() writes into os.environ below
+    monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", "restored at teardown")
+    monkeypatch.delenv("TORCH_CUDA_ARCH_LIST")
     cell_code.provision()
     assert calls == [["--with-deps"]]
     assert "TORCH_CUDA_ARCH_LIST" not in os.environ
