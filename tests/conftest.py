@@ -192,10 +192,12 @@ def cached_wheel():
     return hit
 
 
-WATCHED_ENVIRONMENT = ("MAPSAGE_", "TORCH_CUDA_ARCH_LIST", "FORCE_CUDA", "CUDA_", "KAGGLE_",
-                       "WANDB_", "PIP_", "UV_", "CI", "MAX_JOBS", "MMCV_")
+WATCHED_ENVIRONMENT = ("MAPSAGE_", "TORCH_CUDA_ARCH_LIST", "FORCE_CUDA", "CUDA_HOME",
+                       "CUDA_PATH", "KAGGLE_", "WANDB_", "PIP_", "UV_", "CI", "MAX_JOBS", "MMCV_")
 """Variables MapSage's code reads (prefixes). Imports of third-party packages set others
-(cv2: QT_*, LD_LIBRARY_PATH) once per process; those are not a test's doing."""
+(cv2: QT_*, LD_LIBRARY_PATH) once per process; those are not a test's doing. Nor is
+CUDA_VISIBLE_DEVICES: device='cpu' hides CUDA in the process that trains, which for
+``evaluate()`` is the test's own (on these GPU-less machines it changes nothing)."""
 
 
 @pytest.fixture(autouse=True)
