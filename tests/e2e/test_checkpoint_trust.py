@@ -5,36 +5,15 @@ the loader and by a training run, and loads and trains with ``trust_checkpoint=T
 from __future__ import annotations
 
 import fractions
-import subprocess
-import sys
 
 import pytest
 import torch
-from mmengine.config import Config
 
 from mapsage.errors import MapSageError
-from mapsage.models import MODEL_CONFIGS
-from mapsage.paths import CONFIG_DIR
 from mapsage.training.checkpoint.safe_load import check_checkpoint, load_state_dict
+from tests.unit.training.test_checkpoint_safety import _model, _train
 
 pytestmark = pytest.mark.slow
-
-
-def _model(model="tiny", **head):
-    from mmseg.registry import MODELS
-    from mmseg.utils import register_all_modules
-
-    register_all_modules()
-    cfg = Config.fromfile(str(CONFIG_DIR / MODEL_CONFIGS[model]))
-    cfg.model.decode_head.update(head)
-    return MODELS.build(cfg.model)
-
-
-def _train(data, work_dir, *extra):
-    return subprocess.run(
-        [sys.executable, "-m", "mapsage.train", f"data_root={data}", f"work_dir={work_dir}",
-         "max_iters=2", "val_interval=2", "checkpoint_interval=2", "num_workers=0", *extra],
-        capture_output=True, text=True, timeout=600)
 
 
 def test_trust_is_explicit(tmp_path, synthetic_root):

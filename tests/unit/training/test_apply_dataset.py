@@ -12,7 +12,7 @@ from mapsage.data.layout import find_layout
 from mapsage.errors import ParamError
 from mapsage.models import config_for_model, config_path
 from mapsage.params import validate
-from mapsage.training.config import build_config
+from mapsage.training.config import _walk, build_config
 
 DESCRIPTION = ("name: roofs\nclasses: [ground, roof, tree, water, road]\nimg_suffix: .jpg\n"
                "reduce_zero_label: false\nignore_index: 255\n")
@@ -24,16 +24,6 @@ def folder_data(root: Path) -> Path:
         (root / "ann_dir" / split).mkdir(parents=True)
     (root / "dataset.yaml").write_text(DESCRIPTION)
     return root
-
-
-def _nodes(node):
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from _nodes(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            yield from _nodes(value)
 
 
 @pytest.mark.parametrize("config", [None, "mmseg::fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py",
@@ -54,9 +44,9 @@ def test_a_folder_data_set_is_swapped_into_any_config(tmp_path, config):
             (".jpg", ".png", False)
         assert dataset.metainfo["classes"] == ["ground", "roof", "tree", "water", "road"]
         assert len(dataset.metainfo["palette"]) == 5
-        for node in _nodes(dataset.pipeline):
+        for node in _walk(dataset.pipeline):
             assert not (node.get("type") == "LoadAnnotations" and "reduce_zero_label" in node)
-    heads = [n for n in _nodes(cfg.model) if str(n.get("type", "")).endswith("Head")]
+    heads = [n for n in _walk(cfg.model) if str(n.get("type", "")).endswith("Head")]
     assert heads and all(h.num_classes == 5 and h.ignore_index == 255 for h in heads)
     assert cfg.val_evaluator.ignore_index == 255
     assert cfg.dataset_description["name"] == "roofs"
