@@ -41,7 +41,8 @@ from mapsage.params import validate
 
 params = validate(train)
 full = validate(full_run or train)
-print(f"measuring {params.max_iters} iterations of model={params.model} "
+what = f"config={params.config}" if params.config else f"model={params.model}"
+print(f"measuring {params.max_iters} iterations of {what} "
       f"batch_size={params.batch_size} crop_size={params.crop_size} amp={params.amp}; "
       f"projecting {full.max_iters} iterations")
 
@@ -67,19 +68,19 @@ print(f"python wheels: {', '.join(python_wheels)}")
 
 # %% [markdown]
 # ## Measure the recipe
-# The same training process as the training notebook, its config extended by
-# `RunMeasureHook` (`mapsage.training.hooks.measure`).
+# The same training process as the training notebook, on the run's own config (its `config`
+# parameter, else the config of its `model`) extended by `RunMeasureHook`
+# (`mapsage.training.hooks.measure`).
 
 # %%
 import tempfile
 from pathlib import Path
 
-from mapsage.models import config_for_model
 from mapsage.notebook.launch import for_this_platform, run_training
 
 run = for_this_platform(params)
-config = bootstrap.measure_config(config_for_model(params.model),
-                                  Path(tempfile.mkdtemp(prefix="mapsage-bootstrap-")) / "config.py")
+config = bootstrap.measuring_config(run, Path(tempfile.mkdtemp(prefix="mapsage-bootstrap-"))
+                                    / "config.py")
 metrics = run_training(params, config=str(config))
 
 # %% [markdown]

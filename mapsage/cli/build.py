@@ -35,6 +35,9 @@ def add_arguments(p) -> None:
                         "or -p dataset, describes it; default: kernel.json's data_source)")
     p.add_argument("--checkpoint-source", metavar="OWNER/SLUG",
                    help="a data set holding load_from's checkpoint (default: kernel.json's)")
+    p.add_argument("--measures", metavar="DEFINITION",
+                   help="for the bootstrap: the training definition whose run it measures, by "
+                        "folder name, e.g. train-own-data (default: kernel.json's measures)")
     p.add_argument("--continue-from", metavar="OWNER/SLUG",
                    help="build the next part of a long run: attaches that kernel's output, "
                         "copies its work_dir and resumes to max_iters (docs/long-runs.md)")
@@ -62,7 +65,7 @@ def run(args) -> int:
               f"{shown}{more}\n  git add them to ship them to Kaggle.")
     planned = [plan(kernel, owner=args.owner, parameters=parameters,
                     continue_from=args.continue_from, loveda_source=args.loveda_source,
-                    data_source=args.data_source,
+                    data_source=args.data_source, measures=args.measures,
                     checkpoint_source=args.checkpoint_source) for kernel in kernels]
     for each in planned:  # every definition checked: now write
         target = write(each, Path(args.out or BUILD_DIR))

@@ -8,7 +8,8 @@ everything later runs need to go with the internet off, and measure the real rec
   lacks (mmengine, mmseg, ..., and their own dependencies the image does not have), hashed in
   ``requirements-lock.txt``, left by the provisioning cell;
 - :func:`stage_pretrained_weights`: the backbone weights the recipe starts from;
-- :func:`measure_config` + :func:`summarize`: a short run of the real recipe with
+- :func:`measuring_config` + :func:`summarize`: a short run of the real recipe (the measured
+  run's own config: its ``config`` parameter, else its model's) with
   ``RunMeasureHook`` (``mapsage.training.hooks.measure``), turned into ``bootstrap.json``: seconds per
   iteration, images per second, peak GPU memory per device, data-loader wait share, and the
   projected wall time of the full run.
@@ -121,15 +122,30 @@ def staged_weights(dest: Path) -> list[str]:
 
 
 def measure_config(model_config: Path, out: Path) -> Path:
-    """A config that is ``model_config`` plus ``RunMeasureHook``."""
+    """``model_config`` plus ``RunMeasureHook``, written whole to ``out``.
+
+    The config is read with mmengine and its ``custom_hooks`` extended, then written out as
+    mmengine writes the config it saves in a work_dir: a ``_base_`` file overriding
+    ``custom_hooks`` would replace the recipe's own hooks (mmengine merges dicts but replaces
+    lists), and the measured run would no longer be the recipe. The hook is registered by
+    :mod:`mapsage.training.plugins`, which every run imports.
+    """
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(model_config))
+    cfg.custom_hooks = [*cfg.get("custom_hooks", []), dict(type=MEASURE_HOOK)]
     out.parent.mkdir(parents=True, exist_ok=True)
-    return write_text(
-        out,
-        "# Written by the MapSage bootstrap: the recipe's config plus the measuring hook.\n"
-        f"_base_ = [{str(Path(model_config).resolve())!r}]\n"
-        "custom_imports = dict(imports=['mapsage.training.hooks.measure'], "
-        "allow_failed_imports=False)\n"
-        f"custom_hooks = [dict(type={MEASURE_HOOK!r})]\n")
+    return write_text(out, f"# Written by the MapSage bootstrap: {Path(model_config).name} "
+                           "plus the measuring hook.\n" + cfg.pretty_text)
+
+
+def measuring_config(params, out: Path) -> Path:
+    """The config the bootstrap trains: the measured run's own (its ``config`` parameter, else
+    the config of its ``model``) plus ``RunMeasureHook``, written to ``out``. ``params``: the
+    run's parameters as this platform sees them (``/kaggle`` paths mapped)."""
+    from mapsage.models import config_path
+
+    return measure_config(config_path(params.config, params.model), out)
 
 
 def _after_warmup(values: list[float]) -> list[float]:
@@ -159,7 +175,7 @@ def summarize(measure_dir: Path, full_run: dict, measured: dict) -> dict:
     n_val = validations(full_run["max_iters"], full_run["val_interval"])
     train_s = s_per_iter * full_run["max_iters"]
     same_recipe = {k: measured.get(k) == full_run.get(k)
-                   for k in ("model", "batch_size", "crop_size", "amp", "device")}
+                   for k in ("config", "model", "batch_size", "crop_size", "amp", "device")}
     return {
         "seconds_per_iteration": round(s_per_iter, 4),
         "images_per_second": round(images_per_iter / s_per_iter, 2),

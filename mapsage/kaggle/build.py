@@ -30,6 +30,7 @@ import nbformat
 import papermill
 
 from mapsage import paths, safe_write
+from mapsage.errors import MapSageError
 from mapsage.kaggle import cells, intro, next_part
 from mapsage.kaggle.bundle import make_bundle, vouched_wheels
 from mapsage.kaggle.definition import (
@@ -93,18 +94,26 @@ class Plan:
 def plan(kernel_dir: Path, owner: str | None = None, parameters: dict | None = None,
          continue_from: str | None = None, downloads: Path = paths.KAGGLE_DOWNLOADS,
          loveda_source: str | None = None, checkpoint_source: str | None = None,
-         data_source: str | None = None, log=print) -> Plan:
+         data_source: str | None = None, measures: str | None = None, log=print) -> Plan:
     """Read, resolve and check one kernel definition with the command line's ``parameters``
-    (``-p``/``-f``, over params.yaml) and sources (over kernel.json), writing nothing."""
+    (``-p``/``-f``, over params.yaml), sources and ``measures`` (over kernel.json), writing
+    nothing."""
     kernel_dir = Path(kernel_dir)
     check_source_option(loveda_source, "--loveda-source")
     check_source_option(data_source, "--data-source")
     check_source_option(checkpoint_source, "--checkpoint-source")
     given = typed(parameters or {})  # a wrong -p/-f value is named before anything else
     spec, params = load_definition(kernel_dir)
+    if measures and not spec.get("measures"):
+        raise MapSageError(
+            f"--measures {measures}: {kernel_dir} trains a run of its own; --measures names the "
+            "training definition a measuring definition (kernel.json \"measures\", e.g. "
+            "kaggle/mapsage-bootstrap) measures. Build that one alone: mapsage build kaggle "
+            f"--kernel kaggle/mapsage-bootstrap --measures {measures}.")
     spec = {**spec, **{k: v for k, v in (("loveda_source", loveda_source),
                                           ("data_source", data_source),
-                                          ("checkpoint_source", checkpoint_source)) if v}}
+                                          ("checkpoint_source", checkpoint_source),
+                                          ("measures", measures)) if v}}
     overrides = dict(given)
     if continue_from:
         spec, overrides = next_part.prepare(spec, overrides, continue_from)
@@ -128,7 +137,8 @@ def plan(kernel_dir: Path, owner: str | None = None, parameters: dict | None = N
     require_valid(meta)
     record = {"definition": definition_reference(kernel_dir), "owner": owner,
               "parameters": given, "loveda_source": loveda_source, "data_source": data_source,
-              "checkpoint_source": checkpoint_source, "continue_from": continue_from,
+              "checkpoint_source": checkpoint_source, "measures": measures,
+              "continue_from": continue_from,
               "work_dir": run["work_dir"]}
     return Plan(kernel_dir=kernel_dir, spec=spec, injected=injected, run=run, owner=owner,
                 payload=payload, slug=slug, source_nb=source_nb, vouched=vouched,
@@ -139,18 +149,19 @@ def build(kernel_dir: Path, owner: str | None = None, out_dir: Path = BUILD_DIR,
           parameters: dict | None = None, continue_from: str | None = None,
           downloads: Path = paths.KAGGLE_DOWNLOADS, log=print, *,
           loveda_source: str | None = None, checkpoint_source: str | None = None,
-          data_source: str | None = None) -> Path:
+          data_source: str | None = None, measures: str | None = None) -> Path:
     """Write ``out_dir/<slug>/`` (notebook, kernel-metadata.json, mapsage-sources.json,
     mapsage-build.json).
 
     ``parameters``: the command line's (``-p``/``-f``), over the definition's params.yaml;
-    ``loveda_source``/``data_source``/``checkpoint_source``: over kernel.json's. ``continue_from`` (OWNER/SLUG):
+    ``loveda_source``/``data_source``/``checkpoint_source``/``measures``: over kernel.json's.
+    ``continue_from`` (OWNER/SLUG):
     build the kernel that continues that run (:mod:`mapsage.kaggle.next_part`). ``downloads``:
     where ``mapsage push`` left the outputs of the kernels this one attaches (the bootstrap's
     names the wheel to trust)."""
     return write(plan(kernel_dir, owner, parameters, continue_from, downloads,
                       loveda_source=loveda_source, checkpoint_source=checkpoint_source,
-                      data_source=data_source, log=log),
+                      data_source=data_source, measures=measures, log=log),
                  out_dir)
 
 

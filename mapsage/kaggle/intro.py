@@ -153,10 +153,11 @@ def cell_list(*, sha256: str, continue_from: str | None, work_dir: str,
         items.append(f"**{CONTINUE_TITLE}**: copies the work_dir of {code(continue_from)} "
                      f"(attached as its output) into {code(work_dir)}, so training resumes "
                      "from its newest checkpoint.")
-    items.append(f"**{FIRST_CHECKS_TITLE}** (seconds, standard library only): LoveDA attached, "
-                 "GPUs and their compute capability, free disk, the toolkit and the internet "
-                 "when mmcv would have to be built, session time spent. An error stops the "
-                 "notebook here and names what to attach or switch on.")
+    items.append(f"**{FIRST_CHECKS_TITLE}** (seconds, standard library only): the training "
+                 "data attached (LoveDA or your data set) in a layout MapSage reads, GPUs and "
+                 "their compute capability, free disk, the toolkit and the internet when mmcv "
+                 "would have to be built, session time spent. An error stops the notebook here "
+                 "and names what to attach or switch on.")
     gpus = f", its CUDA ops also built for {', '.join(also_for_gpus)}" if also_for_gpus else ""
     where = ("offline from the attached bootstrap output when its wheel fits this image, else "
              "built in this session" if attaches_wheelhouse else

@@ -24,6 +24,7 @@ from PIL import Image
 
 from mapsage.data.synth_folders import CLASSES, NAME, generate_folders
 from mapsage.paths import KERNELS_DIR
+from tests.e2e.test_kaggle_bootstrap import _cached_wheel_for_this_torch
 
 pytestmark = pytest.mark.slow
 CONFIG = "fcn_tiny-128x128.py"
@@ -71,26 +72,70 @@ def test_mapsage_run_trains_an_fcn_on_a_folder_data_set_and_predicts(roofs, tmp_
     assert (work_dir / "train_segformer_loveda.ipynb").is_file()
 
 
-def test_the_kaggle_rehearsal_trains_on_an_attached_folder_data_set(roofs, tmp_path, monkeypatch):
+def _kaggle_session(base, roofs):
+    """A /kaggle tree (the stand-in for Kaggle's file system) with the data set attached."""
+    root = base / "kaggle"
+    shutil.copytree(roofs, root / "input" / "datasets" / "alice" / "roofs")
+    (root / "working").mkdir()
+    return root
+
+
+def _execute(bundle, root):
+    papermill.execute_notebook(str(bundle / f"{bundle.name}.ipynb"),
+                               str(root / "working" / "executed.ipynb"), kernel_name="python3",
+                               progress_bar=False, cwd=str(root / "working"))
+
+
+def test_the_kaggle_rehearsal_measures_and_trains_on_an_attached_folder_data_set(
+        roofs, tmp_path, monkeypatch):
+    """The own-data loop as the README gives it: the bootstrap built with ``--measures
+    train-own-data`` and the training run's ``--data-source`` and ``-p`` values measures *that*
+    run (its config, its data set); the training kernel, the bootstrap's output attached through
+    kernel_sources, trains on the attached folder data set."""
     from mapsage.kaggle.build import build
 
-    kaggle_root = tmp_path / "kaggle"
-    shutil.copytree(roofs, kaggle_root / "input" / "datasets" / "alice" / "roofs")
-    (kaggle_root / "working").mkdir()
+    monkeypatch.delenv("MAPSAGE_WHEELHOUSE", raising=False)
+    cached = _cached_wheel_for_this_torch()
+    given = {**RUN, "amp": False, "batch_size": 4, "data_root": "/kaggle/input"}
+    # --- the bootstrap session
+    first = _kaggle_session(tmp_path / "bootstrap", roofs)
+    bootstrap = build(KERNELS_DIR / "mapsage-bootstrap", owner="alice", out_dir=tmp_path / "b",
+                      data_source="alice/roofs", measures="train-own-data",
+                      parameters={**given, "max_iters": 12, "val_interval": 12,
+                                  "checkpoint_interval": 12})
+    meta = json.loads((bootstrap / "kernel-metadata.json").read_text())
+    assert meta["dataset_sources"] == ["alice/roofs"]
+    monkeypatch.setenv("MAPSAGE_KAGGLE_ROOT", str(first))
+    _execute(bootstrap, first)
+    summary = json.loads((first / "working" / "bootstrap.json").read_text())
+    assert summary["measured"]["parameters"]["config"] == CONFIG
+    assert summary["measured"]["iterations"] == 12
+    assert summary["projection"]["max_iters"] == 8000  # train-own-data's full run
+    assert all(summary["projection"]["same_recipe"].values()), summary["projection"]
+    assert summary["wheelhouse"]["mmcv"]["key"] == cached.key.slug
+    assert f"measuring 12 iterations of config={CONFIG}" in (
+        first / "working" / "executed.ipynb").read_text()
+    trained = (first / "working" / "bootstrap-run" / "config.py").read_text()  # mmengine's dump
+    assert "FCNHead" in trained and "MixVisionTransformer" not in trained
+
+    # --- the training session: the bootstrap's output mounted, its wheel vouched for
+    second = _kaggle_session(tmp_path / "training", roofs)
+    shutil.copytree(first / "working", second / "input" / "notebooks" / "alice" / "mapsage-bootstrap",
+                    ignore=shutil.ignore_patterns("bootstrap-run", "executed.ipynb"))
+    downloads = tmp_path / "runs" / "kaggle"
+    shutil.copytree(first / "working", downloads / "mapsage-bootstrap",
+                    ignore=shutil.ignore_patterns("bootstrap-run", "executed.ipynb"))
     bundle = build(KERNELS_DIR / "train-own-data", owner="alice", out_dir=tmp_path / "b",
-                   data_source="alice/roofs",
-                   parameters={**RUN, "max_iters": 20, "val_interval": 10,
-                               "checkpoint_interval": 10, "amp": False, "batch_size": 4,
-                               "data_root": "/kaggle/input", "work_dir": "/kaggle/working/run"})
-    sources = json.loads((bundle / "kernel-metadata.json").read_text())["dataset_sources"]
-    assert sources == ["alice/roofs"]
-    monkeypatch.setenv("MAPSAGE_KAGGLE_ROOT", str(kaggle_root))
-    papermill.execute_notebook(str(bundle / f"{bundle.name}.ipynb"),
-                               str(kaggle_root / "working" / "executed.ipynb"),
-                               kernel_name="python3", progress_bar=False,
-                               cwd=str(kaggle_root / "working"))
-    metrics = json.loads((kaggle_root / "working" / "run" / "metrics.json").read_text())
+                   data_source="alice/roofs", downloads=downloads,
+                   parameters={**given, "max_iters": 20, "val_interval": 10,
+                               "checkpoint_interval": 10, "work_dir": "/kaggle/working/run"})
+    meta = json.loads((bundle / "kernel-metadata.json").read_text())
+    assert meta["dataset_sources"] == ["alice/roofs"]
+    assert meta["kernel_sources"] == ["alice/mapsage-bootstrap"]
+    monkeypatch.setenv("MAPSAGE_KAGGLE_ROOT", str(second))
+    _execute(bundle, second)
+    metrics = json.loads((second / "working" / "run" / "metrics.json").read_text())
     assert list(metrics["per_class_IoU"]) == list(CLASSES)
     assert metrics["iterations"] == 20
     assert metrics["environment"]["mapsage_path"].startswith("/tmp/mapsage-src-")
-    assert os.environ["MAPSAGE_KAGGLE_ROOT"] == str(kaggle_root)
+    assert os.environ["MAPSAGE_KAGGLE_ROOT"] == str(second)

@@ -17,6 +17,7 @@ def test_bootstrap_files_never_written_through_a_link(tmp_path):
     (outside / "victim").write_text(VICTIM)
     (work / "measure_config.py").symlink_to(outside / "victim")
     (work / "bootstrap.json").symlink_to(outside / "dangling")
+    (tmp_path / "model.py").write_text("model = dict(type='EncoderDecoder')\n")
     measure_config(tmp_path / "model.py", work / "measure_config.py")
     write_summary(work / "bootstrap.json", {"status": "ok"})
     assert sorted(p.name for p in outside.iterdir()) == ["victim"], "nothing created outside"

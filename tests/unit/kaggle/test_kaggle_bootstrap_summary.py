@@ -56,3 +56,45 @@ def test_hint_after_a_build_on_kaggle_names_the_bootstrap(tmp_path, monkeypatch)
     assert f"mapsage build kaggle --kernel {BOOTSTRAP_DEFINITION}" in hint
     assert "kaggle datasets create" not in hint
     assert (PROJECT_ROOT / BOOTSTRAP_DEFINITION / "kernel.json").is_file()
+
+
+@pytest.mark.parametrize(("config", "model", "head"), [
+    (None, "tiny", "SegformerHead"),
+    (None, "b2", "SegformerHead"),
+    ("fcn_tiny-128x128.py", "b2", "FCNHead"),
+])
+def test_the_bootstrap_trains_the_measured_runs_own_config(tmp_path, config, model, head):
+    """The config parameter wins over the model, as in the training notebook: a bootstrap for
+    an FCN run measures the FCN, not MiT-B2."""
+    from mmengine.config import Config
+
+    from mapsage.kaggle.bootstrap import measuring_config
+    from mapsage.models import config_path
+    from mapsage.params import validate
+    from mapsage.training.hooks import MEASURE_HOOK
+
+    params = validate({"model": model, "config": config})
+    cfg = Config.fromfile(str(measuring_config(params, tmp_path / "config.py")))
+    recipe = Config.fromfile(str(config_path(config, model)))
+    assert cfg.model.decode_head.type == head
+    assert cfg.model.to_dict() == recipe.model.to_dict()
+    assert cfg.custom_hooks == [*recipe.get("custom_hooks", []), dict(type=MEASURE_HOOK)]
+
+
+def test_the_measuring_config_keeps_the_recipes_own_hooks_and_imports(tmp_path):
+    """mmengine replaces lists a child config sets: the measuring hook is added to the recipe's
+    custom_hooks, never instead of them."""
+    from mmengine.config import Config
+
+    from mapsage.kaggle.bootstrap import measure_config
+    from mapsage.models import CONFIG_DIR
+    from mapsage.training.hooks import MEASURE_HOOK
+
+    mine = tmp_path / "mine.py"
+    mine.write_text(f"_base_ = [{str(CONFIG_DIR / 'fcn_tiny-128x128.py')!r}]\n"
+                    "custom_imports = dict(imports=['json'], allow_failed_imports=False)\n"
+                    "custom_hooks = [dict(type='EMAHook', momentum=0.001)]\n")
+    cfg = Config.fromfile(str(measure_config(mine, tmp_path / "out" / "config.py")))
+    assert cfg.custom_hooks == [dict(type="EMAHook", momentum=0.001), dict(type=MEASURE_HOOK)]
+    assert cfg.custom_imports == dict(imports=["json"], allow_failed_imports=False)
+    assert cfg.model.decode_head.type == "FCNHead"

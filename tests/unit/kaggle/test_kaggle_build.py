@@ -216,6 +216,44 @@ def test_bootstrap_measures_the_training_definition(tmp_path):
     assert injected["full_run"]["max_iters"] == 16000
 
 
+def test_measures_points_the_bootstrap_at_another_training_definition(tmp_path):
+    """Your own data: the bootstrap measures train-own-data's run (its data set, its config,
+    its length), not LoveDA's SegFormer."""
+    out = build(KERNELS_DIR / "mapsage-bootstrap", owner="alice", out_dir=tmp_path,
+                measures="train-own-data", data_source="alice/roofs",
+                parameters={"config": "fcn_tiny-128x128.py"})
+    meta = json.loads((out / "kernel-metadata.json").read_text())
+    assert meta["dataset_sources"] == ["alice/roofs"] and meta["kernel_sources"] == []
+    injected = nbformat.read(out / f"{out.name}.ipynb", as_version=4).metadata.papermill.parameters
+    own = (KERNELS_DIR / "train-own-data" / "params.yaml").read_text()
+    assert f"max_iters: {injected['full_run']['max_iters']}\n" in own  # 8000, not LoveDA's 16000
+    assert injected["full_run"]["max_iters"] != 16000
+    assert injected["train"]["config"] == injected["full_run"]["config"] == "fcn_tiny-128x128.py"
+    assert injected["train"]["max_iters"] == 200
+    record = json.loads((out / "mapsage-build.json").read_text())
+    assert record["measures"] == "train-own-data"
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--kernel", str(KERNEL), "--measures", "train-own-data"],
+     "--measures train-own-data: "),
+    (["--kernel", str(KERNELS_DIR / "mapsage-bootstrap"), "--measures", "no-such-run"],
+     "'no-such-run' in measures"),
+    (["--kernel", str(KERNELS_DIR / "mapsage-bootstrap"), "--measures", "../x"],
+     "measures names '../x'"),
+])
+def test_a_wrong_measures_is_one_paragraph_before_anything_is_written(tmp_path, capsys, argv,
+                                                                       says):
+    from mapsage.cli import main
+
+    out = tmp_path / "out"
+    assert main(["build", "kaggle", "--owner", "alice", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mapsage build: error: ") and says in err, err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
 def _bootstrap_copy(tmp_path, also):
     defs = tmp_path / "defs"
     shutil.copytree(KERNELS_DIR / "mapsage-bootstrap", defs / "mapsage-bootstrap")
