@@ -77,17 +77,25 @@ def _cached_wheel_for_this_torch() -> wheelhouse.CachedWheel:
     return hit
 
 
-def test_bootstrap_leaves_a_wheelhouse_the_training_kernel_finds(synthetic_root, tmp_path,
-                                                                 monkeypatch):
+def attach_cached_wheel(kaggle_root: Path, monkeypatch) -> wheelhouse.CachedWheel:
+    """This machine's mmcv wheel for this torch, attached to a Kaggle session as an earlier
+    wheel data set and vouched for (the session's owner built it): the bootstrap copies it
+    instead of compiling mmcv for ~10 min."""
     monkeypatch.delenv("MAPSAGE_WHEELHOUSE", raising=False)
     cached = _cached_wheel_for_this_torch()
-    # --- the bootstrap session: an earlier wheel data set attached, LoveDA attached
-    first = _kaggle_root(tmp_path / "bootstrap", synthetic_root)
-    attached = first / "input" / "older-wheelhouse" / cached.key.slug
+    attached = kaggle_root / "input" / "older-wheelhouse" / cached.key.slug
     attached.mkdir(parents=True)
     shutil.copy(cached.wheel, attached / cached.wheel.name)
     shutil.copy(cached.wheel.parent / wheelhouse.MANIFEST, attached / wheelhouse.MANIFEST)
     monkeypatch.setenv("MAPSAGE_TRUSTED_WHEELS", cached.sha256)  # this machine's own wheel
+    return cached
+
+
+def test_bootstrap_leaves_a_wheelhouse_the_training_kernel_finds(synthetic_root, tmp_path,
+                                                                 monkeypatch):
+    # --- the bootstrap session: an earlier wheel data set attached, LoveDA attached
+    first = _kaggle_root(tmp_path / "bootstrap", synthetic_root)
+    cached = attach_cached_wheel(first, monkeypatch)
     bootstrap = build(KERNELS_DIR / "mapsage-bootstrap", owner="alice", out_dir=tmp_path / "b",
                       parameters={**TINY, "max_iters": 12, "val_interval": 12,
                                   "checkpoint_interval": 12})

@@ -28,6 +28,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from mapsage.data.synth_folders import CLASSES, generate_folders
+from mapsage.data.synth_folders import NAME as FOLDERS_NAME
 from mapsage.kaggle.build import build
 from mapsage.paths import KERNELS_DIR, PROJECT_ROOT
 from mapsage.provision import wheelhouse
@@ -177,5 +179,26 @@ def test_bootstrap_then_training_in_fresh_kaggle_images(synthetic_root, tmp_path
                      if "mapsage-provision" in c.metadata.get("tags", []))
     log = "".join(o.get("text", "") for o in provision.outputs)
     assert "installing offline" in log and "wheelhouse" in log, log[-3000:]
+
+    # --- your own data on the same image (issue 23): a folder data set of another shape
+    # (img_dir/ann_dir, JPEG images, 5 classes, 255 ignored) and an FCN instead of a SegFormer,
+    # through the train-own-data definition; the image is the one just provisioned
+    root_c = tmp_path / "own-data" / "kaggle"
+    (root_c / "working").mkdir(parents=True)
+    generate_folders(root_c / "input" / "datasets" / "alice" / "roofs", progress=None)
+    shutil.copytree(working, root_c / "input" / "notebooks" / "alice" / "mapsage-bootstrap",
+                    ignore=shutil.ignore_patterns("bootstrap-run", "executed-*"))
+    own = build(KERNELS_DIR / "train-own-data", owner="alice", out_dir=tmp_path / "b",
+                downloads=downloads, data_source="alice/roofs",
+                parameters={**TINY, "config": "fcn_tiny-128x128.py", "crop_size": None,
+                            "lr": None, "batch_size": 4, "max_iters": 8, "val_interval": 4,
+                            "checkpoint_interval": 4, "work_dir": "/kaggle/working/run"})
+    timings["own-data training notebook (offline)"] = _execute(
+        python_b, own / f"{own.name}.ipynb", root_c, offline=True)
+    own_metrics = json.loads((root_c / "working" / "run" / "metrics.json").read_text())
+    assert list(own_metrics["per_class_IoU"]) == list(CLASSES)
+    assert own_metrics["dataset"]["name"] == FOLDERS_NAME
+    assert own_metrics["environment"]["torch"].startswith(IMAGE["torch"])
+    assert own_metrics["iterations"] == 8
     for part, seconds in timings.items():
         print(f"{part}: {seconds:.0f} s")

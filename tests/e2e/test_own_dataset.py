@@ -24,7 +24,7 @@ from PIL import Image
 
 from mapsage.data.synth_folders import CLASSES, NAME, generate_folders
 from mapsage.paths import KERNELS_DIR
-from tests.e2e.test_kaggle_bootstrap import _cached_wheel_for_this_torch
+from tests.e2e.test_kaggle_bootstrap import attach_cached_wheel
 
 pytestmark = pytest.mark.slow
 CONFIG = "fcn_tiny-128x128.py"
@@ -94,11 +94,10 @@ def test_the_kaggle_rehearsal_measures_and_trains_on_an_attached_folder_data_set
     kernel_sources, trains on the attached folder data set."""
     from mapsage.kaggle.build import build
 
-    monkeypatch.delenv("MAPSAGE_WHEELHOUSE", raising=False)
-    cached = _cached_wheel_for_this_torch()
     given = {**RUN, "amp": False, "batch_size": 4, "data_root": "/kaggle/input"}
     # --- the bootstrap session
     first = _kaggle_session(tmp_path / "bootstrap", roofs)
+    cached = attach_cached_wheel(first, monkeypatch)
     bootstrap = build(KERNELS_DIR / "mapsage-bootstrap", owner="alice", out_dir=tmp_path / "b",
                       data_source="alice/roofs", measures="train-own-data",
                       parameters={**given, "max_iters": 12, "val_interval": 12,
