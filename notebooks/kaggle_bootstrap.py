@@ -79,8 +79,7 @@ from pathlib import Path
 from mapsage.notebook.launch import for_this_platform, run_training
 
 run = for_this_platform(params)
-config = bootstrap.measuring_config(run, Path(tempfile.mkdtemp(prefix="mapsage-bootstrap-"))
-                                    / "config.py")
+config = bootstrap.measuring_config(run, Path(tempfile.mkdtemp(prefix="mapsage-bootstrap-")))
 metrics = run_training(params, config=str(config))
 
 # %% [markdown]

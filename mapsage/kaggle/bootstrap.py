@@ -139,13 +139,15 @@ def measure_config(model_config: Path, out: Path) -> Path:
                            "plus the measuring hook.\n" + cfg.pretty_text)
 
 
-def measuring_config(params, out: Path) -> Path:
+def measuring_config(params, out_dir: Path) -> Path:
     """The config the bootstrap trains: the measured run's own (its ``config`` parameter, else
-    the config of its ``model``) plus ``RunMeasureHook``, written to ``out``. ``params``: the
-    run's parameters as this platform sees them (``/kaggle`` paths mapped)."""
+    the config of its ``model``) plus ``RunMeasureHook``, written into ``out_dir`` under the
+    recipe's file name (the name the run's report gives the model). ``params``: the run's
+    parameters as this platform sees them (``/kaggle`` paths mapped)."""
     from mapsage.models import config_path
 
-    return measure_config(config_path(params.config, params.model), out)
+    recipe = config_path(params.config, params.model)
+    return measure_config(recipe, Path(out_dir) / recipe.name)
 
 
 def _after_warmup(values: list[float]) -> list[float]:

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import papermill
@@ -114,8 +115,9 @@ def test_the_kaggle_rehearsal_measures_and_trains_on_an_attached_folder_data_set
     assert summary["wheelhouse"]["mmcv"]["key"] == cached.key.slug
     assert f"measuring 12 iterations of config={CONFIG}" in (
         first / "working" / "executed.ipynb").read_text()
-    trained = (first / "working" / "bootstrap-run" / "config.py").read_text()  # mmengine's dump
+    trained = (first / "working" / "bootstrap-run" / CONFIG).read_text()  # mmengine's dump
     assert "FCNHead" in trained and "MixVisionTransformer" not in trained
+    assert Path(CONFIG).stem in (first / "working" / "bootstrap-run" / "report.md").read_text()
 
     # --- the training session: the bootstrap's output mounted, its wheel vouched for
     second = _kaggle_session(tmp_path / "training", roofs)

@@ -74,7 +74,9 @@ def test_the_bootstrap_trains_the_measured_runs_own_config(tmp_path, config, mod
     from mapsage.training.hooks import MEASURE_HOOK
 
     params = validate({"model": model, "config": config})
-    cfg = Config.fromfile(str(measuring_config(params, tmp_path / "config.py")))
+    written = measuring_config(params, tmp_path)
+    assert written.name == config_path(config, model).name  # the name the report gives it
+    cfg = Config.fromfile(str(written))
     recipe = Config.fromfile(str(config_path(config, model)))
     assert cfg.model.decode_head.type == head
     assert cfg.model.to_dict() == recipe.model.to_dict()
