@@ -234,26 +234,6 @@ def test_measures_points_the_bootstrap_at_another_training_definition(tmp_path):
     assert record["measures"] == "train-own-data"
 
 
-@pytest.mark.parametrize(("argv", "says"), [
-    (["--kernel", str(KERNEL), "--measures", "train-own-data"],
-     "--measures train-own-data: "),
-    (["--kernel", str(KERNELS_DIR / "mapsage-bootstrap"), "--measures", "no-such-run"],
-     "'no-such-run' in measures"),
-    (["--kernel", str(KERNELS_DIR / "mapsage-bootstrap"), "--measures", "../x"],
-     "measures names '../x'"),
-])
-def test_a_wrong_measures_is_one_paragraph_before_anything_is_written(tmp_path, capsys, argv,
-                                                                       says):
-    from mapsage.cli import main
-
-    out = tmp_path / "out"
-    assert main(["build", "kaggle", "--owner", "alice", "--out", str(out), *argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("mapsage build: error: ") and says in err, err
-    assert "Traceback" not in err
-    assert not out.exists()
-
-
 def _bootstrap_copy(tmp_path, also):
     defs = tmp_path / "defs"
     shutil.copytree(KERNELS_DIR / "mapsage-bootstrap", defs / "mapsage-bootstrap")
@@ -370,13 +350,18 @@ def test_cli_parameters_and_loveda_source_go_into_the_built_kernel(tmp_path, cap
     (["-f", "missing.yaml"], "'missing.yaml' does not exist"),
     (["--loveda-source", "loveda"], "--loveda-source 'loveda' is not a Kaggle data set id"),
     (["--checkpoint-source", "a/b/c"], "--checkpoint-source 'a/b/c' is not a Kaggle data set"),
+    (["--kernel", str(KERNEL), "--measures", "train-own-data"], "--measures train-own-data: "),
+    (["--kernel", str(KERNELS_DIR / "mapsage-bootstrap"), "--measures", "no-such-run"],
+     "'no-such-run' in measures"),
+    (["--kernel", str(KERNELS_DIR / "mapsage-bootstrap"), "--measures", "../x"],
+     "measures names '../x'"),
 ])
 def test_a_bad_command_line_value_is_one_paragraph_before_anything_is_written(
         tmp_path, capsys, argv, says):
     from mapsage.cli import main
 
     out = tmp_path / "out"
-    # no --kernel: every definition is checked before the first one is written
+    # without --kernel every definition is checked before the first one is written
     assert main(["build", "kaggle", "--owner", "alice", "--out", str(out), *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mapsage build: error: ") and says in err, err
