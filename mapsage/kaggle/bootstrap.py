@@ -20,7 +20,6 @@ mounts it under ``/kaggle/input``, where provisioning finds the wheels by their 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -92,27 +91,19 @@ def dependency_wheels(dest: Path, log=print) -> list[str]:
     return []
 
 
-PRETRAINED_MODULE = "mapsage.training.pretrained"
-
-
 def stage_pretrained_weights(dest: Path, log=print) -> dict:
     """Make the measured run download the recipe's pretrained backbone weights into ``dest``.
 
-    ``mapsage.training.pretrained`` (the recipes change) fetches the weights a config's
-    ``init_cfg`` names into the folder its ``CACHE_ENV`` variable names, when training starts;
-    pointing that variable at ``dest`` (in ``/kaggle/working``) leaves them in this kernel's
-    output, where a training kernel finds them by file name under ``/kaggle/input``. Until that
-    module exists, ``bootstrap.json`` says "unavailable" rather than pretending.
+    :mod:`mapsage.training.pretrained` fetches the weights a config's ``init_cfg`` names into the
+    folder its ``CACHE_ENV`` variable names, when training starts; pointing that variable at
+    ``dest`` (in ``/kaggle/working``) leaves them in this kernel's output, where a training
+    kernel finds them by file name under ``/kaggle/input``.
     """
-    if importlib.util.find_spec(PRETRAINED_MODULE) is None:
-        detail = (f"{PRETRAINED_MODULE} is not in this MapSage version: no weights staged; the "
-                  "recipe starts from its config's init_cfg")
-        log(f"pretrained weights: {detail}")
-        return {"status": "unavailable", "detail": detail}
-    module = importlib.import_module(PRETRAINED_MODULE)
+    from mapsage.training.pretrained import CACHE_ENV
+
     dest.mkdir(parents=True, exist_ok=True)
-    os.environ[module.CACHE_ENV] = str(dest)
-    log(f"pretrained weights: the measured run fetches them into {dest} ({module.CACHE_ENV})")
+    os.environ[CACHE_ENV] = str(dest)
+    log(f"pretrained weights: the measured run fetches them into {dest} ({CACHE_ENV})")
     return {"status": "fetched by the measured run", "dir": dest.name}
 
 
